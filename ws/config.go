@@ -1,0 +1,174 @@
+package ws
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"unievent.dev/ws/permessagedeflate"
+)
+
+// Defaults for the zero values of Config. Unlike the reference, which
+// defaults to unlimited, every limit and timeout is on unless disabled.
+const (
+	DefaultMaxMessageSize  = 4 << 20
+	DefaultMaxFragments    = 1 << 16
+	DefaultSendQueueLimit  = 8 << 20
+	DefaultCloseTimeout    = 5 * time.Second
+	DefaultIdleTimeout     = 2 * time.Minute
+	DefaultPingInterval    = 30 * time.Second
+	DefaultPongTimeout     = 20 * time.Second
+	DefaultWriteTimeout    = 30 * time.Second
+	DefaultReadBufferSize  = 32 << 10
+	DefaultMessageTimeout  = 0 // see Config.MessageTimeout
+	minReadBufferSize      = 512
+	maxControlPayloadBytes = 125
+)
+
+// Backpressure says what a send does when the connection's send queue
+// would grow past Config.SendQueueLimit.
+type Backpressure uint8
+
+const (
+	// BackpressureClose closes the connection with 1008 (policy
+	// violation) and reports ErrBackpressure: a reader that cannot keep up
+	// is dropped. This is the default.
+	BackpressureClose Backpressure = iota
+	// BackpressureRefuse refuses the send with ErrBackpressure and keeps
+	// the connection; the drain event tells when sending is worth trying
+	// again.
+	BackpressureRefuse
+)
+
+// Config holds a connection's limits and timeouts. The zero value is ready
+// to use: every zero field takes the default named beside it. A negative
+// duration turns that timeout off.
+type Config struct {
+	// MaxFrameSize bounds the payload of one frame (checked from the
+	// header, before any payload is read); 0 means MaxMessageSize.
+	MaxFrameSize int64
+	// MaxMessageSize bounds a whole message, counted while its frames
+	// arrive and again while it is inflated; 0 means
+	// DefaultMaxMessageSize. Over the limit, the connection closes with
+	// 1009.
+	MaxMessageSize int64
+	// MaxFragments bounds the number of frames one message may be split
+	// into (a flood of tiny fragments costs a lot of work for little
+	// data); 0 means DefaultMaxFragments. Over it: close with 1009.
+	MaxFragments int
+
+	// Deflate turns permessage-deflate (RFC 7692) on when non-nil.
+	Deflate *permessagedeflate.Config
+
+	// SendQueueLimit bounds the bytes queued for sending and not yet
+	// written to the socket; 0 means DefaultSendQueueLimit.
+	SendQueueLimit int
+	// SendQueuePolicy is what a send does at the limit.
+	SendQueuePolicy Backpressure
+
+	// CloseTimeout is how long to wait for the peer's close frame after
+	// sending ours (and for our queue to drain) before dropping the TCP
+	// connection; 0 means DefaultCloseTimeout.
+	CloseTimeout time.Duration
+	// IdleTimeout closes (1001) a connection from which no frame at all
+	// arrived for this long; 0 means DefaultIdleTimeout.
+	IdleTimeout time.Duration
+	// PingInterval is how long a connection may be silent before the
+	// server sends a ping; 0 means DefaultPingInterval.
+	PingInterval time.Duration
+	// PongTimeout is how long to wait for any frame after such a ping
+	// before the peer is taken for gone and the connection dropped (close
+	// code 1006 reported); 0 means DefaultPongTimeout.
+	PongTimeout time.Duration
+	// WriteTimeout bounds one blocked socket write; a peer that reads
+	// nothing for this long is dropped; 0 means DefaultWriteTimeout.
+	WriteTimeout time.Duration
+	// MessageTimeout bounds the time from a message's first frame to its
+	// last (an unending fragmented message); 0 means off unless set, as
+	// the idle timeout and MaxMessageSize already bound such a message.
+	MessageTimeout time.Duration
+
+	// ReadBufferSize is the size of the pooled buffer one socket read
+	// fills; 0 means DefaultReadBufferSize.
+	ReadBufferSize int
+}
+
+// Validate reports a config that cannot work.
+func (c *Config) Validate() error {
+	if c.MaxFrameSize < 0 || c.MaxMessageSize < 0 || c.MaxFragments < 0 || c.SendQueueLimit < 0 || c.ReadBufferSize < 0 {
+		return errors.New("ws: sizes and limits in Config must not be negative")
+	}
+	if c.ReadBufferSize != 0 && c.ReadBufferSize < minReadBufferSize {
+		return fmt.Errorf("ws: ReadBufferSize %d is below %d", c.ReadBufferSize, minReadBufferSize)
+	}
+	if c.SendQueuePolicy > BackpressureRefuse {
+		return fmt.Errorf("ws: unknown SendQueuePolicy %d", c.SendQueuePolicy)
+	}
+	if c.Deflate != nil {
+		if err := c.Deflate.Validate(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// settings is a Config with every default filled in, shared read-only by
+// the connections created with it.
+type settings struct {
+	maxFrame, maxMessage int64
+	maxFragments         int
+	deflate              *permessagedeflate.Config
+	queueLimit           int
+	policy               Backpressure
+	closeTimeout         time.Duration
+	idle, ping, pong     time.Duration
+	write, message       time.Duration
+	readBuf              int
+}
+
+func orDuration(d, def time.Duration) time.Duration {
+	switch {
+	case d == 0:
+		return def
+	case d < 0:
+		return 0 // off
+	}
+	return d
+}
+
+func (c *Config) settings() *settings {
+	s := &settings{
+		maxMessage:   c.MaxMessageSize,
+		maxFrame:     c.MaxFrameSize,
+		maxFragments: c.MaxFragments,
+		deflate:      c.Deflate,
+		queueLimit:   c.SendQueueLimit,
+		policy:       c.SendQueuePolicy,
+		closeTimeout: orDuration(c.CloseTimeout, DefaultCloseTimeout),
+		idle:         orDuration(c.IdleTimeout, DefaultIdleTimeout),
+		ping:         orDuration(c.PingInterval, DefaultPingInterval),
+		pong:         orDuration(c.PongTimeout, DefaultPongTimeout),
+		write:        orDuration(c.WriteTimeout, DefaultWriteTimeout),
+		message:      orDuration(c.MessageTimeout, 0),
+		readBuf:      c.ReadBufferSize,
+	}
+	if s.maxMessage == 0 {
+		s.maxMessage = DefaultMaxMessageSize
+	}
+	if s.maxFrame == 0 || s.maxFrame > s.maxMessage {
+		s.maxFrame = s.maxMessage
+	}
+	if s.maxFragments == 0 {
+		s.maxFragments = DefaultMaxFragments
+	}
+	if s.queueLimit == 0 {
+		s.queueLimit = DefaultSendQueueLimit
+	}
+	if s.readBuf == 0 {
+		s.readBuf = DefaultReadBufferSize
+	}
+	if s.closeTimeout == 0 {
+		s.closeTimeout = DefaultCloseTimeout // the close handshake always ends
+	}
+	return s
+}

@@ -1,0 +1,265 @@
+package ws
+
+import (
+	"errors"
+	"net"
+	"sync/atomic"
+	"time"
+
+	"unievent.dev/internal/utf8stream"
+	"unievent.dev/ws/frame"
+	"unievent.dev/ws/permessagedeflate"
+)
+
+// Errors a send or a close can report.
+var (
+	// ErrClosed: the connection is closing or closed; nothing more can be
+	// sent.
+	ErrClosed = errors.New("ws: connection closed")
+	// ErrBackpressure: the send queue is at Config.SendQueueLimit. Under
+	// BackpressureClose the connection is closing (1008) as well.
+	ErrBackpressure = errors.New("ws: send queue limit reached")
+	// ErrControlTooLong: a ping payload or close reason is over the 125
+	// bytes a control frame can carry (RFC 6455 section 5.5).
+	ErrControlTooLong = errors.New("ws: control frame payload over 125 bytes")
+	// ErrInvalidCloseCode: Close was given a code that may not be sent
+	// (RFC 6455 section 7.4).
+	ErrInvalidCloseCode = errors.New("ws: close code may not be sent on the wire")
+	// ErrInvalidOpcode: Send was given an opcode other than OpText and
+	// OpBinary.
+	ErrInvalidOpcode = errors.New("ws: only text and binary messages can be sent")
+	// ErrInvalidUTF8: a text message or close reason to send is not
+	// valid UTF-8.
+	ErrInvalidUTF8 = errors.New("ws: text is not valid UTF-8")
+)
+
+// ConnOptions says how NewConn sets a connection up. A server fills it in
+// after the opening handshake.
+type ConnOptions struct {
+	// Loop runs the connection's callbacks; nil means DefaultLoop().
+	Loop *Loop
+	// ID identifies the connection to its server.
+	ID uint64
+	// Role is RoleServer for a connection accepted by a server, RoleClient
+	// for one a client opened (its frames are masked).
+	Role frame.Role
+	// Deflate holds the negotiated permessage-deflate parameters; nil when
+	// the extension is off.
+	Deflate *permessagedeflate.Params
+	// Protocol is the negotiated subprotocol, "" when none.
+	Protocol string
+	// Buffered holds bytes already read from the peer after the handshake
+	// (frames a client sent right behind its upgrade request); NewConn
+	// copies them.
+	Buffered []byte
+	// OnClosed runs on the loop after the close listeners, once the
+	// connection is gone; servers unregister the connection there.
+	OnClosed func(*Conn)
+}
+
+// Stats counts a connection's traffic. Bytes are counted on the wire
+// (headers and compressed payloads included), messages are whole data
+// messages.
+type Stats struct {
+	MessagesIn, MessagesOut uint64
+	BytesIn, BytesOut       uint64
+}
+
+// Conn is one WebSocket connection. Its listeners run on its loop; its
+// methods are safe to call from any goroutine.
+type Conn struct {
+	nc       net.Conn
+	loop     *Loop
+	s        *settings
+	id       uint64
+	role     frame.Role
+	protocol string
+	params   *permessagedeflate.Params
+	onClosed func(*Conn)
+	started  atomic.Bool
+
+	message, peerClose, ping, pong Event[func(*Conn, *Message)]
+	closeEv                        Event[func(*Conn, CloseCode, string)]
+	drainEv                        Event[func(*Conn)]
+
+	r reader
+	w writer
+
+	// closeDeadline is when a close handshake we started gives up
+	// (UnixNano, 0 when none); Close sets it from any goroutine.
+	closeDeadline atomic.Int64
+
+	messagesIn, messagesOut, bytesIn, bytesOut atomic.Uint64
+}
+
+// reader is the state owned by the connection's I/O goroutine.
+type reader struct {
+	dec     frame.Decoder
+	pending []byte
+
+	inMessage  bool
+	op         Opcode
+	compressed bool
+	size       int64
+	frames     int
+	started    time.Time
+	buf        []byte
+	utf8       utf8stream.Validator
+	decomp     *permessagedeflate.Decompressor
+	inflated   []byte
+
+	ctrl    [maxControlPayloadBytes]byte
+	ctrlLen int
+
+	msg      Message
+	listen   []*Listener[func(*Conn, *Message)]
+	dispatch func()
+
+	lastRead     time.Time
+	pingSent     bool
+	pongDeadline time.Time
+	deadline     time.Time
+
+	peerClosed bool // a close frame arrived: nothing more is read
+	peerCode   CloseCode
+	failed     bool // we failed the connection: discard until EOF
+	ready      readiness
+}
+
+// NewConn wraps nc, whose opening handshake is complete, in a Conn. Call
+// Start once the listeners are in place.
+func NewConn(nc net.Conn, cfg *Config, o ConnOptions) *Conn {
+	if cfg == nil {
+		cfg = &Config{}
+	}
+	c := &Conn{
+		nc:       nc,
+		loop:     o.Loop,
+		s:        cfg.settings(),
+		id:       o.ID,
+		role:     o.Role,
+		protocol: o.Protocol,
+		params:   o.Deflate,
+		onClosed: o.OnClosed,
+	}
+	if c.loop == nil {
+		c.loop = DefaultLoop()
+	}
+	c.r.dec = frame.Decoder{Role: o.Role, MaxFrameSize: c.s.maxFrame, AllowRSV1: o.Deflate != nil}
+	if len(o.Buffered) > 0 {
+		c.r.pending = append([]byte(nil), o.Buffered...)
+	}
+	c.r.dispatch = c.runListeners
+	c.w.init(c)
+	return c
+}
+
+// Start registers the connection as an active handle of its loop and
+// starts reading. It does nothing when called again.
+func (c *Conn) Start() {
+	if c.started.Swap(true) {
+		return
+	}
+	c.loop.Ref()
+	go c.serve()
+}
+
+// ID returns the identifier the server gave the connection.
+func (c *Conn) ID() uint64 { return c.id }
+
+// Loop returns the loop the connection's callbacks run on.
+func (c *Conn) Loop() *Loop { return c.loop }
+
+// Protocol returns the negotiated subprotocol, "" when none.
+func (c *Conn) Protocol() string { return c.protocol }
+
+// Deflate returns the negotiated permessage-deflate parameters, nil when
+// the extension is off.
+func (c *Conn) Deflate() *permessagedeflate.Params { return c.params }
+
+// LocalAddr returns the local network address.
+func (c *Conn) LocalAddr() net.Addr { return c.nc.LocalAddr() }
+
+// RemoteAddr returns the peer's network address.
+func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
+
+// NetConn returns the underlying connection. Reading from or writing to it
+// corrupts the WebSocket stream; it is there for socket options.
+func (c *Conn) NetConn() net.Conn { return c.nc }
+
+// Stats returns the connection's traffic counters.
+func (c *Conn) Stats() Stats {
+	return Stats{
+		MessagesIn:  c.messagesIn.Load(),
+		MessagesOut: c.messagesOut.Load(),
+		BytesIn:     c.bytesIn.Load(),
+		BytesOut:    c.bytesOut.Load(),
+	}
+}
+
+// OnMessage replaces every message listener with f (nil removes them).
+// A listener receives each whole text or binary message.
+func (c *Conn) OnMessage(f func(*Conn, *Message)) { c.message.Set(f) }
+
+// MessageEvent returns the message event, to Add, Prepend or Remove
+// listeners.
+func (c *Conn) MessageEvent() *Event[func(*Conn, *Message)] { return &c.message }
+
+// OnPeerClose replaces every peer-close listener with f (nil removes
+// them). A listener receives the peer's close frame: Message.CloseCode and
+// Message.CloseReason.
+func (c *Conn) OnPeerClose(f func(*Conn, *Message)) { c.peerClose.Set(f) }
+
+// PeerCloseEvent returns the peer-close event.
+func (c *Conn) PeerCloseEvent() *Event[func(*Conn, *Message)] { return &c.peerClose }
+
+// OnPing replaces every ping listener with f (nil removes them). Pings are
+// answered with a pong whether or not anyone listens.
+func (c *Conn) OnPing(f func(*Conn, *Message)) { c.ping.Set(f) }
+
+// PingEvent returns the ping event.
+func (c *Conn) PingEvent() *Event[func(*Conn, *Message)] { return &c.ping }
+
+// OnPong replaces every pong listener with f (nil removes them).
+func (c *Conn) OnPong(f func(*Conn, *Message)) { c.pong.Set(f) }
+
+// PongEvent returns the pong event.
+func (c *Conn) PongEvent() *Event[func(*Conn, *Message)] { return &c.pong }
+
+// OnClose replaces every close listener with f (nil removes them). A close
+// listener runs once, when the connection is gone, with the code of the
+// close handshake (the peer's when it started it, ours when we did,
+// CloseAbnormal when the TCP connection ended without one).
+func (c *Conn) OnClose(f func(*Conn, CloseCode, string)) { c.closeEv.Set(f) }
+
+// CloseEvent returns the close event.
+func (c *Conn) CloseEvent() *Event[func(*Conn, CloseCode, string)] { return &c.closeEv }
+
+// OnDrain replaces every drain listener with f (nil removes them). The
+// drain event fires when the send queue has been written out completely
+// after a send was refused or the queue passed half its limit.
+func (c *Conn) OnDrain(f func(*Conn)) { c.drainEv.Set(f) }
+
+// DrainEvent returns the drain event.
+func (c *Conn) DrainEvent() *Event[func(*Conn)] { return &c.drainEv }
+
+// runListeners runs on the loop: it hands r.msg to the listeners chosen
+// by emit. A panicking listener is logged and fails the connection with
+// 1011; the others still run.
+func (c *Conn) runListeners() {
+	for _, l := range c.r.listen {
+		c.call(func() { l.f(c, &c.r.msg) })
+	}
+}
+
+// emit delivers r.msg to the listeners of ev, on the loop, and returns once
+// they have run (the payload may alias the read buffer).
+func (c *Conn) emit(ev *Event[func(*Conn, *Message)]) {
+	ls := ev.snapshot()
+	if len(ls) == 0 {
+		return
+	}
+	c.r.listen = ls
+	c.loop.Exec(c.r.dispatch)
+	c.r.listen = nil
+}

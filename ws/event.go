@@ -1,0 +1,113 @@
+package ws
+
+import (
+	"iter"
+	"reflect"
+	"sync"
+	"sync/atomic"
+)
+
+// Event is a list of listeners of one kind, the Go form of the reference's
+// "_event" objects: Add and Prepend register listeners, Remove unregisters
+// one, Set replaces them all (the reference's "_callback" form).
+//
+// Every method is safe to call from any goroutine, also from inside a
+// listener of the same event. Listeners run on the loop that owns the event,
+// in order; a change made while the event is being dispatched takes effect
+// from the next dispatch.
+type Event[F any] struct {
+	mu   sync.Mutex                     // serialises writers; readers use list
+	list atomic.Pointer[[]*Listener[F]] // copy on write
+}
+
+// Listener is the handle Add and Prepend return; pass it to Remove.
+type Listener[F any] struct {
+	f F
+}
+
+// Add appends f to the listeners and returns its handle.
+func (e *Event[F]) Add(f F) *Listener[F] {
+	l := &Listener[F]{f: f}
+	e.update(func(old []*Listener[F]) []*Listener[F] {
+		return append(append(make([]*Listener[F], 0, len(old)+1), old...), l)
+	})
+	return l
+}
+
+// Prepend puts f before every other listener and returns its handle.
+func (e *Event[F]) Prepend(f F) *Listener[F] {
+	l := &Listener[F]{f: f}
+	e.update(func(old []*Listener[F]) []*Listener[F] {
+		return append(append(make([]*Listener[F], 0, len(old)+1), l), old...)
+	})
+	return l
+}
+
+// Remove unregisters the listener l; it reports whether l was registered.
+func (e *Event[F]) Remove(l *Listener[F]) bool {
+	found := false
+	e.update(func(old []*Listener[F]) []*Listener[F] {
+		out := make([]*Listener[F], 0, len(old))
+		for _, x := range old {
+			if x == l {
+				found = true
+				continue
+			}
+			out = append(out, x)
+		}
+		return out
+	})
+	return found
+}
+
+// Set replaces every listener with f alone; a nil f removes them all.
+func (e *Event[F]) Set(f F) {
+	v := reflect.ValueOf(&f).Elem()
+	isNil := v.Kind() == reflect.Func && v.IsNil()
+	e.update(func([]*Listener[F]) []*Listener[F] {
+		if isNil {
+			return nil
+		}
+		return []*Listener[F]{{f: f}}
+	})
+}
+
+// Len returns the number of listeners.
+func (e *Event[F]) Len() int {
+	if p := e.list.Load(); p != nil {
+		return len(*p)
+	}
+	return 0
+}
+
+// All iterates over the listeners registered when it is called, in order.
+func (e *Event[F]) All() iter.Seq[F] {
+	ls := e.snapshot()
+	return func(yield func(F) bool) {
+		for _, l := range ls {
+			if !yield(l.f) {
+				return
+			}
+		}
+	}
+}
+
+// snapshot returns the current listeners without allocating; the slice is
+// never modified afterwards.
+func (e *Event[F]) snapshot() []*Listener[F] {
+	if p := e.list.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+func (e *Event[F]) update(change func([]*Listener[F]) []*Listener[F]) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var old []*Listener[F]
+	if p := e.list.Load(); p != nil {
+		old = *p
+	}
+	next := change(old)
+	e.list.Store(&next)
+}

@@ -1,0 +1,305 @@
+package ws
+
+import (
+	"errors"
+	"os"
+	"time"
+
+	"unievent.dev/internal/bufpool"
+	"unievent.dev/internal/utf8stream"
+	"unievent.dev/ws/frame"
+	"unievent.dev/ws/permessagedeflate"
+)
+
+// serve is the connection's I/O goroutine: it reads, decodes, reassembles
+// and hands finished events to the loop, then flushes what the listeners
+// queued, until the connection ends.
+func (c *Conn) serve() {
+	r := &c.r
+	r.lastRead = time.Now()
+	r.ready.init(c.nc)
+	if c.params != nil {
+		r.decomp = permessagedeflate.NewDecompressor(*c.params)
+	}
+	if len(r.pending) > 0 {
+		c.bytesIn.Add(uint64(len(r.pending)))
+		c.w.holdFlush()
+		c.process(r.pending)
+		c.w.releaseFlush()
+		r.pending = nil
+	}
+	var err error
+	for !r.failed && !r.peerClosed {
+		if err = c.setReadDeadline(); err != nil {
+			break
+		}
+		if r.ready.usable() {
+			// Hold no buffer while the peer is silent.
+			if err = r.ready.wait(); err != nil {
+				if c.timedOut(err) {
+					continue
+				}
+				break
+			}
+		}
+		buf := bufpool.Get(c.s.readBuf)
+		buf = buf[:cap(buf)]
+		var n int
+		n, err = c.nc.Read(buf)
+		if n > 0 {
+			r.lastRead = time.Now()
+			r.pingSent = false
+			c.bytesIn.Add(uint64(n))
+			c.w.holdFlush()
+			c.process(buf[:n])
+			c.w.releaseFlush()
+		}
+		bufpool.Put(buf)
+		if err != nil {
+			if c.timedOut(err) {
+				err = nil
+				continue
+			}
+			break
+		}
+	}
+	c.finish(err)
+}
+
+// setReadDeadline arms the socket's read deadline for the earliest of the
+// timers that apply. It only touches the socket when the deadline moves
+// earlier or more than a second later, so a busy connection rarely pays for
+// it; an early wake-up just re-arms.
+func (c *Conn) setReadDeadline() error {
+	r := &c.r
+	for {
+		cd := c.closeDeadline.Load()
+		d := c.nextDeadline(cd)
+		if d.Equal(r.deadline) || (!r.deadline.IsZero() && d.After(r.deadline) && d.Sub(r.deadline) < time.Second) {
+			return nil
+		}
+		if err := c.nc.SetReadDeadline(d); err != nil {
+			return err
+		}
+		r.deadline = d
+		if c.closeDeadline.Load() == cd {
+			return nil
+		}
+	}
+}
+
+func (c *Conn) nextDeadline(closeDeadline int64) time.Time {
+	r := &c.r
+	var d time.Time
+	consider := func(t time.Time) {
+		if d.IsZero() || t.Before(d) {
+			d = t
+		}
+	}
+	if closeDeadline != 0 {
+		consider(time.Unix(0, closeDeadline))
+	}
+	if r.pingSent {
+		consider(r.pongDeadline)
+	} else if c.s.ping > 0 {
+		consider(r.lastRead.Add(c.s.ping))
+	}
+	if c.s.idle > 0 {
+		consider(r.lastRead.Add(c.s.idle))
+	}
+	if r.inMessage && c.s.message > 0 {
+		consider(r.started.Add(c.s.message))
+	}
+	return d
+}
+
+// timedOut handles a read that ended at the deadline: it reports whether
+// the connection goes on (a ping was due, or an early wake-up) or not.
+func (c *Conn) timedOut(err error) bool {
+	if !errors.Is(err, os.ErrDeadlineExceeded) {
+		return false
+	}
+	r := &c.r
+	now := time.Now()
+	r.deadline = time.Time{} // the socket's deadline has passed: always re-arm
+	if cd := c.closeDeadline.Load(); cd != 0 && now.UnixNano() >= cd {
+		return false
+	}
+	switch {
+	case r.pingSent && !now.Before(r.pongDeadline):
+		return false // the peer is gone: drop it, 1006
+	case c.s.idle > 0 && !now.Before(r.lastRead.Add(c.s.idle)):
+		c.Close(CloseAway, "idle timeout")
+	case r.inMessage && c.s.message > 0 && !now.Before(r.started.Add(c.s.message)):
+		c.fail(ClosePolicyViolation, "message took too long")
+	case !r.pingSent && c.s.ping > 0 && !now.Before(r.lastRead.Add(c.s.ping)):
+		r.pingSent = true
+		r.pongDeadline = now.Add(c.s.pong)
+		if c.s.pong == 0 {
+			r.pingSent = false
+		}
+		c.w.sendControl(frame.OpPing, nil)
+	}
+	return true
+}
+
+// process decodes p and acts on every frame piece in it.
+func (c *Conn) process(p []byte) {
+	r := &c.r
+	for len(p) > 0 && !r.failed && !r.peerClosed {
+		n, ch, ok, err := r.dec.Decode(p)
+		p = p[n:]
+		if err != nil {
+			var fe *frame.Error
+			if errors.As(err, &fe) {
+				c.fail(fe.Code, fe.Reason)
+			} else {
+				c.fail(CloseProtocolError, err.Error())
+			}
+			return
+		}
+		if !ok {
+			return
+		}
+		if ch.Header.Opcode.IsControl() {
+			c.control(&ch)
+		} else {
+			c.data(&ch)
+		}
+	}
+}
+
+// control gathers a control frame's payload (at most 125 bytes, which the
+// decoder guarantees) and acts on it once complete.
+func (c *Conn) control(ch *frame.Chunk) {
+	r := &c.r
+	if ch.Start {
+		r.ctrlLen = 0
+	}
+	r.ctrlLen += copy(r.ctrl[r.ctrlLen:], ch.Payload)
+	if !ch.End {
+		return
+	}
+	p := r.ctrl[:r.ctrlLen]
+	switch ch.Header.Opcode {
+	case frame.OpPing:
+		c.w.sendPong(p)
+		r.msg = Message{Opcode: OpPing, Payload: p}
+		c.emit(&c.ping)
+	case frame.OpPong:
+		r.msg = Message{Opcode: OpPong, Payload: p}
+		c.emit(&c.pong)
+	case frame.OpClose:
+		code, reason, err := frame.ParseClosePayload(p)
+		if err != nil {
+			var fe *frame.Error
+			if errors.As(err, &fe) {
+				c.fail(fe.Code, fe.Reason)
+			} else {
+				c.fail(CloseProtocolError, err.Error())
+			}
+			return
+		}
+		r.peerClosed = true
+		r.peerCode = code
+		c.w.peerClose(code, string(reason))
+		r.msg = Message{Opcode: OpClose, CloseCode: code, CloseReason: string(reason)}
+		c.emit(&c.peerClose)
+	}
+}
+
+// data reassembles data frames into messages: sizes are checked from each
+// header before its payload is read, text is validated as it arrives so
+// that invalid UTF-8 fails the connection at once (RFC 6455 section 8.1),
+// and a message that arrived whole in one read is delivered in place.
+func (c *Conn) data(ch *frame.Chunk) {
+	r := &c.r
+	h := &ch.Header
+	if ch.Start {
+		if h.Opcode != frame.OpContinuation {
+			r.inMessage = true
+			r.op = h.Opcode
+			r.compressed = h.Rsv1
+			r.size = 0
+			r.frames = 0
+			r.utf8.Reset()
+			r.buf = r.buf[:0]
+			if c.s.message > 0 {
+				r.started = time.Now()
+			}
+		}
+		r.frames++
+		if r.frames > c.s.maxFragments {
+			c.fail(CloseMessageTooBig, "message has too many fragments")
+			return
+		}
+		if r.size+h.Length > c.s.maxMessage {
+			c.fail(CloseMessageTooBig, "message too big")
+			return
+		}
+	}
+	p := ch.Payload
+	r.size += int64(len(p))
+	if r.op == OpText && !r.compressed && !r.utf8.Write(p) {
+		c.fail(CloseInvalidPayload, "invalid UTF-8 in text message")
+		return
+	}
+	last := ch.End && h.Fin
+	if ch.Start && last && len(r.buf) == 0 {
+		if r.buf != nil {
+			bufpool.Put(r.buf)
+			r.buf = nil
+		}
+		c.deliver(p) // the whole message is in this read: no copy
+		return
+	}
+	if len(p) > 0 {
+		if r.buf == nil {
+			r.buf = bufpool.Get(int(min(h.Length, c.s.maxMessage)))
+		}
+		r.buf = bufpool.Grow(r.buf, len(p))
+		r.buf = append(r.buf, p...)
+	}
+	if last {
+		c.deliver(r.buf)
+		bufpool.Put(r.buf)
+		r.buf = nil
+	}
+}
+
+// deliver finishes a message (inflates it, completes UTF-8 validation) and
+// hands it to the message listeners.
+func (c *Conn) deliver(p []byte) {
+	r := &c.r
+	r.inMessage = false
+	if r.compressed {
+		out, err := r.decomp.Decompress(bufpool.Get(len(p)*4+64), p, int(c.s.maxMessage))
+		r.inflated = out
+		defer func() {
+			bufpool.Put(r.inflated)
+			r.inflated = nil
+		}()
+		switch {
+		case errors.Is(err, permessagedeflate.ErrMessageTooBig):
+			c.fail(CloseMessageTooBig, "message too big once inflated")
+			return
+		case err != nil:
+			c.fail(CloseInvalidPayload, "invalid compressed data")
+			return
+		}
+		p = out
+		if r.op == OpText && !utf8stream.Valid(p) {
+			c.fail(CloseInvalidPayload, "invalid UTF-8 in text message")
+			return
+		}
+	} else if r.op == OpText && !r.utf8.Done() {
+		c.fail(CloseInvalidPayload, "text message ends inside a UTF-8 sequence")
+		return
+	}
+	if c.w.closing() {
+		return // we sent a close: nothing more is delivered
+	}
+	c.messagesIn.Add(1)
+	r.msg = Message{Opcode: r.op, Payload: p}
+	c.emit(&c.message)
+}

@@ -1,0 +1,144 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"unievent.dev/ws"
+)
+
+// Defaults for the zero values of HTTPConfig and Config.
+const (
+	DefaultMaxHeaderBytes    = 8 << 10
+	DefaultHandshakeTimeout  = 10 * time.Second
+	DefaultHTTPIdleTimeout   = 60 * time.Second
+	DefaultHTTPWriteTimeout  = 30 * time.Second
+	DefaultMaxConnections    = 100_000
+	DefaultRetryAfterSeconds = 5
+)
+
+// HTTPConfig holds the parameters of the HTTP server that runs on the
+// locations (the reference's http server parameters). The zero value takes
+// the defaults; a negative duration turns that timeout off.
+type HTTPConfig struct {
+	// MaxHeaderBytes bounds the request line and headers; a larger request
+	// gets 431. net/http reads up to 4 KiB past it before refusing. 0
+	// means DefaultMaxHeaderBytes.
+	MaxHeaderBytes int
+	// HandshakeTimeout bounds the TLS handshake and the reading of the
+	// request line and headers (slow or silent clients); 0 means
+	// DefaultHandshakeTimeout.
+	HandshakeTimeout time.Duration
+	// IdleTimeout bounds the wait for the next request on a kept-alive
+	// plain HTTP connection; 0 means DefaultHTTPIdleTimeout.
+	IdleTimeout time.Duration
+	// WriteTimeout bounds the writing of a plain HTTP response and of the
+	// handshake response; 0 means DefaultHTTPWriteTimeout.
+	WriteTimeout time.Duration
+	// Handler serves plain (non-WebSocket) requests, and may answer or
+	// upgrade (Server.UpgradeConnection) WebSocket requests too; an
+	// upgrade request it leaves unanswered is upgraded automatically. nil
+	// answers plain requests with 426 Upgrade Required.
+	Handler http.Handler
+}
+
+// Config is a server's configuration: the connection parameters of
+// ws.Config (limits, timeouts, permessage-deflate) for every new
+// connection, the locations to listen on and the HTTP parameters.
+type Config struct {
+	ws.Config
+
+	// Locations to listen on. With none, the server listens on nothing
+	// and upgrades what UpgradeConnection or ServeHTTP is given.
+	Locations []Location
+	// HTTP holds the parameters of the HTTP server on the locations.
+	HTTP HTTPConfig
+	// Protocols are the subprotocols the server speaks, most preferred
+	// first; the first the client offers is chosen (a handshake callback
+	// may choose another offered one).
+	Protocols []string
+	// MaxConnections bounds the open WebSocket connections; an upgrade
+	// beyond it gets 503 with Retry-After. 0 means DefaultMaxConnections,
+	// negative means no limit.
+	MaxConnections int
+	// RetryAfter is the Retry-After the 503 above carries, in seconds; 0
+	// means DefaultRetryAfterSeconds.
+	RetryAfter int
+}
+
+func orDuration(d, def time.Duration) time.Duration {
+	switch {
+	case d == 0:
+		return def
+	case d < 0:
+		return 0
+	}
+	return d
+}
+
+// validate reports a config that cannot work, so that New and Configure
+// fail instead of a later panic.
+func (c *Config) validate() error {
+	if err := c.Config.Validate(); err != nil {
+		return err
+	}
+	if c.HTTP.MaxHeaderBytes < 0 {
+		return errors.New("server: HTTP.MaxHeaderBytes is negative")
+	}
+	if c.RetryAfter < 0 {
+		return errors.New("server: RetryAfter is negative")
+	}
+	seen := make(map[Location]bool)
+	for i, l := range c.Locations {
+		if err := l.validate(); err != nil {
+			return fmt.Errorf("server: location %d: %w", i, err)
+		}
+		if seen[l] {
+			return fmt.Errorf("server: location %d (%s) is listed twice", i, l.address())
+		}
+		seen[l] = true
+	}
+	for _, p := range c.Protocols {
+		if !isToken(p) {
+			return fmt.Errorf("server: subprotocol %q is not a token", p)
+		}
+	}
+	return nil
+}
+
+func (c *Config) maxConnections() int {
+	switch {
+	case c.MaxConnections == 0:
+		return DefaultMaxConnections
+	case c.MaxConnections < 0:
+		return 0
+	}
+	return c.MaxConnections
+}
+
+func (c *Config) retryAfter() int {
+	if c.RetryAfter == 0 {
+		return DefaultRetryAfterSeconds
+	}
+	return c.RetryAfter
+}
+
+// isToken reports whether s is an RFC 7230 token (subprotocol names are).
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c <= ' ' || c >= 0x7f {
+			return false
+		}
+		switch c {
+		case '(', ')', '<', '>', '@', ',', ';', ':', '\\', '"', '/', '[', ']', '?', '=', '{', '}':
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,79 @@
+package server
+
+import (
+	"errors"
+	"net/http"
+	"sync"
+
+	"unievent.dev/ws"
+	"unievent.dev/ws/handshake"
+)
+
+// ErrNotInHandshake is returned by SendAcceptResponse and SendAcceptError
+// outside the handshake callback, or when it already answered.
+var ErrNotInHandshake = errors.New("server: the handshake has been answered")
+
+// Conn is a server's connection: a ws.Conn (send, close, listeners, stats)
+// with its id, its upgrade request and its server. Inside the handshake
+// callback the connection is not established yet: there, only ID, Request,
+// Server, SendAcceptResponse and SendAcceptError may be used.
+type Conn struct {
+	*ws.Conn
+	server *Server
+	id     uint64
+	req    *handshake.Request
+
+	mu        sync.Mutex
+	deciding  bool // inside the handshake callback
+	answered  bool
+	accept    *handshake.Response
+	refStatus int
+	refBody   string
+	refHeader http.Header
+}
+
+// ID returns the connection's unique id (see Server.Connection).
+func (c *Conn) ID() uint64 { return c.id }
+
+// Request returns the upgrade request the connection was opened with.
+func (c *Conn) Request() *handshake.Request { return c.req }
+
+// Server returns the server the connection belongs to.
+func (c *Conn) Server() *Server { return c.server }
+
+// SendAcceptResponse accepts the upgrade from the handshake callback, with
+// the extra header fields and the subprotocol (one the client offered) in
+// resp; resp may be nil. The server fills in Sec-WebSocket-Extensions
+// itself. The response is written when the callback returns.
+func (c *Conn) SendAcceptResponse(resp *handshake.Response) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.deciding || c.answered {
+		return ErrNotInHandshake
+	}
+	c.answered = true
+	if resp == nil {
+		resp = &handshake.Response{}
+	}
+	r := *resp
+	r.Extensions = nil
+	c.accept = &r
+	return nil
+}
+
+// SendAcceptError refuses the upgrade from the handshake callback with an
+// HTTP status (400 to 599), a text body and extra header fields. The
+// response is written when the callback returns.
+func (c *Conn) SendAcceptError(status int, body string, header http.Header) error {
+	if status < 400 || status > 599 {
+		return errors.New("server: SendAcceptError needs a status from 400 to 599")
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.deciding || c.answered {
+		return ErrNotInHandshake
+	}
+	c.answered = true
+	c.refStatus, c.refBody, c.refHeader = status, body, header.Clone()
+	return nil
+}

@@ -1,0 +1,91 @@
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"syscall"
+)
+
+// Location is one address the server listens on (the reference's
+// "locations" entries).
+type Location struct {
+	// Host is the address to bind: an IP, a host name, or "*" or "" for
+	// every interface (IPv4 and IPv6).
+	Host string
+	// Port is the TCP port; 0 picks a free one (see Server.Addr).
+	Port int
+	// ReusePort sets SO_REUSEPORT, so that several servers (one per loop,
+	// or one per process) can listen on the same port and the kernel
+	// spreads connections among them. Where the platform has no
+	// SO_REUSEPORT, listening fails with ErrNoReusePort.
+	ReusePort bool
+	// Backlog is the listen backlog (the queue of connections not yet
+	// accepted); 0 keeps the system default (net.core.somaxconn on Linux).
+	Backlog int
+	// TLS makes the location serve wss: its handshakes run under this
+	// config. HTTP/2 is not offered (WebSocket needs HTTP/1.1).
+	TLS *tls.Config
+	// TCPNoDelay sets TCP_NODELAY on accepted connections. Go already sets
+	// it on every TCP connection, so false leaves it on too; set Nagle to
+	// turn Nagle's algorithm back on.
+	TCPNoDelay bool
+	// Nagle turns Nagle's algorithm on (TCP_NODELAY off) for accepted
+	// connections: fewer, fuller packets at the cost of latency.
+	Nagle bool
+}
+
+// ErrNoReusePort is returned where SO_REUSEPORT does not exist.
+var ErrNoReusePort = errors.New("server: SO_REUSEPORT is not available on this platform")
+
+func (l Location) address() string {
+	host := l.Host
+	if host == "*" {
+		host = ""
+	}
+	return net.JoinHostPort(host, strconv.Itoa(l.Port))
+}
+
+func (l Location) validate() error {
+	if l.Port < 0 || l.Port > 65535 {
+		return fmt.Errorf("server: location port %d out of range", l.Port)
+	}
+	if l.Backlog < 0 {
+		return fmt.Errorf("server: location backlog %d is negative", l.Backlog)
+	}
+	if l.TCPNoDelay && l.Nagle {
+		return errors.New("server: a location cannot set both TCPNoDelay and Nagle")
+	}
+	if l.ReusePort && !reusePortSupported {
+		return ErrNoReusePort
+	}
+	return nil
+}
+
+// listen opens the location's listening socket with its socket options.
+func (l Location) listen() (net.Listener, error) {
+	lc := net.ListenConfig{}
+	if l.ReusePort {
+		lc.Control = func(network, address string, c syscall.RawConn) error {
+			var serr error
+			if err := c.Control(func(fd uintptr) { serr = setReusePort(fd) }); err != nil {
+				return err
+			}
+			return serr
+		}
+	}
+	ln, err := lc.Listen(context.Background(), "tcp", l.address())
+	if err != nil {
+		return nil, err
+	}
+	if l.Backlog > 0 {
+		if err := setBacklog(ln, l.Backlog); err != nil {
+			ln.Close()
+			return nil, err
+		}
+	}
+	return ln, nil
+}

@@ -1,0 +1,311 @@
+package server
+
+import (
+	"bufio"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"strconv"
+	"time"
+
+	"unievent.dev/ws"
+	"unievent.dev/ws/handshake"
+	"unievent.dev/ws/permessagedeflate"
+)
+
+// Errors UpgradeConnection reports (the HTTP answer has been sent).
+var (
+	ErrRefused            = errors.New("server: upgrade refused by the handshake callback")
+	ErrTooManyConnections = errors.New("server: connection limit reached")
+)
+
+// ServeHTTP makes the Server an http.Handler, so a foreign http.Server or
+// mux can mount it. The HTTP handler (HTTPConfig.Handler) sees the request
+// first when there is one; an upgrade request it leaves unanswered is
+// upgraded, a plain request nobody answers gets 426 Upgrade Required.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	h := s.cfg.HTTP.Handler
+	s.mu.Unlock()
+	if h != nil {
+		tw := &trackingWriter{ResponseWriter: w}
+		h.ServeHTTP(tw, r)
+		if tw.touched || !isUpgrade(r) {
+			return
+		}
+	} else if !isUpgrade(r) {
+		w.Header().Set("Upgrade", "websocket")
+		w.Header().Set("Sec-WebSocket-Version", "13")
+		http.Error(w, "this is a WebSocket endpoint: send an upgrade request", http.StatusUpgradeRequired)
+		return
+	}
+	s.UpgradeConnection(w, r)
+}
+
+// UpgradeConnection upgrades r to a WebSocket connection of this server:
+// it validates the request, runs the handshake callback, answers (101, or
+// the refusal) and hands the connection to the loop, where the connection
+// listeners run. It returns nil once the connection is established, or
+// the reason it is not (the HTTP answer has been sent where one could be).
+func (s *Server) UpgradeConnection(w http.ResponseWriter, r *http.Request) error {
+	req, verr := handshake.Validate(r)
+
+	s.mu.Lock()
+	cfg, wsCfg, running := s.cfg, s.wsCfg, s.running
+	limit := cfg.maxConnections()
+	full := limit > 0 && len(s.conns)+s.pending >= limit
+	if running && !full {
+		s.pending++
+	}
+	s.mu.Unlock()
+	if !running {
+		http.Error(w, "server is not running", http.StatusServiceUnavailable)
+		return ErrNotRunning
+	}
+	if full {
+		w.Header().Set("Retry-After", strconv.Itoa(cfg.retryAfter()))
+		http.Error(w, "too many connections", http.StatusServiceUnavailable)
+		return ErrTooManyConnections
+	}
+	registered := false
+	defer func() {
+		if !registered {
+			s.mu.Lock()
+			s.pending--
+			s.mu.Unlock()
+		}
+	}()
+
+	conn := &Conn{server: s, id: s.nextID.Add(1), req: req}
+	if hf := s.handshake.Load(); hf != nil {
+		conn.deciding = true
+		panicked := false
+		s.loop.Exec(func() {
+			panicked = !safeCall("handshake", func() { (*hf)(s, conn, req) })
+		})
+		conn.mu.Lock()
+		conn.deciding = false
+		conn.mu.Unlock()
+		if panicked {
+			http.Error(w, "internal error", http.StatusInternalServerError)
+			return errors.New("server: the handshake callback panicked")
+		}
+	}
+	if conn.refStatus != 0 {
+		writeError(w, conn.refStatus, conn.refBody, conn.refHeader)
+		return ErrRefused
+	}
+	if verr != nil {
+		var he *handshake.Error
+		if errors.As(verr, &he) {
+			writeError(w, he.Status, he.Reason, he.Header)
+		} else {
+			http.Error(w, verr.Error(), http.StatusBadRequest)
+		}
+		return verr
+	}
+
+	resp := handshake.Response{}
+	if conn.accept != nil {
+		resp = *conn.accept
+	}
+	if resp.Protocol == "" {
+		resp.Protocol = handshake.SelectProtocol(req.Protocols, cfg.Protocols)
+	}
+	var params *permessagedeflate.Params
+	if wsCfg.Deflate != nil {
+		if p, answer, ok := permessagedeflate.Negotiate(req.Extensions, wsCfg.Deflate); ok {
+			params = &p
+			resp.Extensions = []handshake.Extension{answer}
+		}
+	}
+	head, err := handshake.AppendResponse(nil, req, &resp)
+	if err != nil {
+		http.Error(w, "internal error: "+err.Error(), http.StatusInternalServerError)
+		return err
+	}
+
+	nc, brw, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		http.Error(w, "cannot upgrade this connection", http.StatusInternalServerError)
+		return err
+	}
+	buffered, err := s.finishUpgrade(nc, brw, head, cfg)
+	if err != nil {
+		nc.Close()
+		return err
+	}
+
+	wc := ws.NewConn(nc, wsCfg, ws.ConnOptions{
+		Loop:     s.loop,
+		ID:       conn.id,
+		Deflate:  params,
+		Protocol: resp.Protocol,
+		Buffered: buffered,
+		OnClosed: s.closed,
+	})
+	conn.Conn = wc
+
+	s.mu.Lock()
+	s.pending--
+	registered = true
+	if !s.running {
+		s.mu.Unlock()
+		nc.Close()
+		return ErrStopped
+	}
+	s.conns[conn.id] = conn
+	s.mu.Unlock()
+
+	s.loop.Exec(func() {
+		for f := range s.connEv.All() {
+			safeCall("connection", func() { f(s, conn, req) })
+		}
+	})
+	wc.Start()
+	return nil
+}
+
+// finishUpgrade clears the deadlines net/http set, writes the 101 response
+// and takes the bytes the client sent after its request (frames pipelined
+// behind the handshake) out of net/http's buffer, which is then dropped.
+func (s *Server) finishUpgrade(nc net.Conn, brw *bufio.ReadWriter, head []byte, cfg *Config) ([]byte, error) {
+	if err := nc.SetDeadline(time.Time{}); err != nil {
+		return nil, err
+	}
+	if wt := orDuration(cfg.HTTP.WriteTimeout, DefaultHTTPWriteTimeout); wt > 0 {
+		nc.SetWriteDeadline(time.Now().Add(wt))
+	}
+	if brw.Writer.Buffered() > 0 {
+		if err := brw.Writer.Flush(); err != nil {
+			return nil, err
+		}
+	}
+	if _, err := nc.Write(head); err != nil {
+		return nil, err
+	}
+	nc.SetWriteDeadline(time.Time{})
+	n := brw.Reader.Buffered()
+	if n == 0 {
+		return nil, nil
+	}
+	b, err := brw.Reader.Peek(n)
+	if err != nil {
+		return nil, err
+	}
+	return b, nil // ws.NewConn copies it
+}
+
+// closed runs on the loop when a connection has ended: it leaves the
+// registry, then the disconnection listeners run.
+func (s *Server) closed(wc *ws.Conn) {
+	s.mu.Lock()
+	conn := s.conns[wc.ID()]
+	delete(s.conns, wc.ID())
+	s.mu.Unlock()
+	if conn == nil {
+		return
+	}
+	for f := range s.discEv.All() {
+		safeCall("disconnection", func() { f(s, conn) })
+	}
+}
+
+func writeError(w http.ResponseWriter, status int, body string, header http.Header) {
+	for k, vs := range header {
+		for _, v := range vs {
+			w.Header().Add(k, v)
+		}
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("Connection", "close")
+	w.WriteHeader(status)
+	w.Write([]byte(body))
+}
+
+// safeCall runs a user callback; a panic is logged and reported as false.
+func safeCall(what string, f func()) (ok bool) {
+	defer func() {
+		if p := recover(); p != nil {
+			slog.Error("server: panic in a "+what+" callback", "panic", p, "stack", string(debug.Stack()))
+			ok = false
+		}
+	}()
+	f()
+	return true
+}
+
+// isUpgrade reports whether r asks for a WebSocket upgrade (the Upgrade
+// header lists the token "websocket"); validation comes later.
+func isUpgrade(r *http.Request) bool {
+	for _, v := range r.Header["Upgrade"] {
+		for len(v) > 0 {
+			var tok string
+			tok, v = cutComma(v)
+			if len(tok) == len("websocket") && asciiEqualFold(tok, "websocket") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func cutComma(s string) (tok, rest string) {
+	i := 0
+	for i < len(s) && s[i] != ',' {
+		i++
+	}
+	tok = s[:i]
+	if i < len(s) {
+		rest = s[i+1:]
+	}
+	for len(tok) > 0 && (tok[0] == ' ' || tok[0] == '\t') {
+		tok = tok[1:]
+	}
+	for len(tok) > 0 && (tok[len(tok)-1] == ' ' || tok[len(tok)-1] == '\t') {
+		tok = tok[:len(tok)-1]
+	}
+	return tok, rest
+}
+
+func asciiEqualFold(a, b string) bool {
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
+}
+
+// trackingWriter notes whether the HTTP handler answered the request.
+type trackingWriter struct {
+	http.ResponseWriter
+	touched bool
+}
+
+func (t *trackingWriter) WriteHeader(code int) {
+	t.touched = true
+	t.ResponseWriter.WriteHeader(code)
+}
+
+func (t *trackingWriter) Write(p []byte) (int, error) {
+	t.touched = true
+	return t.ResponseWriter.Write(p)
+}
+
+func (t *trackingWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	t.touched = true
+	return http.NewResponseController(t.ResponseWriter).Hijack()
+}
+
+func (t *trackingWriter) Unwrap() http.ResponseWriter { return t.ResponseWriter }

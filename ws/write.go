@@ -1,0 +1,374 @@
+package ws
+
+import (
+	"math/rand/v2"
+	"net"
+	"sync"
+	"time"
+
+	"unievent.dev/internal/bufpool"
+	"unievent.dev/internal/mask"
+	"unievent.dev/internal/utf8stream"
+	"unievent.dev/ws/frame"
+	"unievent.dev/ws/permessagedeflate"
+)
+
+const (
+	chunkSize = 16 << 10 // a write chunk; larger frames get a chunk of their own size
+	// maxQueuedPongs is how many pongs may wait in the queue; past it only
+	// the newest ping is answered (RFC 6455 section 5.5.3 allows that), so
+	// a ping flood from a peer that does not read costs a bounded amount.
+	maxQueuedPongs = 16
+)
+
+// writer is the connection's send queue. Frames are encoded into pooled
+// chunks as they are sent and written out with one writev per flush. The
+// I/O goroutine flushes what listeners queued while it dispatched; sends
+// from anywhere else start a flushing goroutine when none is running, so
+// no send ever blocks on the socket.
+type writer struct {
+	c    *Conn
+	mu   sync.Mutex
+	cond sync.Cond
+
+	out     [][]byte // queued chunks, the last one still being filled
+	spare   [][]byte
+	recycle [][]byte
+	queued  int  // bytes queued and not yet written
+	writing bool // a flush is under way
+	held    bool // the I/O goroutine is dispatching and will flush after
+
+	pongs    int // pongs in the queue
+	pongSlot bool
+	pong     [maxControlPayloadBytes]byte
+	pongLen  int
+
+	closeSent   bool // a close frame is queued: nothing more is sent
+	initiated   bool // we started the closing handshake
+	closeCode   CloseCode
+	closeReason string
+	done        bool // the connection is gone
+	err         error
+	wantDrain   bool
+
+	comp      *permessagedeflate.Compressor
+	threshold int
+	zbuf      []byte
+}
+
+func (w *writer) init(c *Conn) {
+	w.c = c
+	w.cond.L = &w.mu
+	if c.params != nil && c.s.deflate != nil {
+		w.comp = permessagedeflate.NewCompressor(c.s.deflate, *c.params)
+		w.threshold = c.s.deflate.Threshold
+		if w.threshold <= 0 {
+			w.threshold = permessagedeflate.DefaultThreshold
+		}
+	}
+}
+
+// SendText sends s as one text message. It returns at once: the message
+// is queued and written in the background, in the order of the sends.
+func (c *Conn) SendText(s string) error {
+	return c.w.sendData(OpText, nil, s)
+}
+
+// SendTextBytes sends p, which must be valid UTF-8, as one text message.
+func (c *Conn) SendTextBytes(p []byte) error {
+	if !utf8stream.Valid(p) {
+		return ErrInvalidUTF8
+	}
+	return c.w.sendData(OpText, p, "")
+}
+
+// SendBinary sends p as one binary message. p is copied before SendBinary
+// returns.
+func (c *Conn) SendBinary(p []byte) error {
+	return c.w.sendData(OpBinary, p, "")
+}
+
+// Send sends p as one message of the given opcode (OpText or OpBinary).
+func (c *Conn) Send(op Opcode, p []byte) error {
+	if op == OpText {
+		return c.SendTextBytes(p)
+	}
+	if op != OpBinary {
+		return ErrInvalidOpcode
+	}
+	return c.SendBinary(p)
+}
+
+// SendPing sends a ping with payload p (at most 125 bytes).
+func (c *Conn) SendPing(p []byte) error {
+	if len(p) > maxControlPayloadBytes {
+		return ErrControlTooLong
+	}
+	return c.w.sendControl(frame.OpPing, p)
+}
+
+// BufferedAmount returns the number of bytes queued for sending and not yet
+// written to the socket.
+func (c *Conn) BufferedAmount() int {
+	c.w.mu.Lock()
+	defer c.w.mu.Unlock()
+	return c.w.queued
+}
+
+func (w *writer) sendData(op Opcode, p []byte, s string) error {
+	if p == nil && s != "" {
+		if !utf8stream.Valid([]byte(s)) {
+			return ErrInvalidUTF8
+		}
+	}
+	n := len(p) + len(s)
+	w.mu.Lock()
+	if w.closeSent || w.done {
+		w.mu.Unlock()
+		return ErrClosed
+	}
+	payload := p
+	if p == nil {
+		payload = stringBytes(s)
+	}
+	rsv1 := false
+	if w.comp != nil && n >= w.threshold {
+		z, err := w.comp.Compress(w.zbuf[:0], payload)
+		if err != nil {
+			w.mu.Unlock()
+			return err
+		}
+		w.zbuf = z
+		payload, rsv1 = z, true
+	}
+	if err := w.admit(frame.HeaderLen(int64(len(payload)), w.c.role == frame.RoleClient) + len(payload)); err != nil {
+		return err
+	}
+	w.appendFrame(frame.Header{Fin: true, Rsv1: rsv1, Opcode: op}, payload)
+	if cap(w.zbuf) > 64<<10 {
+		w.zbuf = nil // do not keep a large scratch buffer per connection
+	}
+	w.c.messagesOut.Add(1)
+	w.kick()
+	return nil
+}
+
+// admit checks the queue limit for a frame of size bytes; on refusal it
+// unlocks w.mu and applies the policy.
+func (w *writer) admit(size int) error {
+	limit := w.c.s.queueLimit
+	if w.queued+size <= limit {
+		if w.queued+size > limit/2 {
+			w.wantDrain = true
+		}
+		return nil
+	}
+	w.wantDrain = true
+	w.mu.Unlock()
+	if w.c.s.policy == BackpressureClose {
+		w.c.Close(ClosePolicyViolation, "send queue limit reached")
+	}
+	return ErrBackpressure
+}
+
+// sendControl queues a ping or a close frame. Control frames are exempt
+// from the queue limit: they are small and the protocol needs them.
+func (w *writer) sendControl(op Opcode, p []byte) error {
+	w.mu.Lock()
+	if w.closeSent || w.done {
+		w.mu.Unlock()
+		return ErrClosed
+	}
+	w.appendFrame(frame.Header{Fin: true, Opcode: op}, p)
+	w.kick()
+	return nil
+}
+
+// sendPong answers a ping. Pongs beyond maxQueuedPongs waiting in the queue
+// collapse into one slot holding the newest payload.
+func (w *writer) sendPong(p []byte) {
+	w.mu.Lock()
+	if w.closeSent || w.done {
+		w.mu.Unlock()
+		return
+	}
+	if w.pongs < maxQueuedPongs {
+		w.pongs++
+		w.appendFrame(frame.Header{Fin: true, Opcode: frame.OpPong}, p)
+	} else {
+		w.pongSlot = true
+		w.pongLen = copy(w.pong[:], p)
+	}
+	w.kick()
+}
+
+// appendFrame encodes a frame at the end of the queue; w.mu is held.
+func (w *writer) appendFrame(h frame.Header, p []byte) {
+	client := w.c.role == frame.RoleClient
+	size := frame.HeaderLen(int64(len(p)), client) + len(p)
+	var cur []byte
+	if k := len(w.out); k > 0 && cap(w.out[k-1])-len(w.out[k-1]) >= size {
+		cur = w.out[k-1]
+	} else {
+		cur = bufpool.Get(max(size, chunkSize))
+		w.out = append(w.out, cur)
+	}
+	start := len(cur)
+	h.Length = int64(len(p))
+	if client {
+		h.Masked = true
+		k := rand.Uint32()
+		h.Key = [4]byte{byte(k), byte(k >> 8), byte(k >> 16), byte(k >> 24)}
+	}
+	cur = frame.AppendHeader(cur, &h)
+	body := len(cur)
+	cur = append(cur, p...)
+	if client {
+		mask.XOR(cur[body:], h.Key, 0)
+	}
+	w.out[len(w.out)-1] = cur
+	w.queued += len(cur) - start
+}
+
+// kick makes sure the queue gets written and unlocks w.mu: the I/O
+// goroutine flushes after dispatching; otherwise a flushing goroutine
+// starts unless one is running.
+func (w *writer) kick() {
+	start := !w.held && !w.writing && w.queued > 0
+	if start {
+		w.writing = true
+	}
+	w.mu.Unlock()
+	if start {
+		go w.flushAsync()
+	}
+}
+
+func (w *writer) flushAsync() {
+	w.mu.Lock()
+	w.flushLocked()
+	w.mu.Unlock()
+}
+
+// holdFlush and releaseFlush bracket the I/O goroutine's processing of one
+// read: every frame queued in between goes out in one flush at the end.
+func (w *writer) holdFlush() {
+	w.mu.Lock()
+	w.held = true
+	w.mu.Unlock()
+}
+
+func (w *writer) releaseFlush() {
+	w.mu.Lock()
+	w.held = false
+	if !w.writing && (w.queued > 0 || w.pongSlot) {
+		w.writing = true
+		w.flushLocked()
+	}
+	w.mu.Unlock()
+}
+
+// flushLocked writes the queue out until it is empty; w.mu is held on entry
+// and exit and w.writing is set.
+func (w *writer) flushLocked() {
+	c := w.c
+	for w.err == nil {
+		if w.pongSlot {
+			w.pongSlot = false
+			w.appendFrame(frame.Header{Fin: true, Opcode: frame.OpPong}, w.pong[:w.pongLen])
+		}
+		if w.queued == 0 {
+			break
+		}
+		bufs := w.out
+		w.out = w.spare
+		w.spare = nil
+		n := w.queued
+		w.pongs = 0
+		w.mu.Unlock()
+
+		w.recycle = append(w.recycle[:0], bufs...)
+		var err error
+		if c.s.write > 0 {
+			err = c.nc.SetWriteDeadline(time.Now().Add(c.s.write))
+		}
+		if err == nil {
+			nb := net.Buffers(bufs)
+			_, err = nb.WriteTo(c.nc)
+		}
+		for i, b := range w.recycle {
+			bufpool.Put(b)
+			w.recycle[i] = nil
+		}
+		clear(bufs)
+
+		w.mu.Lock()
+		w.spare = bufs[:0]
+		w.queued -= n
+		c.bytesOut.Add(uint64(n))
+		if err != nil {
+			w.err = err
+		}
+	}
+	w.writing = false
+	w.cond.Broadcast()
+	if w.err != nil {
+		// The peer cannot be written to: end the connection; the I/O
+		// goroutine sees the closed socket and reports 1006.
+		c.nc.Close()
+		return
+	}
+	if w.wantDrain && w.queued == 0 && !w.done {
+		w.wantDrain = false
+		if c.drainEv.Len() > 0 {
+			c.loop.Post(c.runDrain)
+		}
+	}
+}
+
+func (c *Conn) runDrain() {
+	for _, l := range c.drainEv.snapshot() {
+		c.call(func() { l.f(c) })
+	}
+}
+
+// closing reports whether a close frame has been queued.
+func (w *writer) closing() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.closeSent
+}
+
+// waitFlushed waits until the queue is written out or writing failed, at
+// most until the deadline (the socket's write deadline bounds the wait).
+func (w *writer) waitFlushed(deadline time.Time) {
+	c := w.c
+	c.nc.SetWriteDeadline(deadline)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for w.err == nil && (w.writing || w.queued > 0 || w.pongSlot) {
+		if !w.writing {
+			w.writing = true
+			w.flushLocked()
+			continue
+		}
+		w.cond.Wait()
+	}
+}
+
+// release returns the queue's buffers once the connection is gone.
+func (w *writer) release() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.done = true
+	for _, b := range w.out {
+		bufpool.Put(b)
+	}
+	w.out = nil
+	w.queued = 0
+	if w.comp != nil {
+		w.comp.Release()
+		w.comp = nil
+	}
+	w.zbuf = nil
+}
