@@ -80,29 +80,26 @@ func (w *writer) peerClose(code CloseCode, reason string) {
 	}
 }
 
-// finish ends the connection once the read loop is over: it lets our close
-// frame go out, half-closes and waits for the peer's FIN (so that unread
-// data does not turn our close into a reset), closes the socket and runs
-// the close listeners on the loop.
-func (c *Conn) finish(readErr error) {
+// finish ends the connection once the read loop is over. After a close
+// handshake (or a failure) it lets our close frame go out and half-closes;
+// then the close listeners run on the loop, and only then does it wait for
+// the peer's FIN before closing the socket, so that data still arriving
+// does not turn our close into a reset that could destroy the close frame
+// in flight (RFC 6455 section 7.1.1 has the server close first).
+func (c *Conn) finish() {
 	r := &c.r
 	deadline := time.Now().Add(c.s.closeTimeout)
 	if cd := c.closeDeadline.Load(); cd != 0 && cd < deadline.UnixNano() && !r.peerClosed {
 		deadline = time.Unix(0, cd)
 	}
 	code, reason := CloseAbnormal, ""
-	if r.peerClosed || r.failed {
+	handshake := r.peerClosed || r.failed
+	if handshake {
 		c.w.waitFlushed(deadline)
 		c.w.mu.Lock()
 		code, reason = c.w.closeCode, c.w.closeReason
 		c.w.mu.Unlock()
-		if r.peerClosed && r.peerCode == CloseNoStatus && code == CloseNoStatus {
-			code = CloseNoStatus
-		}
-		c.linger(deadline)
 	}
-	_ = readErr
-	c.nc.Close()
 	c.w.release()
 	if r.buf != nil {
 		bufpool.Put(r.buf)
@@ -112,6 +109,10 @@ func (c *Conn) finish(readErr error) {
 		r.decomp.Release()
 		r.decomp = nil
 	}
+	halfClosed := handshake && c.closeWrite()
+	if !halfClosed {
+		c.nc.Close()
+	}
 	c.loop.Exec(func() {
 		for _, l := range c.closeEv.snapshot() {
 			c.call(func() { l.f(c, code, reason) })
@@ -120,17 +121,25 @@ func (c *Conn) finish(readErr error) {
 			c.call(func() { c.onClosed(c) })
 		}
 	})
+	// The connection is over for the loop; lingering is the socket's own
+	// business and must not hold Run up.
 	c.loop.Unref()
+	if halfClosed {
+		c.linger(deadline)
+		c.nc.Close()
+	}
 }
 
-// linger half-closes the connection and reads until the peer's EOF or the
-// deadline, discarding what comes.
-func (c *Conn) linger(deadline time.Time) {
+// closeWrite sends our FIN, reporting whether the socket could do that.
+func (c *Conn) closeWrite() bool {
 	type closeWriter interface{ CloseWrite() error }
 	cw, ok := c.nc.(closeWriter)
-	if !ok || cw.CloseWrite() != nil {
-		return
-	}
+	return ok && cw.CloseWrite() == nil
+}
+
+// linger reads until the peer's EOF or the deadline, discarding what
+// comes.
+func (c *Conn) linger(deadline time.Time) {
 	if c.nc.SetReadDeadline(deadline) != nil {
 		return
 	}

@@ -28,14 +28,13 @@ func (c *Conn) serve() {
 		c.w.releaseFlush()
 		r.pending = nil
 	}
-	var err error
 	for !r.failed && !r.peerClosed {
-		if err = c.setReadDeadline(); err != nil {
+		if err := c.setReadDeadline(); err != nil {
 			break
 		}
 		if r.ready.usable() {
 			// Hold no buffer while the peer is silent.
-			if err = r.ready.wait(); err != nil {
+			if err := r.ready.wait(); err != nil {
 				if c.timedOut(err) {
 					continue
 				}
@@ -44,8 +43,7 @@ func (c *Conn) serve() {
 		}
 		buf := bufpool.Get(c.s.readBuf)
 		buf = buf[:cap(buf)]
-		var n int
-		n, err = c.nc.Read(buf)
+		n, err := c.nc.Read(buf)
 		if n > 0 {
 			r.lastRead = time.Now()
 			r.pingSent = false
@@ -57,13 +55,12 @@ func (c *Conn) serve() {
 		bufpool.Put(buf)
 		if err != nil {
 			if c.timedOut(err) {
-				err = nil
 				continue
 			}
 			break
 		}
 	}
-	c.finish(err)
+	c.finish()
 }
 
 // setReadDeadline arms the socket's read deadline for the earliest of the

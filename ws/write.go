@@ -246,8 +246,9 @@ func (w *writer) kick() {
 
 func (w *writer) flushAsync() {
 	w.mu.Lock()
-	w.flushLocked()
+	drained := w.flushLocked()
 	w.mu.Unlock()
+	w.c.drained(drained)
 }
 
 // holdFlush and releaseFlush bracket the I/O goroutine's processing of one
@@ -261,16 +262,20 @@ func (w *writer) holdFlush() {
 func (w *writer) releaseFlush() {
 	w.mu.Lock()
 	w.held = false
+	drained := false
 	if !w.writing && (w.queued > 0 || w.pongSlot) {
 		w.writing = true
-		w.flushLocked()
+		drained = w.flushLocked()
 	}
 	w.mu.Unlock()
+	w.c.drained(drained)
 }
 
 // flushLocked writes the queue out until it is empty; w.mu is held on entry
-// and exit and w.writing is set.
-func (w *writer) flushLocked() {
+// and exit and w.writing is set. It reports whether the drain event is due;
+// the caller fires it with drained once w.mu is released (listeners may
+// run in place and call back into the writer).
+func (w *writer) flushLocked() (drain bool) {
 	c := w.c
 	for w.err == nil {
 		if w.pongSlot {
@@ -316,13 +321,19 @@ func (w *writer) flushLocked() {
 		// The peer cannot be written to: end the connection; the I/O
 		// goroutine sees the closed socket and reports 1006.
 		c.nc.Close()
-		return
+		return false
 	}
 	if w.wantDrain && w.queued == 0 && !w.done {
 		w.wantDrain = false
-		if c.drainEv.Len() > 0 {
-			c.loop.Post(c.runDrain)
-		}
+		return true
+	}
+	return false
+}
+
+// drained fires the drain event when due; no lock may be held.
+func (c *Conn) drained(due bool) {
+	if due && c.drainEv.Len() > 0 {
+		c.loop.Post(c.runDrain)
 	}
 }
 
@@ -349,7 +360,7 @@ func (w *writer) waitFlushed(deadline time.Time) {
 	for w.err == nil && (w.writing || w.queued > 0 || w.pongSlot) {
 		if !w.writing {
 			w.writing = true
-			w.flushLocked()
+			w.flushLocked() // the connection is closing: no drain event
 			continue
 		}
 		w.cond.Wait()

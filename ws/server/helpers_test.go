@@ -94,3 +94,5 @@ func echo(s *Server) {
 		c.OnMessage(func(c *ws.Conn, m *ws.Message) { c.Send(m.Opcode, m.Payload) })
 	})
 }
+
+func runtimeNumGoroutine() int { return runtime.NumGoroutine() }

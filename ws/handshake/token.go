@@ -1,0 +1,128 @@
+package handshake
+
+// tchar is the RFC 7230 section 3.2.6 token alphabet: visible ASCII minus
+// the delimiters.
+var tchar = func() (t [256]bool) {
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
+	}
+	for c := 'a'; c <= 'z'; c++ {
+		t[c] = true
+		t[c-'a'+'A'] = true
+	}
+	for _, c := range "!#$%&'*+-.^_`|~" {
+		t[c] = true
+	}
+	return t
+}()
+
+// isToken reports whether s is an RFC 7230 token (1*tchar).
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !tchar[s[i]] {
+			return false
+		}
+	}
+	return true
+}
+
+// isOWS reports whether c is RFC 7230 optional whitespace (SP / HTAB).
+func isOWS(c byte) bool { return c == ' ' || c == '\t' }
+
+func trimOWS(s string) string {
+	for s != "" && isOWS(s[0]) {
+		s = s[1:]
+	}
+	for s != "" && isOWS(s[len(s)-1]) {
+		s = s[:len(s)-1]
+	}
+	return s
+}
+
+// nextElement splits the first element off an RFC 7230 section 7
+// comma-separated list and trims the OWS around it.
+func nextElement(s string) (elem, rest string) {
+	for i := 0; i < len(s); i++ {
+		if s[i] == ',' {
+			return trimOWS(s[:i]), s[i+1:]
+		}
+	}
+	return trimOWS(s), ""
+}
+
+// hasToken reports whether any list element of the header lines values is
+// tok, compared case-insensitively as RFC 6455 section 4.2.1 asks for the
+// Upgrade and Connection fields.
+func hasToken(values []string, tok string) bool {
+	for _, v := range values {
+		for v != "" {
+			var elem string
+			elem, v = nextElement(v)
+			if equalFoldASCII(elem, tok) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// equalFoldASCII compares ASCII case-insensitively; unlike strings.EqualFold
+// it never maps non-ASCII letters (the Kelvin sign is not a "k").
+func equalFoldASCII(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		if lowerASCII(a[i]) != lowerASCII(b[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func hasPrefixFoldASCII(s, prefix string) bool {
+	return len(s) >= len(prefix) && equalFoldASCII(s[:len(prefix)], prefix)
+}
+
+func lowerASCII(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
+}
+
+// parseTokenList parses header lines holding 1#token (RFC 7230 section 7:
+// empty elements are skipped). bad is the first element that is not a token.
+func parseTokenList(values []string) (list []string, bad string, ok bool) {
+	n := 0
+	for _, v := range values {
+		for v != "" {
+			var elem string
+			elem, v = nextElement(v)
+			if elem == "" {
+				continue
+			}
+			if !isToken(elem) {
+				return nil, elem, false
+			}
+			n++
+		}
+	}
+	if n == 0 {
+		return nil, "", true
+	}
+	list = make([]string, 0, n)
+	for _, v := range values {
+		for v != "" {
+			var elem string
+			elem, v = nextElement(v)
+			if elem != "" {
+				list = append(list, elem)
+			}
+		}
+	}
+	return list, "", true
+}

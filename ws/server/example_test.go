@@ -1,0 +1,822 @@
+package server_test
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"unievent.dev/internal/wstest"
+	"unievent.dev/ws"
+	"unievent.dev/ws/handshake"
+	"unievent.dev/ws/server"
+)
+
+// The examples run each server on a loop of its own, listening on a free
+// port of 127.0.0.1, and talk to it with the project's test client. A
+// program would use ws.DefaultLoop (server.New without a loop) and call
+// srv.Loop().Run() in main, as examples/echo does.
+
+// timeout bounds every read of the examples' clients.
+const timeout = 5 * time.Second
+
+// loopback is the location the examples listen on: port 0 picks a free
+// port, which Server.Addr reports.
+var loopback = server.Location{Host: "127.0.0.1"}
+
+// runLoop runs loop on a goroutine; the function it returns waits until
+// the loop's Run has returned.
+func runLoop(loop *ws.Loop) (wait func()) {
+	done := make(chan struct{})
+	go func() {
+		if err := loop.Run(); err != nil {
+			log.Fatal(err)
+		}
+		close(done)
+	}()
+	return func() { <-done }
+}
+
+// echo makes every connection of srv send each message back.
+func echo(srv *server.Server) {
+	srv.OnConnection(func(_ *server.Server, c *server.Conn, _ *handshake.Request) {
+		c.OnMessage(func(c *ws.Conn, m *ws.Message) { c.Send(m.Opcode, m.Payload) })
+	})
+}
+
+func dial(addr net.Addr, path string, h http.Header) *wstest.Client {
+	c, err := wstest.Dial(addr.String(), path, h)
+	if err != nil {
+		log.Fatal(err)
+	}
+	return c
+}
+
+// roundTrip sends a text message and returns the first message that comes
+// back.
+func roundTrip(c *wstest.Client, text string) string {
+	if err := c.WriteMessage(1, []byte(text)); err != nil {
+		log.Fatal(err)
+	}
+	return read(c)
+}
+
+// read returns the payload of the next message.
+func read(c *wstest.Client) string {
+	_, p, _, err := c.ReadMessage(timeout)
+	if err != nil {
+		log.Fatal(err)
+	}
+	return string(p)
+}
+
+// answerClose completes a closing handshake the server started: it reads
+// the server's close frame, sends one back with the same code and waits
+// for the server to end the TCP connection. It returns the code.
+func answerClose(c *wstest.Client) int {
+	defer c.Close()
+	code, _, err := c.ExpectClose(timeout)
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := c.WriteFrame(true, 8, wstest.ClosePayload(code, "")); err != nil {
+		log.Fatal(err)
+	}
+	if err := c.ExpectEOF(timeout); err != nil {
+		log.Fatal(err)
+	}
+	return code
+}
+
+// closeClient starts the closing handshake from the client side and waits
+// for the server's answer and the end of the TCP connection.
+func closeClient(c *wstest.Client, code int, reason string) {
+	defer c.Close()
+	if err := c.WriteFrame(true, 8, wstest.ClosePayload(code, reason)); err != nil {
+		log.Fatal(err)
+	}
+	if _, _, err := c.ExpectClose(timeout); err != nil {
+		log.Fatal(err)
+	}
+	if err := c.ExpectEOF(timeout); err != nil {
+		log.Fatal(err)
+	}
+}
+
+// upgradeStatus sends an upgrade request and returns the status and body
+// of the answer, for requests the server refuses.
+func upgradeStatus(addr net.Addr, path string, h http.Header) (int, string) {
+	nc, err := net.DialTimeout("tcp", addr.String(), timeout)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer nc.Close()
+	nc.SetDeadline(time.Now().Add(timeout))
+	req, _ := wstest.Request(addr.String(), path, h)
+	if _, err := nc.Write(req); err != nil {
+		log.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(nc), nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		log.Fatal(err)
+	}
+	return resp.StatusCode, strings.TrimSpace(string(body))
+}
+
+// get fetches a plain HTTP page and returns its status and body.
+func get(url string) (int, string) {
+	client := &http.Client{Timeout: timeout, Transport: &http.Transport{DisableKeepAlives: true}}
+	resp, err := client.Get(url)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		log.Fatal(err)
+	}
+	return resp.StatusCode, strings.TrimSpace(string(body))
+}
+
+// A standalone echo server: New with locations, callbacks, Run, then the
+// loop's Run serves it until Stop.
+func ExampleNew() {
+	loop := ws.NewLoop()
+	srv, err := server.New(server.Config{Locations: []server.Location{loopback}}, loop)
+	if err != nil {
+		log.Fatal(err)
+	}
+	srv.OnConnection(func(_ *server.Server, c *server.Conn, _ *handshake.Request) {
+		c.OnMessage(func(c *ws.Conn, m *ws.Message) { c.Send(m.Opcode, m.Payload) })
+	})
+	if err := srv.Run(); err != nil { // returns at once
+		log.Fatal(err)
+	}
+	wait := runLoop(loop) // a program would call loop.Run() in main
+
+	addr, err := srv.Addr()
+	if err != nil {
+		log.Fatal(err)
+	}
+	c := dial(addr, "/", nil)
+	fmt.Println("echo:", roundTrip(c, "hello"))
+
+	srv.Stop() // 1001 (going away) to every peer
+	fmt.Println("client got close code", answerClose(c))
+	wait()
+	fmt.Println("loop returned")
+	// Output:
+	// echo: hello
+	// client got close code 1001
+	// loop returned
+}
+
+// Configure applies a new config to new connections only, and diffs the
+// locations: a removed location stops listening while its connections
+// carry on under the config they started with.
+func ExampleServer_Configure() {
+	loop := ws.NewLoop()
+	cfg := server.Config{Locations: []server.Location{loopback}}
+	cfg.MaxMessageSize = 16
+	srv, err := server.New(cfg, loop)
+	if err != nil {
+		log.Fatal(err)
+	}
+	echo(srv)
+	if err := srv.Run(); err != nil {
+		log.Fatal(err)
+	}
+	wait := runLoop(loop)
+	first, _ := srv.Addr()
+	old := dial(first, "/", nil)
+
+	// A second location (with Nagle's algorithm on, for bulk clients) and
+	// a larger message limit.
+	bulk := server.Location{Host: "127.0.0.1", Nagle: true}
+	cfg.Locations = []server.Location{loopback, bulk}
+	cfg.MaxMessageSize = 1024
+	if err := srv.Configure(cfg); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("listeners:", len(srv.Listeners()))
+
+	// Drop the first location.
+	cfg.Locations = []server.Location{bulk}
+	if err := srv.Configure(cfg); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("listeners:", len(srv.Listeners()))
+
+	addr, _ := srv.Addr()
+	newer := dial(addr, "/", nil)
+	long := strings.Repeat("x", 32)
+	fmt.Println("new connection echoes", len(roundTrip(newer, long)), "bytes")
+
+	fmt.Println("old connection still echoes:", roundTrip(old, "still here"))
+	if err := old.WriteMessage(1, []byte(long)); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("old connection, 32 bytes: closed with", answerClose(old))
+
+	srv.Stop()
+	answerClose(newer)
+	wait()
+	// Output:
+	// listeners: 2
+	// listeners: 1
+	// new connection echoes 32 bytes
+	// old connection still echoes: still here
+	// old connection, 32 bytes: closed with 1009
+}
+
+// Stop closes every connection with the given code; the close and
+// disconnection callbacks run as the closing handshakes finish, and the
+// loop's Run returns when nothing is left on it.
+func ExampleServer_Stop() {
+	loop := ws.NewLoop()
+	srv, err := server.New(server.Config{Locations: []server.Location{loopback}}, loop)
+	if err != nil {
+		log.Fatal(err)
+	}
+	var events []string // appended to by callbacks, which never overlap
+	joined := make(chan struct{}, 2)
+	srv.OnConnection(func(_ *server.Server, c *server.Conn, _ *handshake.Request) {
+		c.OnClose(func(c *ws.Conn, code ws.CloseCode, _ string) {
+			events = append(events, fmt.Sprintf("connection %d closed with %d", c.ID(), code))
+		})
+		joined <- struct{}{}
+	})
+	srv.OnDisconnection(func(s *server.Server, c *server.Conn) {
+		events = append(events, fmt.Sprintf("connection %d disconnected", c.ID()))
+	})
+	if err := srv.Run(); err != nil {
+		log.Fatal(err)
+	}
+	wait := runLoop(loop)
+	addr, _ := srv.Addr()
+	a := dial(addr, "/", nil)
+	b := dial(addr, "/", nil)
+	<-joined // the server has registered a connection once its
+	<-joined // connection callback runs, shortly after the 101
+
+	srv.Stop(ws.CloseServiceRestart)
+	fmt.Println("clients got", answerClose(a), answerClose(b))
+	wait()
+
+	// The loop has returned: reading what its callbacks wrote is safe.
+	slices.Sort(events)
+	for _, e := range events {
+		fmt.Println(e)
+	}
+	fmt.Println("connections left:", srv.Len())
+	// Output:
+	// clients got 1012 1012
+	// connection 1 closed with 1012
+	// connection 1 disconnected
+	// connection 2 closed with 1012
+	// connection 2 disconnected
+	// connections left: 0
+}
+
+// StopListening closes the listening sockets and leaves established
+// connections alone; StartListening opens them again (a port 0 location
+// on a new port).
+func ExampleServer_StopListening() {
+	loop := ws.NewLoop()
+	srv, err := server.New(server.Config{Locations: []server.Location{loopback}}, loop)
+	if err != nil {
+		log.Fatal(err)
+	}
+	echo(srv)
+	if err := srv.Run(); err != nil {
+		log.Fatal(err)
+	}
+	wait := runLoop(loop)
+	addr, _ := srv.Addr()
+	c := dial(addr, "/", nil)
+
+	srv.StopListening()
+	fmt.Println("listeners:", len(srv.Listeners()))
+	_, err = net.DialTimeout("tcp", addr.String(), timeout)
+	fmt.Println("new connection refused:", err != nil)
+	fmt.Println("established connection echoes:", roundTrip(c, "ping"))
+
+	if err := srv.StartListening(); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("listeners:", len(srv.Listeners()))
+	addr, _ = srv.Addr()
+	d := dial(addr, "/", nil)
+	fmt.Println("new connection echoes:", roundTrip(d, "pong"))
+
+	srv.Stop()
+	answerClose(c)
+	answerClose(d)
+	wait()
+	// Output:
+	// listeners: 0
+	// new connection refused: true
+	// established connection echoes: ping
+	// listeners: 1
+	// new connection echoes: pong
+}
+
+// Connection finds a connection by its id, from any goroutine; once the
+// connection is gone it returns nil.
+func ExampleServer_Connection() {
+	loop := ws.NewLoop()
+	srv, err := server.New(server.Config{Locations: []server.Location{loopback}}, loop)
+	if err != nil {
+		log.Fatal(err)
+	}
+	ids := make(chan uint64, 1)
+	gone := make(chan bool, 1)
+	srv.OnConnection(func(_ *server.Server, c *server.Conn, _ *handshake.Request) {
+		ids <- c.ID()
+	})
+	srv.OnDisconnection(func(s *server.Server, c *server.Conn) {
+		gone <- s.Connection(c.ID()) == nil
+	})
+	if err := srv.Run(); err != nil {
+		log.Fatal(err)
+	}
+	wait := runLoop(loop)
+	addr, _ := srv.Addr()
+	c := dial(addr, "/", nil)
+
+	id := <-ids
+	fmt.Println("connected:", id)
+	// Sends are safe from any goroutine, not only from callbacks.
+	if err := srv.Connection(id).SendText("pushed from outside the loop"); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("client got:", read(c))
+	fmt.Println("unknown id gives nil:", srv.Connection(id+100) == nil)
+
+	closeClient(c, 1000, "")
+	fmt.Println("after disconnection, Connection(id) is nil:", <-gone)
+	srv.Stop()
+	wait()
+	// Output:
+	// connected: 1
+	// client got: pushed from outside the loop
+	// unknown id gives nil: true
+	// after disconnection, Connection(id) is nil: true
+}
+
+// Connections iterates over every connection, in id order: here each
+// message is broadcast to all of them.
+func ExampleServer_Connections() {
+	loop := ws.NewLoop()
+	srv, err := server.New(server.Config{Locations: []server.Location{loopback}}, loop)
+	if err != nil {
+		log.Fatal(err)
+	}
+	joined := make(chan struct{}, 3)
+	srv.OnConnection(func(s *server.Server, c *server.Conn, _ *handshake.Request) {
+		c.OnMessage(func(from *ws.Conn, m *ws.Message) {
+			text := fmt.Sprintf("%d says %s", from.ID(), m.Payload)
+			for peer := range s.Connections() {
+				peer.SendText(text)
+			}
+		})
+		joined <- struct{}{}
+	})
+	if err := srv.Run(); err != nil {
+		log.Fatal(err)
+	}
+	wait := runLoop(loop)
+	addr, _ := srv.Addr()
+	var clients []*wstest.Client
+	for range 3 {
+		clients = append(clients, dial(addr, "/", nil))
+		<-joined // the connection is registered once its connection callback ran
+	}
+
+	if err := clients[1].WriteMessage(1, []byte("hello, everyone")); err != nil {
+		log.Fatal(err)
+	}
+	for i, c := range clients {
+		fmt.Printf("client %d got: %s\n", i+1, read(c))
+	}
+
+	srv.Stop()
+	for _, c := range clients {
+		answerClose(c)
+	}
+	wait()
+	// Output:
+	// client 1 got: 2 says hello, everyone
+	// client 2 got: 2 says hello, everyone
+	// client 3 got: 2 says hello, everyone
+}
+
+// Listeners returns the listening sockets, one per open location, in the
+// order of the locations.
+func ExampleServer_Listeners() {
+	bulk := server.Location{Host: "127.0.0.1", Nagle: true}
+	srv, err := server.New(server.Config{Locations: []server.Location{loopback, bulk}}, ws.NewLoop())
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := srv.Run(); err != nil {
+		log.Fatal(err)
+	}
+	defer srv.Stop()
+
+	ls := srv.Listeners()
+	fmt.Println("listeners:", len(ls))
+	for _, l := range ls {
+		a := l.Addr().(*net.TCPAddr)
+		fmt.Println(l.Addr().Network(), a.IP, a.Port != 0)
+	}
+	fmt.Println("first listener is Addr:", ls[0].Addr().String() == must(srv.Addr()).String())
+	// Output:
+	// listeners: 2
+	// tcp 127.0.0.1 true
+	// tcp 127.0.0.1 true
+	// first listener is Addr: true
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		log.Fatal(err)
+	}
+	return v
+}
+
+// Addr reports the address of the first listener: the port a location
+// with port 0 was given. A server that is not listening has none.
+func ExampleServer_Addr() {
+	srv, err := server.New(server.Config{Locations: []server.Location{loopback}}, ws.NewLoop())
+	if err != nil {
+		log.Fatal(err)
+	}
+	_, err = srv.Addr()
+	fmt.Println("before Run:", errors.Is(err, server.ErrNoListeners))
+
+	if err := srv.Run(); err != nil {
+		log.Fatal(err)
+	}
+	addr, err := srv.Addr()
+	if err != nil {
+		log.Fatal(err)
+	}
+	host, port, _ := net.SplitHostPort(addr.String())
+	fmt.Println("after Run:", host, port != "0")
+
+	srv.Stop()
+	_, err = srv.Addr()
+	fmt.Println("after Stop:", errors.Is(err, server.ErrNoListeners))
+
+	// Without locations the server listens on nothing (see
+	// ExampleServer_UpgradeConnection).
+	mounted, _ := server.New(server.Config{}, ws.NewLoop())
+	_, err = mounted.Addr()
+	fmt.Println("without locations:", errors.Is(err, server.ErrNoListeners))
+	// Output:
+	// before Run: true
+	// after Run: 127.0.0.1 true
+	// after Stop: true
+	// without locations: true
+}
+
+// A server without locations upgrades the requests a foreign HTTP server
+// hands it. The handler decides (here: a token in the query) and calls
+// UpgradeConnection; the connection then belongs to the WebSocket server
+// and its loop. Mounting the Server itself (mux.Handle("/ws", srv)) does
+// the same without the check.
+func ExampleServer_UpgradeConnection() {
+	loop := ws.NewLoop()
+	srv, err := server.New(server.Config{}, loop)
+	if err != nil {
+		log.Fatal(err)
+	}
+	echo(srv)
+	if err := srv.Run(); err != nil { // no locations: listens on nothing
+		log.Fatal(err)
+	}
+	wait := runLoop(loop)
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintln(w, "a page of the foreign server")
+	})
+	mux.HandleFunc("GET /ws", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("token") != "s3cret" {
+			http.Error(w, "bad token", http.StatusForbidden)
+			return
+		}
+		// The answer (101 or a refusal) is written either way; the
+		// error says why there is no connection.
+		if err := srv.UpgradeConnection(w, r); err != nil {
+			log.Print(err)
+		}
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		log.Fatal(err)
+	}
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: timeout}
+	go hs.Serve(ln)
+
+	fmt.Println(get("http://" + ln.Addr().String() + "/"))
+	fmt.Println(upgradeStatus(ln.Addr(), "/ws?token=guess", nil))
+	c := dial(ln.Addr(), "/ws?token=s3cret", nil)
+	fmt.Println("echo:", roundTrip(c, "upgraded by a foreign server"))
+
+	hs.Close() // hijacked connections are not the HTTP server's any more
+	fmt.Println("still echoes:", roundTrip(c, "after the HTTP server closed"))
+	srv.Stop()
+	answerClose(c)
+	wait()
+	// Output:
+	// 200 a page of the foreign server
+	// 403 bad token
+	// echo: upgraded by a foreign server
+	// still echoes: after the HTTP server closed
+}
+
+// A standalone server is an HTTP server too: its handler (HTTPConfig.Handler
+// or SetHTTPHandler) answers plain requests and may decide on upgrades;
+// a WebSocket request it leaves unanswered is upgraded automatically. HTTP
+// returns the underlying *http.Server.
+func ExampleServer_HTTP() {
+	loop := ws.NewLoop()
+	srv, err := server.New(server.Config{Locations: []server.Location{loopback}}, loop)
+	if err != nil {
+		log.Fatal(err)
+	}
+	echo(srv)
+	srv.SetHTTPHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/index.html":
+			fmt.Fprintln(w, "hello")
+		case "/private/websocket":
+			if r.Header.Get("Secret") != "foobar" {
+				http.Error(w, "secret required", http.StatusBadRequest)
+				return
+			}
+			srv.UpgradeConnection(w, r)
+		}
+		// Anything left unanswered is upgraded if it is a WebSocket
+		// request.
+	}))
+	if err := srv.Run(); err != nil {
+		log.Fatal(err)
+	}
+	wait := runLoop(loop)
+	addr, _ := srv.Addr()
+	fmt.Println("header timeout:", srv.HTTP().ReadHeaderTimeout)
+
+	fmt.Println(get("http://" + addr.String() + "/index.html"))
+	fmt.Println(upgradeStatus(addr, "/private/websocket", nil))
+	private := dial(addr, "/private/websocket", http.Header{"Secret": {"foobar"}})
+	fmt.Println("private:", roundTrip(private, "with the secret"))
+	any := dial(addr, "/any/path", nil)
+	fmt.Println("any path:", roundTrip(any, "upgraded automatically"))
+
+	srv.Stop()
+	answerClose(private)
+	answerClose(any)
+	wait()
+	// Output:
+	// header timeout: 10s
+	// 200 hello
+	// 400 secret required
+	// private: with the secret
+	// any path: upgraded automatically
+}
+
+// The handshake callback sees every upgrade request before it is answered:
+// it may refuse it with any 4xx or 5xx status, or accept it with extra
+// header fields and a subprotocol of the client's choice.
+func ExampleServer_OnHandshake() {
+	loop := ws.NewLoop()
+	srv, err := server.New(server.Config{Locations: []server.Location{loopback}}, loop)
+	if err != nil {
+		log.Fatal(err)
+	}
+	srv.OnHandshake(func(_ *server.Server, c *server.Conn, req *handshake.Request) {
+		if req.Err() != nil {
+			return // the default error response is sent
+		}
+		if req.HTTP.Header.Get("Authorization") != "Bearer s3cret" {
+			c.SendAcceptError(http.StatusForbidden, "authorization required", nil)
+			return
+		}
+		resp := &handshake.Response{Header: http.Header{"X-Session": {"42"}}}
+		if slices.Contains(req.Protocols, "chat.v2") {
+			resp.Protocol = "chat.v2"
+		}
+		c.SendAcceptResponse(resp)
+	})
+	protocols := make(chan string, 1)
+	srv.OnConnection(func(_ *server.Server, c *server.Conn, _ *handshake.Request) {
+		protocols <- c.Protocol()
+	})
+	if err := srv.Run(); err != nil {
+		log.Fatal(err)
+	}
+	wait := runLoop(loop)
+	addr, _ := srv.Addr()
+
+	fmt.Println(upgradeStatus(addr, "/", nil))
+	c := dial(addr, "/", http.Header{
+		"Authorization":          {"Bearer s3cret"},
+		"Sec-Websocket-Protocol": {"chat.v1, chat.v2"},
+	})
+	fmt.Println(c.Resp.StatusCode, "X-Session:", c.Resp.Header.Get("X-Session"),
+		"protocol:", c.Resp.Header.Get("Sec-WebSocket-Protocol"))
+	fmt.Println("server side protocol:", <-protocols)
+
+	srv.Stop()
+	answerClose(c)
+	wait()
+	// Output:
+	// 403 authorization required
+	// 101 X-Session: 42 protocol: chat.v2
+	// server side protocol: chat.v2
+}
+
+// The connection callback runs once a connection is established, before
+// any of its messages: the place to set its listeners, greet it, or close
+// it when something is wrong (better checked in the handshake callback).
+func ExampleServer_OnConnection() {
+	loop := ws.NewLoop()
+	srv, err := server.New(server.Config{Locations: []server.Location{loopback}}, loop)
+	if err != nil {
+		log.Fatal(err)
+	}
+	srv.OnConnection(func(_ *server.Server, c *server.Conn, req *handshake.Request) {
+		if req.HTTP.URL.Path == "/admin" {
+			c.Close(ws.ClosePolicyViolation, "not here")
+			return
+		}
+		c.OnMessage(func(c *ws.Conn, m *ws.Message) { c.Send(m.Opcode, m.Payload) })
+		c.SendText(fmt.Sprintf("welcome, connection %d on %s", c.ID(), req.HTTP.URL.Path))
+	})
+	if err := srv.Run(); err != nil {
+		log.Fatal(err)
+	}
+	wait := runLoop(loop)
+	addr, _ := srv.Addr()
+
+	c := dial(addr, "/room/1", nil)
+	fmt.Println(read(c))
+	fmt.Println("echo:", roundTrip(c, "hi"))
+
+	admin := dial(addr, "/admin", nil)
+	fmt.Println("admin closed with", answerClose(admin))
+
+	srv.Stop()
+	answerClose(c)
+	wait()
+	// Output:
+	// welcome, connection 1 on /room/1
+	// echo: hi
+	// admin closed with 1008
+}
+
+// ConnectionEvent holds any number of connection listeners: Add appends,
+// Prepend puts one first, Remove takes one out. OnConnection would replace
+// them all.
+func ExampleServer_ConnectionEvent() {
+	loop := ws.NewLoop()
+	srv, err := server.New(server.Config{Locations: []server.Location{loopback}}, loop)
+	if err != nil {
+		log.Fatal(err)
+	}
+	ev := srv.ConnectionEvent()
+	ev.Add(func(_ *server.Server, c *server.Conn, req *handshake.Request) {
+		fmt.Printf("log: connection %d on %s\n", c.ID(), req.HTTP.URL.Path)
+	})
+	metrics := ev.Add(func(*server.Server, *server.Conn, *handshake.Request) {
+		fmt.Println("metrics: one more connection")
+	})
+	ev.Add(func(_ *server.Server, c *server.Conn, _ *handshake.Request) {
+		c.SendText("hello")
+	})
+	ev.Prepend(func(_ *server.Server, c *server.Conn, _ *handshake.Request) {
+		fmt.Printf("first: connection %d\n", c.ID())
+	})
+	ev.Remove(metrics)
+	if err := srv.Run(); err != nil {
+		log.Fatal(err)
+	}
+	wait := runLoop(loop)
+	addr, _ := srv.Addr()
+
+	c := dial(addr, "/feed", nil)
+	fmt.Println("client got:", read(c)) // sent by the last listener
+
+	srv.Stop()
+	answerClose(c)
+	wait()
+	// Output:
+	// first: connection 1
+	// log: connection 1 on /feed
+	// client got: hello
+}
+
+// The disconnection callback runs after the connection's close listeners,
+// when the server has forgotten the connection.
+func ExampleServer_OnDisconnection() {
+	loop := ws.NewLoop()
+	srv, err := server.New(server.Config{Locations: []server.Location{loopback}}, loop)
+	if err != nil {
+		log.Fatal(err)
+	}
+	done := make(chan struct{})
+	srv.OnConnection(func(_ *server.Server, c *server.Conn, _ *handshake.Request) {
+		c.OnClose(func(c *ws.Conn, code ws.CloseCode, reason string) {
+			fmt.Printf("connection %d closed: %d %q\n", c.ID(), code, reason)
+		})
+	})
+	srv.OnDisconnection(func(s *server.Server, c *server.Conn) {
+		fmt.Printf("connection %d disconnected; registered: %v, connections: %d\n",
+			c.ID(), s.Connection(c.ID()) != nil, s.Len())
+		close(done)
+	})
+	if err := srv.Run(); err != nil {
+		log.Fatal(err)
+	}
+	wait := runLoop(loop)
+	addr, _ := srv.Addr()
+
+	c := dial(addr, "/", nil)
+	closeClient(c, 1000, "bye")
+	<-done
+
+	srv.Stop()
+	wait()
+	// Output:
+	// connection 1 closed: 1000 "bye"
+	// connection 1 disconnected; registered: false, connections: 0
+}
+
+// Several servers can share one loop: the callbacks of both run on it one
+// at a time, so state they share needs no lock. Loop.Exec reads that state
+// from outside.
+func ExampleServer_Loop() {
+	loop := ws.NewLoop()
+	a, err := server.New(server.Config{Locations: []server.Location{loopback}}, loop)
+	if err != nil {
+		log.Fatal(err)
+	}
+	b, err := server.New(server.Config{Locations: []server.Location{loopback}}, loop)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("same loop:", a.Loop() == b.Loop())
+
+	total := 0 // touched by callbacks of both servers, which never overlap
+	count := func(_ *server.Server, c *server.Conn, _ *handshake.Request) {
+		c.OnMessage(func(c *ws.Conn, m *ws.Message) {
+			total++
+			c.Send(m.Opcode, m.Payload)
+		})
+	}
+	a.OnConnection(count)
+	b.OnConnection(count)
+	for _, srv := range []*server.Server{a, b} {
+		if err := srv.Run(); err != nil {
+			log.Fatal(err)
+		}
+	}
+	wait := runLoop(loop)
+
+	ca := dial(must(a.Addr()), "/", nil)
+	cb := dial(must(b.Addr()), "/", nil)
+	finished := make(chan struct{})
+	for _, c := range []*wstest.Client{ca, cb} {
+		go func() {
+			for range 100 {
+				roundTrip(c, "tick")
+			}
+			finished <- struct{}{}
+		}()
+	}
+	<-finished
+	<-finished
+	loop.Exec(func() { fmt.Println("messages:", total) })
+
+	a.Stop()
+	b.Stop()
+	answerClose(ca)
+	answerClose(cb)
+	wait()
+	// Output:
+	// same loop: true
+	// messages: 200
+}

@@ -1,0 +1,230 @@
+package server
+
+import (
+	"bufio"
+	"crypto/tls"
+	"crypto/x509"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"unievent.dev/internal/wstest"
+	"unievent.dev/ws"
+	"unievent.dev/ws/handshake"
+)
+
+func TestHTTPHandlerAndAutoUpgrade(t *testing.T) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/hello", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "hello") })
+	mux.HandleFunc("/denied", func(w http.ResponseWriter, r *http.Request) { http.Error(w, "nope", 401) })
+	// Anything else writes nothing: upgrade requests are upgraded.
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {})
+	h := start(t, Config{HTTP: HTTPConfig{Handler: mux}}, echo)
+
+	resp, err := http.Get("http://" + h.addr + "/hello")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := readBody(resp); b != "hello" {
+		t.Fatalf("plain request: %q", b)
+	}
+	if resp := rawRequest(t, h.addr, "/denied", nil); resp.StatusCode != 401 {
+		t.Fatalf("handler's refusal: %d", resp.StatusCode)
+	}
+	c, err := wstest.Dial(h.addr, "/anything", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	if h.s.HTTP() == nil {
+		t.Fatal("HTTP() is nil on a standalone server")
+	}
+}
+
+func TestPlainRequestWithoutHandler(t *testing.T) {
+	h := start(t, Config{}, echo)
+	resp, err := http.Get("http://" + h.addr + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readBody(resp)
+	if resp.StatusCode != http.StatusUpgradeRequired || resp.Header.Get("Upgrade") != "websocket" {
+		t.Fatalf("%d %v", resp.StatusCode, resp.Header)
+	}
+}
+
+func TestMountedOnForeignServer(t *testing.T) {
+	before := countGoroutines()
+	loop := ws.NewLoop()
+	s, err := New(Config{}, loop)
+	if err != nil {
+		t.Fatal(err)
+	}
+	echo(s)
+	mux := http.NewServeMux()
+	mux.Handle("/ws", s)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "page") })
+	hs := httptest.NewServer(mux)
+	if err := s.Run(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Addr(); err == nil {
+		t.Fatal("Addr without locations did not fail")
+	}
+	done := make(chan error, 1)
+	go func() { done <- loop.Run() }()
+	addr := strings.TrimPrefix(hs.URL, "http://")
+	c, err := wstest.Dial(addr, "/ws", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.WriteMessage(1, []byte("via mux"))
+	if _, p, _, err := c.ReadMessage(wait); err != nil || string(p) != "via mux" {
+		t.Fatalf("%q %v", p, err)
+	}
+	s.Stop()
+	if code, _, _ := c.ExpectClose(wait); code != 1001 {
+		t.Fatalf("close %d, want 1001", code)
+	}
+	c.Close()
+	<-done
+	hs.Close()
+	checkGoroutines(t, before)
+}
+
+func countGoroutines() int { return runtimeNumGoroutine() }
+
+func TestHeaderLimit(t *testing.T) {
+	h := start(t, Config{HTTP: HTTPConfig{MaxHeaderBytes: 1024}}, echo)
+	resp := rawRequest(t, h.addr, "/", http.Header{"X-Big": {strings.Repeat("a", 8000)}})
+	if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+		t.Fatalf("status %d, want 431", resp.StatusCode)
+	}
+}
+
+func TestHandshakeTimeout(t *testing.T) {
+	h := start(t, Config{HTTP: HTTPConfig{HandshakeTimeout: 200 * time.Millisecond}}, echo)
+	nc, err := net.Dial("tcp", h.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	io.WriteString(nc, "GET / HTTP/1.1\r\nHost: x\r\n") // and nothing more
+	nc.SetReadDeadline(time.Now().Add(wait))
+	start := time.Now()
+	io.Copy(io.Discard, nc)
+	if el := time.Since(start); el > 3*time.Second {
+		t.Fatalf("slow client held the connection for %v", el)
+	}
+	// A well-behaved client still gets in.
+	c := h.dial(nil)
+	c.Close()
+}
+
+func TestMaxConnections(t *testing.T) {
+	h := start(t, Config{MaxConnections: 2, RetryAfter: 7}, echo)
+	h.dial(nil)
+	h.dial(nil)
+	resp := rawRequest(t, h.addr, "/", nil)
+	if resp.StatusCode != 503 || resp.Header.Get("Retry-After") != "7" {
+		t.Fatalf("third connection: %d Retry-After %q", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+}
+
+func TestPanicInCallbackClosesWith1011(t *testing.T) {
+	h := start(t, Config{}, func(s *Server) {
+		s.OnConnection(func(s *Server, c *Conn, _ *handshake.Request) {
+			c.OnMessage(func(c *ws.Conn, m *ws.Message) {
+				if string(m.Payload) == "boom" {
+					panic("test panic")
+				}
+				c.Send(m.Opcode, m.Payload)
+			})
+		})
+	})
+	bad, good := h.dial(nil), h.dial(nil)
+	bad.WriteMessage(1, []byte("boom"))
+	if code, _, err := bad.ExpectClose(wait); err != nil || code != 1011 {
+		t.Fatalf("close %d %v, want 1011", code, err)
+	}
+	good.WriteMessage(1, []byte("fine"))
+	if _, p, _, err := good.ReadMessage(wait); err != nil || string(p) != "fine" {
+		t.Fatalf("other connection: %q %v", p, err)
+	}
+}
+
+func TestTLSLocation(t *testing.T) {
+	ts := httptest.NewUnstartedServer(nil)
+	ts.StartTLS() // only for its certificate
+	cert := ts.TLS.Certificates[0]
+	pool := x509.NewCertPool()
+	pool.AddCert(ts.Certificate())
+	ts.Close()
+
+	h := start(t, Config{
+		Locations: []Location{{Host: "127.0.0.1", TLS: &tls.Config{Certificates: []tls.Certificate{cert}}}},
+		HTTP:      HTTPConfig{HandshakeTimeout: 300 * time.Millisecond},
+	}, echo)
+	tc, err := tls.Dial("tcp", h.addr, &tls.Config{RootCAs: pool, ServerName: "example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := wstest.Handshake(tc, "/", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.WriteMessage(1, []byte("secure"))
+	if _, p, _, err := c.ReadMessage(wait); err != nil || string(p) != "secure" {
+		t.Fatalf("%q %v", p, err)
+	}
+	// A client that never finishes the TLS handshake is dropped.
+	nc, err := net.Dial("tcp", h.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	nc.SetReadDeadline(time.Now().Add(wait))
+	start := time.Now()
+	io.Copy(io.Discard, nc)
+	if el := time.Since(start); el > 3*time.Second {
+		t.Fatalf("silent TLS client held for %v", el)
+	}
+	// Plain HTTP to the TLS port gets an answer and a close, not a hang.
+	nc2, _ := net.Dial("tcp", h.addr)
+	defer nc2.Close()
+	io.WriteString(nc2, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	nc2.SetReadDeadline(time.Now().Add(wait))
+	line, _ := bufio.NewReader(nc2).ReadString('\n')
+	if !strings.Contains(line, "400") {
+		t.Fatalf("plain HTTP on TLS port: %q", line)
+	}
+}
+
+func TestReusePortAndBacklog(t *testing.T) {
+	if !reusePortSupported {
+		if _, err := New(Config{Locations: []Location{{ReusePort: true}}}); err == nil {
+			t.Fatal("ReusePort accepted where unsupported")
+		}
+		return
+	}
+	a := start(t, Config{Locations: []Location{{Host: "127.0.0.1", ReusePort: true, Backlog: 16}}}, echo)
+	_, port, _ := net.SplitHostPort(a.addr)
+	p := 0
+	for _, ch := range port {
+		p = p*10 + int(ch-'0')
+	}
+	b := start(t, Config{Locations: []Location{{Host: "127.0.0.1", Port: p, ReusePort: true, Backlog: 16}}}, echo)
+	if a.addr != b.addr {
+		t.Fatalf("%s != %s", a.addr, b.addr)
+	}
+	c := a.dial(nil)
+	c.WriteMessage(1, []byte("x"))
+	if _, _, _, err := c.ReadMessage(wait); err != nil {
+		t.Fatal(err)
+	}
+}
