@@ -51,9 +51,8 @@ type writer struct {
 	err         error
 	wantDrain   bool
 
-	comp      *permessagedeflate.Compressor
-	threshold int
-	zbuf      []byte
+	comp *permessagedeflate.Compressor
+	zbuf []byte
 }
 
 func (w *writer) init(c *Conn) {
@@ -61,10 +60,6 @@ func (w *writer) init(c *Conn) {
 	w.cond.L = &w.mu
 	if c.params != nil && c.s.deflate != nil {
 		w.comp = permessagedeflate.NewCompressor(c.s.deflate, *c.params)
-		w.threshold = c.s.deflate.Threshold
-		if w.threshold <= 0 {
-			w.threshold = permessagedeflate.DefaultThreshold
-		}
 	}
 }
 
@@ -132,7 +127,7 @@ func (w *writer) sendData(op Opcode, p []byte, s string) error {
 		payload = stringBytes(s)
 	}
 	rsv1 := false
-	if w.comp != nil && n >= w.threshold {
+	if w.comp != nil && w.comp.ShouldCompress(n) {
 		z, err := w.comp.Compress(w.zbuf[:0], payload)
 		if err != nil {
 			w.mu.Unlock()
