@@ -270,7 +270,7 @@ func (c *Conn) deliver(p []byte) {
 	r := &c.r
 	r.inMessage = false
 	if r.compressed {
-		out, err := r.decomp.Decompress(bufpool.Get(len(p)*4+64), p, int(c.s.maxMessage))
+		out, err := r.decomp.Decompress(bufpool.Get(int(min(int64(len(p))*4+64, c.s.maxMessage))), p, int(c.s.maxMessage))
 		r.inflated = out
 		defer func() {
 			bufpool.Put(r.inflated)

@@ -34,6 +34,7 @@ type writer struct {
 	out     [][]byte // queued chunks, the last one still being filled
 	spare   [][]byte
 	recycle [][]byte
+	nb      net.Buffers
 	queued  int  // bytes queued and not yet written
 	writing bool // a flush is under way
 	held    bool // the I/O goroutine is dispatching and will flush after
@@ -293,8 +294,11 @@ func (w *writer) flushLocked() (drain bool) {
 			err = c.nc.SetWriteDeadline(time.Now().Add(c.s.write))
 		}
 		if err == nil {
-			nb := net.Buffers(bufs)
-			_, err = nb.WriteTo(c.nc)
+			// A field, not a local: WriteTo takes a pointer, and a local
+			// would escape to the heap on every flush.
+			w.nb = bufs
+			_, err = w.nb.WriteTo(c.nc)
+			w.nb = nil
 		}
 		for i, b := range w.recycle {
 			bufpool.Put(b)

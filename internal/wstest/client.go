@@ -261,3 +261,7 @@ func ReadHandshake(nc net.Conn, deadline time.Time) (*Client, error) {
 	}
 	return &Client{Conn: nc, Resp: resp, br: br}, nil
 }
+
+// Reader returns the buffered reader positioned after the handshake, for
+// benchmarks that read replies in bulk.
+func (c *Client) Reader() io.Reader { return c.br }

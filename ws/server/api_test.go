@@ -293,3 +293,20 @@ func TestBadConfig(t *testing.T) {
 		t.Errorf("Addr without listeners: %v", err)
 	}
 }
+
+func TestAllInterfaces(t *testing.T) {
+	h := start(t, Config{Locations: []Location{{Host: "*"}}}, echo)
+	_, port, _ := net.SplitHostPort(h.addr)
+	targets := []string{net.JoinHostPort("127.0.0.1", port)}
+	if ln, err := net.Listen("tcp6", "[::1]:0"); err == nil {
+		ln.Close()
+		targets = append(targets, net.JoinHostPort("::1", port))
+	}
+	for _, a := range targets {
+		c, err := wstest.Dial(a, "/", nil)
+		if err != nil {
+			t.Fatalf("%s: %v", a, err)
+		}
+		c.Close()
+	}
+}

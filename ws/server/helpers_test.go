@@ -96,3 +96,25 @@ func echo(s *Server) {
 }
 
 func runtimeNumGoroutine() int { return runtime.NumGoroutine() }
+
+// startBench runs an echo server for a benchmark.
+func startBench(b *testing.B) *harness {
+	b.Helper()
+	loop := ws.NewLoop()
+	s, err := New(Config{Locations: []Location{{Host: "127.0.0.1"}}}, loop)
+	if err != nil {
+		b.Fatal(err)
+	}
+	echo(s)
+	if err := s.Run(); err != nil {
+		b.Fatal(err)
+	}
+	a, _ := s.Addr()
+	h := &harness{s: s, addr: a.String(), done: make(chan error, 1)}
+	go func() { h.done <- loop.Run() }()
+	b.Cleanup(func() {
+		s.Stop()
+		<-h.done
+	})
+	return h
+}

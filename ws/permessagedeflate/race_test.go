@@ -1,0 +1,5 @@
+//go:build race
+
+package permessagedeflate
+
+const raceEnabled = true
