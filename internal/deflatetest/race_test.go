@@ -1,0 +1,5 @@
+//go:build race
+
+package deflatetest
+
+const raceEnabled = true
