@@ -52,6 +52,11 @@ type ConnOptions struct {
 	// (frames a client sent right behind its upgrade request); NewConn
 	// copies them.
 	Buffered []byte
+	// Preamble is written before any frame: a server passes its 101
+	// response here, so that a close queued the moment the connection is
+	// registered (a concurrent Stop) still follows the handshake on the
+	// wire.
+	Preamble []byte
 	// OnClosed runs on the loop after the close listeners, once the
 	// connection is gone; servers unregister the connection there.
 	OnClosed func(*Conn)
@@ -151,6 +156,9 @@ func NewConn(nc net.Conn, cfg *Config, o ConnOptions) *Conn {
 	}
 	c.r.dispatch = c.runListeners
 	c.w.init(c)
+	if len(o.Preamble) > 0 {
+		c.w.appendRaw(o.Preamble)
+	}
 	return c
 }
 

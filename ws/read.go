@@ -21,13 +21,15 @@ func (c *Conn) serve() {
 	if c.params != nil {
 		r.decomp = permessagedeflate.NewDecompressor(*c.params)
 	}
+	// Frames the client sent behind its handshake are processed first;
+	// the flush after them also writes the preamble (the 101).
+	c.w.holdFlush()
 	if len(r.pending) > 0 {
 		c.bytesIn.Add(uint64(len(r.pending)))
-		c.w.holdFlush()
 		c.process(r.pending)
-		c.w.releaseFlush()
 		r.pending = nil
 	}
+	c.w.releaseFlush()
 	for !r.failed && !r.peerClosed {
 		if err := c.setReadDeadline(); err != nil {
 			break

@@ -198,6 +198,14 @@ func (w *writer) sendPong(p []byte) {
 	w.kick()
 }
 
+// appendRaw queues bytes that are not a frame (the handshake response);
+// nothing else can be using the writer yet.
+func (w *writer) appendRaw(p []byte) {
+	cur := bufpool.Get(max(len(p), chunkSize))
+	w.out = append(w.out, append(cur, p...))
+	w.queued += len(p)
+}
+
 // appendFrame encodes a frame at the end of the queue; w.mu is held.
 func (w *writer) appendFrame(h frame.Header, p []byte) {
 	client := w.c.role == frame.RoleClient

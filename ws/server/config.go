@@ -68,6 +68,13 @@ type Config struct {
 	RetryAfter int
 }
 
+// frontEndChanged reports whether o needs another HTTP server than h. The
+// handler is not part of it: it is looked up on every request.
+func (h HTTPConfig) frontEndChanged(o HTTPConfig) bool {
+	return h.MaxHeaderBytes != o.MaxHeaderBytes || h.HandshakeTimeout != o.HandshakeTimeout ||
+		h.IdleTimeout != o.IdleTimeout || h.WriteTimeout != o.WriteTimeout
+}
+
 func orDuration(d, def time.Duration) time.Duration {
 	switch {
 	case d == 0:

@@ -583,12 +583,12 @@ func ExampleServer_HTTP() {
 	fmt.Println(upgradeStatus(addr, "/private/websocket", nil))
 	private := dial(addr, "/private/websocket", http.Header{"Secret": {"foobar"}})
 	fmt.Println("private:", roundTrip(private, "with the secret"))
-	any := dial(addr, "/any/path", nil)
-	fmt.Println("any path:", roundTrip(any, "upgraded automatically"))
+	other := dial(addr, "/any/path", nil)
+	fmt.Println("any path:", roundTrip(other, "upgraded automatically"))
 
 	srv.Stop()
 	answerClose(private)
-	answerClose(any)
+	answerClose(other)
 	wait()
 	// Output:
 	// header timeout: 10s

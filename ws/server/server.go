@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"iter"
@@ -10,6 +11,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"unievent.dev/ws"
 	"unievent.dev/ws/handshake"
@@ -119,13 +121,19 @@ func (s *Server) Configure(cfg Config) error {
 	defer s.mu.Unlock()
 	old := s.cfg
 	s.setConfig(&cfg)
-	if old.HTTP != cfg.HTTP && s.fe != nil {
+	if old.HTTP.frontEndChanged(cfg.HTTP) && s.fe != nil {
 		prev := s.fe
 		s.fe = s.newFrontEnd()
 		// Requests in progress on the previous front end finish; it
 		// accepts nothing more.
 		prev.pipe.Close()
-		go prev.srv.Close()
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			if prev.srv.Shutdown(ctx) != nil {
+				prev.srv.Close()
+			}
+		}()
 	}
 	if s.running && s.listening {
 		return s.syncListeners()

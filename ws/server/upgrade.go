@@ -132,18 +132,22 @@ func (s *Server) UpgradeConnection(w http.ResponseWriter, r *http.Request) error
 		http.Error(w, "cannot upgrade this connection", http.StatusInternalServerError)
 		return err
 	}
-	buffered, err := s.finishUpgrade(nc, brw, head, cfg)
+	buffered, err := takeBuffered(nc, brw)
 	if err != nil {
 		nc.Close()
 		return err
 	}
 
+	// The 101 goes out as the connection's first queued bytes, and the
+	// connection is registered before anything is written: a Stop from now
+	// on reaches this client as a close frame after its 101.
 	wc := ws.NewConn(nc, wsCfg, ws.ConnOptions{
 		Loop:     s.loop,
 		ID:       conn.id,
 		Deflate:  params,
 		Protocol: resp.Protocol,
 		Buffered: buffered,
+		Preamble: head,
 		OnClosed: s.closed,
 	})
 	conn.Conn = wc
@@ -153,7 +157,7 @@ func (s *Server) UpgradeConnection(w http.ResponseWriter, r *http.Request) error
 	registered = true
 	if !s.running {
 		s.mu.Unlock()
-		nc.Close()
+		refuseHijacked(nc, http.StatusServiceUnavailable, "server stopped")
 		return ErrStopped
 	}
 	s.conns[conn.id] = conn
@@ -168,34 +172,27 @@ func (s *Server) UpgradeConnection(w http.ResponseWriter, r *http.Request) error
 	return nil
 }
 
-// finishUpgrade clears the deadlines net/http set, writes the 101 response
-// and takes the bytes the client sent after its request (frames pipelined
-// behind the handshake) out of net/http's buffer, which is then dropped.
-func (s *Server) finishUpgrade(nc net.Conn, brw *bufio.ReadWriter, head []byte, cfg *Config) ([]byte, error) {
+// takeBuffered clears the deadlines net/http set and takes the bytes the
+// client sent after its request (frames pipelined behind the handshake) out
+// of net/http's buffer, which is then dropped.
+func takeBuffered(nc net.Conn, brw *bufio.ReadWriter) ([]byte, error) {
 	if err := nc.SetDeadline(time.Time{}); err != nil {
 		return nil, err
 	}
-	if wt := orDuration(cfg.HTTP.WriteTimeout, DefaultHTTPWriteTimeout); wt > 0 {
-		nc.SetWriteDeadline(time.Now().Add(wt))
-	}
-	if brw.Writer.Buffered() > 0 {
-		if err := brw.Writer.Flush(); err != nil {
-			return nil, err
-		}
-	}
-	if _, err := nc.Write(head); err != nil {
-		return nil, err
-	}
-	nc.SetWriteDeadline(time.Time{})
 	n := brw.Reader.Buffered()
 	if n == 0 {
 		return nil, nil
 	}
-	b, err := brw.Reader.Peek(n)
-	if err != nil {
-		return nil, err
-	}
-	return b, nil // ws.NewConn copies it
+	return brw.Reader.Peek(n) // ws.NewConn copies it
+}
+
+// refuseHijacked answers a hijacked request that cannot be upgraded after
+// all, and closes it.
+func refuseHijacked(nc net.Conn, status int, reason string) {
+	b, _ := handshake.AppendErrorResponse(nil, status, reason, nil)
+	nc.SetWriteDeadline(time.Now().Add(time.Second))
+	nc.Write(b)
+	nc.Close()
 }
 
 // closed runs on the loop when a connection has ended: it leaves the

@@ -1,0 +1,156 @@
+// Command multicore is an echo server that runs one loop per core: N loops,
+// each with a server of its own listening on the same port with
+// Location.ReusePort, each loop's Run on a goroutine of its own.
+//
+//	go run ./examples/multicore [-addr 127.0.0.1:8080] [-loops N]
+//
+// -loops defaults to runtime.NumCPU(). It prints "listening on
+// ws://HOST:PORT/" once every server listens (with port 0, the first
+// server picks the port and the others join it). On SIGINT or SIGTERM it
+// closes every connection with 1001 (going away) and exits once all the
+// loops have returned.
+//
+// # How connections spread
+//
+// With SO_REUSEPORT every server has its own listening socket on the
+// port, and the kernel hands each new connection to one of them: on Linux
+// by a hash of the connection's addresses and ports, so the spread is even
+// over many clients but takes no account of load. A connection stays with
+// the server that accepted it, and all its callbacks run on that server's
+// loop. Callbacks of one loop run one at a time; callbacks of different
+// loops run in parallel, so N loops can run N callbacks at once on N
+// cores. This is the pattern of nginx workers and uWebSockets apps,
+// within one process. Where the platform has no SO_REUSEPORT, New fails
+// with server.ErrNoReusePort.
+//
+// # When one loop is better
+//
+// A loop only runs callbacks. Reading, frame parsing, unmasking, UTF-8
+// validation and inflating already run on each connection's own
+// goroutine, in parallel, and sends are queued and written by the
+// connection, so one loop keeps every core busy whenever the callbacks
+// are cheap next to that work, as in an echo or a relay. Prefer one loop:
+//
+//   - when connections share state: a chat room, a broadcast to everyone,
+//     a game. On one loop that state needs no lock; across loops a
+//     broadcast must reach every server (each one's Connections) and
+//     shared state needs a lock or a hand-off with Loop.Post;
+//   - when there are few connections, or a few busy ones: the hash may put
+//     them on the same loop while others idle;
+//   - when callbacks block or do heavy work: hand that work to other
+//     goroutines and post the result back with Loop.Post, rather than
+//     multiplying loops.
+//
+// Several loops pay off when the callbacks themselves are the bottleneck
+// (CPU-heavy per-message work on independent connections) and the
+// profile shows the loop's run lock contended. Also note that on Linux
+// closing one SO_REUSEPORT socket resets the connections still waiting in
+// its accept queue (unless the net.ipv4.tcp_migrate_req sysctl is set),
+// which is why Stop and StopListening should be applied to all the servers
+// together.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"log"
+	"net"
+	"os"
+	"os/signal"
+	"runtime"
+	"strconv"
+	"sync"
+	"syscall"
+
+	"unievent.dev/ws"
+	"unievent.dev/ws/handshake"
+	"unievent.dev/ws/server"
+)
+
+func main() {
+	addr := flag.String("addr", "127.0.0.1:8080", "host:port to listen on")
+	loops := flag.Int("loops", runtime.NumCPU(), "number of loops, each with its own server")
+	flag.Parse()
+
+	host, portStr, err := net.SplitHostPort(*addr)
+	if err != nil {
+		log.Fatalf("multicore: -addr: %v", err)
+	}
+	port, err := strconv.Atoi(portStr)
+	if err != nil {
+		log.Fatalf("multicore: -addr: bad port %q", portStr)
+	}
+	if *loops < 1 {
+		log.Fatalf("multicore: -loops must be at least 1")
+	}
+	servers, err := start(host, port, *loops)
+	if err != nil {
+		log.Fatalf("multicore: %v", err)
+	}
+	a, err := servers[0].Addr()
+	if err != nil {
+		log.Fatalf("multicore: %v", err)
+	}
+	fmt.Printf("listening on ws://%s/\n", a)
+
+	var wg sync.WaitGroup
+	for _, srv := range servers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := srv.Loop().Run(); err != nil {
+				log.Printf("multicore: %v", err)
+			}
+		}()
+	}
+
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-sig
+		for _, srv := range servers {
+			srv.Stop(ws.CloseAway)
+		}
+	}()
+	wg.Wait()
+}
+
+// start creates and runs n echo servers, each on a new loop, sharing the
+// port with SO_REUSEPORT. The loops are not running yet. With port 0 the
+// first server picks the port.
+func start(host string, port, n int) ([]*server.Server, error) {
+	var servers []*server.Server
+	stopAll := func() {
+		for _, s := range servers {
+			s.Stop()
+		}
+	}
+	for range n {
+		loc := server.Location{Host: host, Port: port, ReusePort: true, TCPNoDelay: true}
+		srv, err := server.New(server.Config{Locations: []server.Location{loc}}, ws.NewLoop())
+		if err != nil {
+			stopAll()
+			return nil, err
+		}
+		srv.OnConnection(func(_ *server.Server, c *server.Conn, _ *handshake.Request) {
+			c.OnMessage(func(c *ws.Conn, m *ws.Message) {
+				c.Send(m.Opcode, m.Payload)
+			})
+		})
+		if err := srv.Run(); err != nil {
+			srv.Stop()
+			stopAll()
+			return nil, err
+		}
+		servers = append(servers, srv)
+		if port == 0 {
+			a, err := srv.Addr()
+			if err != nil {
+				stopAll()
+				return nil, err
+			}
+			port = a.(*net.TCPAddr).Port
+		}
+	}
+	return servers, nil
+}

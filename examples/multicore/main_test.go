@@ -1,0 +1,86 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"unievent.dev/internal/wstest"
+	"unievent.dev/ws/server"
+)
+
+const wait = 5 * time.Second
+
+func TestServersShareThePort(t *testing.T) {
+	const loops, clients = 4, 32
+	servers, err := start("127.0.0.1", 0, loops)
+	if errors.Is(err, server.ErrNoReusePort) {
+		t.Skip(err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, loops)
+	for _, srv := range servers {
+		go func() { done <- srv.Loop().Run() }()
+	}
+	defer func() {
+		for _, srv := range servers {
+			srv.Stop()
+		}
+		for range loops {
+			select {
+			case <-done:
+			case <-time.After(2 * wait):
+				t.Fatal("a loop did not return after Stop")
+			}
+		}
+	}()
+
+	addr, err := servers[0].Addr()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, srv := range servers[1:] {
+		a, err := srv.Addr()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a.String() != addr.String() {
+			t.Fatalf("servers listen on %v and %v, want one port", addr, a)
+		}
+	}
+	for i := range clients {
+		c, err := wstest.Dial(addr.String(), "/", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		want := fmt.Sprintf("message %d", i)
+		if err := c.WriteMessage(1, []byte(want)); err != nil {
+			t.Fatal(err)
+		}
+		op, got, _, err := c.ReadMessage(wait)
+		if err != nil || op != 1 || string(got) != want {
+			t.Fatalf("client %d: got %d %q, %v; want the echo", i, op, got, err)
+		}
+	}
+
+	// Every connection is with exactly one server; the kernel spreads
+	// them by a hash, so 32 connections all on one of 4 sockets would
+	// mean the port is not shared (odds of 4^-31 otherwise).
+	total, used := 0, 0
+	for _, srv := range servers {
+		total += srv.Len()
+		if srv.Len() > 0 {
+			used++
+		}
+	}
+	if total != clients {
+		t.Errorf("servers hold %d connections, want %d", total, clients)
+	}
+	if used < 2 {
+		t.Errorf("only %d of %d servers got connections", used, loops)
+	}
+}
