@@ -31,6 +31,7 @@ type FormatError struct {
 	Reason string
 }
 
+// Error describes where the data went wrong.
 func (e *FormatError) Error() string {
 	return fmt.Sprintf("deflatetest: invalid DEFLATE data at byte %d: %s", e.Offset, e.Reason)
 }

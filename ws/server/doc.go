@@ -1,0 +1,32 @@
+// Package server is the WebSocket server of unievent.dev, the Go form of
+// the Perl module UniEvent::WebSocket::Server: it listens on locations (or
+// is mounted on a foreign net/http server), validates and answers the
+// opening handshake (RFC 6455 section 4.2, with ws/handshake and
+// ws/permessagedeflate), hands each upgraded connection to a ws.Conn on
+// the server's ws.Loop, and keeps the registry of its connections.
+//
+// # Standalone and mounted
+//
+// With Config.Locations the server runs its own net/http server on them:
+// every WebSocket upgrade request, on any path, is upgraded (the
+// handshake callback decides otherwise), and plain requests go to
+// HTTPConfig.Handler. Without locations it listens on nothing; hand it
+// requests with UpgradeConnection, or mount it as an http.Handler on any
+// mux.
+//
+// # Callbacks
+//
+// The handshake, connection and disconnection callbacks, and the
+// listeners of every connection, run on the server's loop, one at a time.
+// Run returns at once; the loop's Run serves until Stop (or, for a loop
+// shared with other servers, until nothing is left on it).
+//
+// # Limits
+//
+// The HTTP side bounds the request headers (431 past HTTPConfig.MaxHeaderBytes)
+// and the time to read them and finish TLS (HTTPConfig.HandshakeTimeout);
+// a bad handshake gets 400 (405 for a method other than GET, 426 with
+// Sec-WebSocket-Version: 13 for another version); past
+// Config.MaxConnections an upgrade gets 503 with Retry-After. Every
+// connection limit and timeout of ws.Config applies to the connections.
+package server
