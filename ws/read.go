@@ -254,7 +254,10 @@ func (c *Conn) data(ch *frame.Chunk) {
 	}
 	if len(p) > 0 {
 		if r.buf == nil {
-			r.buf = bufpool.Get(int(min(h.Length, c.s.maxMessage)))
+			// Not the length the header announces: a peer that sends a
+			// header for a 4 MiB frame and one byte would make us hold
+			// 4 MiB. Grow doubles as the payload arrives instead.
+			r.buf = bufpool.Get(int(min(h.Length, int64(max(c.s.readBuf, 2*len(p))))))
 		}
 		r.buf = bufpool.Grow(r.buf, len(p))
 		r.buf = append(r.buf, p...)

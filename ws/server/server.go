@@ -364,7 +364,7 @@ func (s *Server) OnHandshake(f func(s *Server, conn *Conn, req *handshake.Reques
 // OnConnection replaces every connection listener with f (nil removes
 // them). A connection listener runs on the loop once a connection is
 // established, before any of its messages: the place to add its
-// listeners.
+// listeners. A panic in it is logged and closes that connection with 1011.
 func (s *Server) OnConnection(f func(s *Server, conn *Conn, req *handshake.Request)) {
 	s.connEv.Set(f)
 }

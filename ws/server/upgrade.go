@@ -58,6 +58,10 @@ func (s *Server) UpgradeConnection(w http.ResponseWriter, r *http.Request) error
 	full := limit > 0 && len(s.conns)+s.pending >= limit
 	if running && !full {
 		s.pending++
+		// Until its connection has started (and holds the loop itself),
+		// an upgrade has callbacks to run: a Stop now must not let the
+		// loop's Run return under it.
+		s.loop.Ref()
 	}
 	s.mu.Unlock()
 	if !running {
@@ -76,6 +80,7 @@ func (s *Server) UpgradeConnection(w http.ResponseWriter, r *http.Request) error
 			s.pending--
 			s.mu.Unlock()
 		}
+		s.loop.Unref()
 	}()
 
 	conn := &Conn{server: s, id: s.nextID.Add(1), req: req}
@@ -163,11 +168,18 @@ func (s *Server) UpgradeConnection(w http.ResponseWriter, r *http.Request) error
 	s.conns[conn.id] = conn
 	s.mu.Unlock()
 
+	panicked := false
 	s.loop.Exec(func() {
 		for f := range s.connEv.All() {
-			safeCall("connection", func() { f(s, conn, req) })
+			if !safeCall("connection", func() { f(s, conn, req) }) {
+				panicked = true
+			}
 		}
 	})
+	if panicked {
+		// As for a panic in any connection listener (ws.Conn): 1011.
+		wc.Close(ws.CloseInternalError, "internal error")
+	}
 	wc.Start()
 	return nil
 }

@@ -1,0 +1,99 @@
+package server
+
+import (
+	"testing"
+	"time"
+
+	"unievent.dev/internal/wstest"
+	"unievent.dev/ws"
+	"unievent.dev/ws/handshake"
+)
+
+// A panic in a connection callback is a panic in a user callback like any
+// other: logged, and that connection closed with 1011.
+func TestPanicInConnectionCallbackClosesWith1011(t *testing.T) {
+	ev := make(record, 10)
+	h := start(t, Config{}, func(s *Server) {
+		s.OnConnection(func(s *Server, c *Conn, req *handshake.Request) {
+			c.OnClose(func(_ *ws.Conn, code ws.CloseCode, _ string) { ev <- "close " + code.String() })
+			if req.HTTP.URL.Path == "/boom" {
+				panic("test panic")
+			}
+			c.OnMessage(func(c *ws.Conn, m *ws.Message) { c.Send(m.Opcode, m.Payload) })
+		})
+	})
+	bad, err := wstest.Dial(h.addr, "/boom", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bad.Close()
+	code, _, err := bad.ExpectClose(wait)
+	if err != nil || code != 1011 {
+		t.Fatalf("close %d %v, want 1011", code, err)
+	}
+	bad.WriteFrame(true, 8, wstest.ClosePayload(code, ""))
+	ev.expect(t, "close "+ws.CloseInternalError.String())
+	good := h.dial(nil)
+	good.WriteMessage(1, []byte("fine"))
+	if _, p, _, err := good.ReadMessage(wait); err != nil || string(p) != "fine" {
+		t.Fatalf("other connection: %q %v", p, err)
+	}
+}
+
+// An upgrade under way when Stop comes still has callbacks to run on the
+// loop (the connection callbacks, then its close and disconnection
+// events), so it counts as an active handle: otherwise the loop's Run
+// returns under it and the connection's goroutine waits forever for a
+// loop that no longer runs.
+func TestStopDuringUpgradeKeepsTheLoop(t *testing.T) {
+	ev := make(record, 10)
+	entered, release := make(chan struct{}), make(chan struct{})
+	h := start(t, Config{}, func(s *Server) {
+		s.OnConnection(func(s *Server, c *Conn, req *handshake.Request) {
+			c.OnClose(func(_ *ws.Conn, code ws.CloseCode, _ string) { ev <- "close " + code.String() })
+			if req.HTTP.URL.Path == "/block" {
+				close(entered)
+				<-release
+			}
+		})
+	})
+	clients := make(chan *wstest.Client, 2)
+	dial := func(path string) {
+		c, err := wstest.Dial(h.addr, path, nil)
+		if err != nil {
+			t.Error(err)
+		}
+		clients <- c
+	}
+	// The first upgrade holds the loop in its connection callback; the
+	// second is registered and waits for the loop to run its own.
+	go dial("/block")
+	<-entered
+	go dial("/")
+	deadline := time.Now().Add(wait)
+	for h.s.Len() < 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d connections registered, want 2", h.s.Len())
+		}
+		time.Sleep(time.Millisecond)
+	}
+	h.s.Stop()
+	time.Sleep(50 * time.Millisecond) // time for the loop to look at its handles
+	if n := h.s.Loop().Handles(); n < 2 {
+		t.Errorf("%d active handles after Stop with two upgrades under way, want 2", n)
+	}
+	close(release)
+	for range 2 {
+		c := <-clients
+		if c == nil {
+			t.FailNow()
+		}
+		defer c.Close()
+		code, _, err := c.ExpectClose(wait)
+		if err != nil || code != 1001 {
+			t.Fatalf("close %d %v, want 1001", code, err)
+		}
+		c.WriteFrame(true, 8, wstest.ClosePayload(code, ""))
+	}
+	ev.expect(t, "close "+ws.CloseAway.String(), "close "+ws.CloseAway.String())
+}
