@@ -128,7 +128,7 @@ type reader struct {
 	peerClosed bool // a close frame arrived: nothing more is read
 	peerCode   CloseCode
 	failed     bool // we failed the connection: discard until EOF
-	ready      readiness
+	sock       sockReader
 }
 
 // NewConn wraps nc, whose opening handshake is complete, in a Conn. Call

@@ -17,7 +17,7 @@ import (
 func (c *Conn) serve() {
 	r := &c.r
 	r.lastRead = time.Now()
-	r.ready.init(c.nc)
+	r.sock.init(c.nc, c.s.readBuf)
 	if c.params != nil {
 		r.decomp = permessagedeflate.NewDecompressor(*c.params)
 	}
@@ -34,18 +34,16 @@ func (c *Conn) serve() {
 		if err := c.setReadDeadline(); err != nil {
 			break
 		}
-		if r.ready.usable() {
-			// Hold no buffer while the peer is silent.
-			if err := r.ready.wait(); err != nil {
-				if c.timedOut(err) {
-					continue
-				}
-				break
-			}
+		var buf []byte
+		var n int
+		var err error
+		if r.sock.usable() {
+			buf, n, err = r.sock.read() // holds no buffer while the peer is silent
+		} else {
+			buf = bufpool.Get(c.s.readBuf)
+			buf = buf[:cap(buf)]
+			n, err = c.nc.Read(buf)
 		}
-		buf := bufpool.Get(c.s.readBuf)
-		buf = buf[:cap(buf)]
-		n, err := c.nc.Read(buf)
 		if n > 0 {
 			r.lastRead = time.Now()
 			r.pingSent = false
@@ -54,7 +52,9 @@ func (c *Conn) serve() {
 			c.process(buf[:n])
 			c.w.releaseFlush()
 		}
-		bufpool.Put(buf)
+		if buf != nil {
+			bufpool.Put(buf)
+		}
 		if err != nil {
 			if c.timedOut(err) {
 				continue
@@ -128,6 +128,7 @@ func (c *Conn) timedOut(err error) bool {
 	case r.pingSent && !now.Before(r.pongDeadline):
 		return false // the peer is gone: drop it, 1006
 	case c.s.idle > 0 && !now.Before(r.lastRead.Add(c.s.idle)):
+		println("IDLE", now.Sub(r.lastRead).String(), r.ready.usable())
 		c.Close(CloseAway, "idle timeout")
 	case r.inMessage && c.s.message > 0 && !now.Before(r.started.Add(c.s.message)):
 		c.fail(ClosePolicyViolation, "message took too long")
@@ -305,3 +306,5 @@ func (c *Conn) deliver(p []byte) {
 	r.msg = Message{Opcode: r.op, Payload: p}
 	c.emit(&c.message)
 }
+
+var DebugRead func(int, error)

@@ -1,21 +1,30 @@
 package ws
 
 import (
+	"io"
 	"net"
+	"os"
 	"syscall"
+
+	"unievent.dev/internal/bufpool"
 )
 
-// readiness waits for a socket to become readable without holding a read
-// buffer: it peeks one byte, and when there is none parks on the runtime
-// poller. It works on plain TCP and Unix sockets; a TLS connection may hold
-// decrypted bytes the socket no longer shows, so it is not used there.
-type readiness struct {
+// sockReader reads a plain socket without holding a buffer while the peer
+// is silent: through the runtime poller's raw access it borrows a pooled
+// buffer, reads without blocking, and when nothing is there gives the
+// buffer back before parking. One read(2) per wake-up, as with net.Conn.
+// It is not used for TLS, whose connection may hold decrypted bytes the
+// socket no longer shows.
+type sockReader struct {
 	rc   syscall.RawConn
-	peek [1]byte
-	fn   func(fd uintptr) bool // built once: passing a fresh closure would allocate per wait
+	size int
+	buf  []byte
+	n    int
+	err  error
+	fn   func(fd uintptr) bool // built once: a fresh closure per read would allocate
 }
 
-func (w *readiness) init(nc net.Conn) {
+func (s *sockReader) init(nc net.Conn, size int) {
 	switch nc.(type) {
 	case *net.TCPConn, *net.UnixConn:
 	default:
@@ -25,16 +34,49 @@ func (w *readiness) init(nc net.Conn) {
 	if err != nil {
 		return
 	}
-	w.rc = rc
-	w.fn = func(fd uintptr) bool {
-		_, _, e := syscall.Recvfrom(int(fd), w.peek[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
-		return e != syscall.EAGAIN && e != syscall.EINTR
+	s.rc, s.size = rc, size
+	s.fn = func(fd uintptr) bool {
+		if s.buf == nil {
+			s.buf = bufpool.Get(s.size)
+			s.buf = s.buf[:cap(s.buf)]
+		}
+		n, err := syscall.Read(int(fd), s.buf)
+		switch err {
+		case syscall.EAGAIN:
+			bufpool.Put(s.buf)
+			s.buf = nil
+			return false // park on the poller, holding nothing
+		case syscall.EINTR:
+			return false
+		}
+		s.n, s.err = n, err
+		return true
 	}
 }
 
-// usable reports whether wait does anything on this connection.
-func (w *readiness) usable() bool { return w.rc != nil }
+// usable reports whether read works on this connection.
+func (s *sockReader) usable() bool { return s.rc != nil }
 
-// wait blocks until the socket has data, EOF or an error; it honours the
-// read deadline.
-func (w *readiness) wait() error { return w.rc.Read(w.fn) }
+// read returns a pooled buffer holding n bytes read from the socket (the
+// caller gives it back with bufpool.Put), or an error: io.EOF, the read
+// deadline, or the socket's error.
+func (s *sockReader) read() (buf []byte, n int, err error) {
+	s.n, s.err = 0, nil
+	if err := s.rc.Read(s.fn); err != nil {
+		if s.buf != nil {
+			bufpool.Put(s.buf)
+			s.buf = nil
+		}
+		return nil, 0, err
+	}
+	buf, s.buf = s.buf, nil
+	switch {
+	case s.err != nil:
+		bufpool.Put(buf)
+		return nil, 0, os.NewSyscallError("read", s.err)
+	case s.n == 0:
+		bufpool.Put(buf)
+		return nil, 0, io.EOF
+	}
+	return buf, s.n, nil
+}

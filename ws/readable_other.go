@@ -4,10 +4,12 @@ package ws
 
 import "net"
 
-// readiness is not implemented here: the connection reads directly and
-// holds its read buffer while it waits.
-type readiness struct{}
+// sockReader is not implemented here: the connection reads through
+// net.Conn and holds its read buffer while it waits.
+type sockReader struct{}
 
-func (*readiness) init(net.Conn) {}
-func (*readiness) usable() bool  { return false }
-func (*readiness) wait() error   { return nil }
+func (*sockReader) init(net.Conn, int) {}
+func (*sockReader) usable() bool       { return false }
+func (*sockReader) read() ([]byte, int, error) {
+	panic("unreachable: usable is false")
+}

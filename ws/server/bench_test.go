@@ -62,3 +62,32 @@ func BenchmarkEcho(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkChurn measures a whole connection's life: dial, upgrade, one
+// close handshake, TCP close (the bench's churn scenario, one worker).
+func BenchmarkChurn(b *testing.B) {
+	h := startBench(b)
+	req, _ := wstest.Request(h.addr, "/", nil)
+	closeFrame := wstest.AppendFrame(nil, true, 0, 8, wstest.ClosePayload(1000, ""))
+	buf := make([]byte, 4096)
+	b.ReportAllocs()
+	for b.Loop() {
+		nc, err := net.Dial("tcp", h.addr)
+		if err != nil {
+			b.Fatal(err)
+		}
+		nc.Write(req)
+		// The 101 response, then the close frame after ours.
+		n, err := nc.Read(buf)
+		if err != nil || n < 12 || string(buf[9:12]) != "101" {
+			b.Fatalf("handshake: %q %v", buf[:n], err)
+		}
+		nc.Write(closeFrame)
+		for {
+			if _, err := nc.Read(buf); err != nil {
+				break
+			}
+		}
+		nc.Close()
+	}
+}
