@@ -128,7 +128,6 @@ func (c *Conn) timedOut(err error) bool {
 	case r.pingSent && !now.Before(r.pongDeadline):
 		return false // the peer is gone: drop it, 1006
 	case c.s.idle > 0 && !now.Before(r.lastRead.Add(c.s.idle)):
-		println("IDLE", now.Sub(r.lastRead).String(), r.ready.usable())
 		c.Close(CloseAway, "idle timeout")
 	case r.inMessage && c.s.message > 0 && !now.Before(r.started.Add(c.s.message)):
 		c.fail(ClosePolicyViolation, "message took too long")
