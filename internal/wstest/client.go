@@ -98,6 +98,14 @@ func (c *Client) Write(p []byte) error {
 // AppendFrame appends a masked client frame (the encoding is written here
 // from RFC 6455 section 5.2, independently of ws/frame).
 func AppendFrame(dst []byte, fin bool, rsv byte, op byte, payload []byte) []byte {
+	var key [4]byte
+	rand.Read(key[:])
+	return AppendFrameKey(dst, fin, rsv, op, key, payload)
+}
+
+// AppendFrameKey is AppendFrame with a given masking key: reproducible
+// bytes for fuzz seeds, and no random read per frame for floods of them.
+func AppendFrameKey(dst []byte, fin bool, rsv byte, op byte, key [4]byte, payload []byte) []byte {
 	b0 := op & 0x0f
 	if fin {
 		b0 |= 0x80
@@ -114,8 +122,6 @@ func AppendFrame(dst []byte, fin bool, rsv byte, op byte, payload []byte) []byte
 		dst = append(dst, 0x80|127)
 		dst = binary.BigEndian.AppendUint64(dst, uint64(n))
 	}
-	var key [4]byte
-	rand.Read(key[:])
 	dst = append(dst, key[:]...)
 	for i, b := range payload {
 		dst = append(dst, b^key[i&3])
