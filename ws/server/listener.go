@@ -60,7 +60,7 @@ func (l *listener) serve() {
 			nc = tls.Server(nc, l.tls)
 		}
 		if fe := l.s.front(); fe != nil {
-			fe.feed(nc)
+			go l.s.serveConn(nc, fe)
 		} else {
 			nc.Close()
 		}

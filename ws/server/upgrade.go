@@ -50,6 +50,40 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // listeners run. It returns nil once the connection is established, or
 // the reason it is not (the HTTP answer has been sent where one could be).
 func (s *Server) UpgradeConnection(w http.ResponseWriter, r *http.Request) error {
+	return s.upgrade(httpAnswer{w}, r)
+}
+
+// answerer is how an upgrade answers: through net/http's ResponseWriter,
+// or straight on a connection the server read the request from itself.
+type answerer interface {
+	// refuse sends an error response.
+	refuse(status int, body string, header http.Header)
+	// take takes the connection over, with the bytes already read past
+	// the request.
+	take() (net.Conn, []byte, error)
+}
+
+type httpAnswer struct{ w http.ResponseWriter }
+
+func (a httpAnswer) refuse(status int, body string, header http.Header) {
+	writeError(a.w, status, body, header)
+}
+
+func (a httpAnswer) take() (net.Conn, []byte, error) {
+	nc, brw, err := http.NewResponseController(a.w).Hijack()
+	if err != nil {
+		writeError(a.w, http.StatusInternalServerError, "cannot upgrade this connection", nil)
+		return nil, nil, err
+	}
+	buffered, err := takeBuffered(nc, brw)
+	if err != nil {
+		nc.Close()
+		return nil, nil, err
+	}
+	return nc, buffered, nil
+}
+
+func (s *Server) upgrade(a answerer, r *http.Request) error {
 	req, verr := handshake.Validate(r)
 
 	s.mu.Lock()
@@ -65,12 +99,11 @@ func (s *Server) UpgradeConnection(w http.ResponseWriter, r *http.Request) error
 	}
 	s.mu.Unlock()
 	if !running {
-		http.Error(w, "server is not running", http.StatusServiceUnavailable)
+		a.refuse(http.StatusServiceUnavailable, "server is not running", nil)
 		return ErrNotRunning
 	}
 	if full {
-		w.Header().Set("Retry-After", strconv.Itoa(cfg.retryAfter()))
-		http.Error(w, "too many connections", http.StatusServiceUnavailable)
+		a.refuse(http.StatusServiceUnavailable, "too many connections", http.Header{"Retry-After": {strconv.Itoa(cfg.retryAfter())}})
 		return ErrTooManyConnections
 	}
 	registered := false
@@ -94,20 +127,20 @@ func (s *Server) UpgradeConnection(w http.ResponseWriter, r *http.Request) error
 		conn.deciding = false
 		conn.mu.Unlock()
 		if panicked {
-			http.Error(w, "internal error", http.StatusInternalServerError)
+			a.refuse(http.StatusInternalServerError, "internal error", nil)
 			return errors.New("server: the handshake callback panicked")
 		}
 	}
 	if conn.refStatus != 0 {
-		writeError(w, conn.refStatus, conn.refBody, conn.refHeader)
+		a.refuse(conn.refStatus, conn.refBody, conn.refHeader)
 		return ErrRefused
 	}
 	if verr != nil {
 		var he *handshake.Error
 		if errors.As(verr, &he) {
-			writeError(w, he.Status, he.Reason, he.Header)
+			a.refuse(he.Status, he.Reason, he.Header)
 		} else {
-			http.Error(w, verr.Error(), http.StatusBadRequest)
+			a.refuse(http.StatusBadRequest, verr.Error(), nil)
 		}
 		return verr
 	}
@@ -128,18 +161,12 @@ func (s *Server) UpgradeConnection(w http.ResponseWriter, r *http.Request) error
 	}
 	head, err := handshake.AppendResponse(nil, req, &resp)
 	if err != nil {
-		http.Error(w, "internal error: "+err.Error(), http.StatusInternalServerError)
+		a.refuse(http.StatusInternalServerError, "internal error: "+err.Error(), nil)
 		return err
 	}
 
-	nc, brw, err := http.NewResponseController(w).Hijack()
+	nc, buffered, err := a.take()
 	if err != nil {
-		http.Error(w, "cannot upgrade this connection", http.StatusInternalServerError)
-		return err
-	}
-	buffered, err := takeBuffered(nc, brw)
-	if err != nil {
-		nc.Close()
 		return err
 	}
 
