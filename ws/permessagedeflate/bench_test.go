@@ -1,6 +1,8 @@
 package permessagedeflate
 
 import (
+	"bytes"
+	"compress/flate"
 	"fmt"
 	"math/rand/v2"
 	"testing"
@@ -110,4 +112,120 @@ func takeoverName(takeover bool) string {
 		return "takeover"
 	}
 	return "notakeover"
+}
+
+// BenchmarkInflate compares, on the payloads of BenchmarkDecompress (15-bit
+// window), compress/flate reading each payload with the last 32 KiB of the
+// stream as dictionary (what Decompress did before this package had its
+// own inflater) with Decompress and with Begin, Feed in 512-byte pieces
+// and End.
+func BenchmarkInflate(b *testing.B) {
+	for _, size := range benchSizes {
+		msgs := benchMessages(size.n)
+		for _, takeover := range []bool{true, false} {
+			p := Params{ServerNoContextTakeover: !takeover, ClientNoContextTakeover: !takeover}
+			c := NewCompressor(nil, p)
+			var first, second, flushed [][]byte
+			var dicts [][]byte // the history before each message of second
+			var stream []byte
+			for _, m := range msgs {
+				out, _ := c.Compress(nil, m)
+				first = append(first, out)
+				stream = append(stream, m...)
+			}
+			for _, m := range msgs {
+				out, _ := c.Compress(nil, m)
+				second = append(second, out)
+				flushed = append(flushed, append(bytes.Clone(out), syncMarker...))
+				var dict []byte
+				if takeover {
+					dict = bytes.Clone(stream[max(0, len(stream)-32768):])
+				}
+				dicts = append(dicts, dict)
+				stream = append(stream, m...)
+			}
+			c.Release()
+			name := fmt.Sprintf("%s/%s", size.name, takeoverName(takeover))
+
+			b.Run(name+"/flate", func(b *testing.B) {
+				src := new(bytes.Reader)
+				fr := flate.NewReader(src)
+				out := make([]byte, 0, size.n)
+				b.SetBytes(int64(size.n))
+				b.ReportAllocs()
+				i := 0
+				for b.Loop() {
+					k := i % len(second)
+					src.Reset(flushed[k])
+					if err := fr.(flate.Resetter).Reset(src, dicts[k]); err != nil {
+						b.Fatal(err)
+					}
+					out = out[:0]
+					for {
+						n, err := fr.Read(out[len(out):cap(out)])
+						out = out[:len(out)+n]
+						if err != nil || len(out) == cap(out) {
+							break
+						}
+					}
+					if len(out) != size.n {
+						b.Fatalf("%d bytes", len(out))
+					}
+					i++
+				}
+			})
+
+			prepared := func(b *testing.B) *Decompressor {
+				d := NewDecompressor(p)
+				for _, payload := range first {
+					if _, err := d.Decompress(nil, payload, size.n); err != nil {
+						b.Fatal(err)
+					}
+				}
+				return d
+			}
+			b.Run(name+"/Decompress", func(b *testing.B) {
+				d := prepared(b)
+				defer d.Release()
+				out := make([]byte, 0, size.n)
+				b.SetBytes(int64(size.n))
+				b.ReportAllocs()
+				i := 0
+				for b.Loop() {
+					var err error
+					out, err = d.Decompress(out[:0], second[i%len(second)], size.n)
+					if err != nil {
+						b.Fatal(err)
+					}
+					i++
+				}
+			})
+			b.Run(name+"/Feed512", func(b *testing.B) {
+				d := prepared(b)
+				defer d.Release()
+				out := make([]byte, 0, size.n)
+				b.SetBytes(int64(size.n))
+				b.ReportAllocs()
+				i := 0
+				for b.Loop() {
+					payload := second[i%len(second)]
+					d.Begin(size.n)
+					out = out[:0]
+					var err error
+					for len(payload) > 0 && err == nil {
+						n := min(512, len(payload))
+						out, err = d.Feed(out, payload[:n])
+						payload = payload[n:]
+					}
+					if err == nil {
+						out, err = d.End(out)
+					}
+					if err != nil || len(out) != size.n {
+						b.Fatal(err)
+					}
+					i++
+				}
+			})
+		}
+	}
 }

@@ -70,3 +70,34 @@ func ExampleDecompressor_Decompress() {
 	// Output:
 	// true permessagedeflate: inflated message exceeds the limit
 }
+
+// A message can be inflated as its frames arrive: output appears as soon as
+// the compressed bytes for it are there, so a text message can be checked
+// for UTF-8 before it is complete.
+func ExampleDecompressor_Feed() {
+	c := permessagedeflate.NewCompressor(nil, permessagedeflate.Params{})
+	payload, _ := c.Compress(nil, []byte("Hello, Hello, permessage-deflate"))
+	d := permessagedeflate.NewDecompressor(permessagedeflate.Params{})
+	defer d.Release()
+	d.Begin(1 << 20)
+	var msg []byte
+	for len(payload) > 0 {
+		n := min(8, len(payload)) // a frame's payload, or part of one
+		var err error
+		if msg, err = d.Feed(msg, payload[:n]); err != nil {
+			fmt.Println(err)
+			return
+		}
+		payload = payload[n:]
+		fmt.Printf("%q\n", msg)
+	}
+	msg, err := d.End(msg)
+	fmt.Printf("%q %v\n", msg, err)
+	// Output:
+	// "Hel"
+	// "Hello, Hell"
+	// "Hello, Hello, perme"
+	// "Hello, Hello, permessage-de"
+	// "Hello, Hello, permessage-deflate"
+	// "Hello, Hello, permessage-deflate" <nil>
+}
