@@ -1,7 +1,10 @@
 // Package fuzz holds the project's go test -fuzz targets: the frame decoder,
-// the opening-handshake validator, Sec-WebSocket-Extensions parsing and
-// permessage-deflate negotiation, bounded inflate and streaming UTF-8
-// validation. Seed corpora live under testdata/fuzz/<target>/.
+// the opening-handshake validator, Sec-WebSocket-Extensions parsing,
+// permessage-deflate negotiation, bounded and streaming inflate, compress
+// and inflate round trips, streaming UTF-8 validation, and whole
+// connections fed arbitrary bytes. Seed corpora live under
+// testdata/fuzz/<target>/; `go test ./fuzz -list '^Fuzz'` lists the
+// targets.
 //
 // Run one target with, for example:
 //
