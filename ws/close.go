@@ -63,9 +63,22 @@ func (w *writer) sendClose(code CloseCode, reason string, initiated bool) error 
 	w.closeSent = true
 	w.closeCode, w.closeReason = code, reason
 	w.initiated = initiated
+	if w.pongSlot {
+		// The pong owed for the newest ping goes out before the close
+		// frame: nothing may follow that.
+		w.pongSlot = false
+		w.appendFrame(frame.Header{Fin: true, Opcode: frame.OpPong}, w.pong[:w.pongLen])
+	}
 	var payload [maxControlPayloadBytes]byte
 	p := frame.AppendClosePayload(payload[:0], code, reason)
 	w.appendFrame(frame.Header{Fin: true, Opcode: frame.OpClose}, p)
+	// The close timeout bounds the writes still to come, and one blocked
+	// now on a peer that reads nothing (maybe on the I/O goroutine, which
+	// then cannot see the read deadline Close sets).
+	w.closeBy = time.Now().Add(w.c.s.closeTimeout)
+	if w.writing {
+		w.c.nc.SetWriteDeadline(w.closeBy)
+	}
 	w.kick()
 	return nil
 }

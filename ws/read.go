@@ -89,14 +89,17 @@ func (c *Conn) setReadDeadline() error {
 
 func (c *Conn) nextDeadline(closeDeadline int64) time.Time {
 	r := &c.r
+	if closeDeadline != 0 {
+		// We sent a close frame: only the close timeout is left. The
+		// other deadlines may have passed (the idle timeout is what
+		// closed it), and would wake every read at once.
+		return time.Unix(0, closeDeadline)
+	}
 	var d time.Time
 	consider := func(t time.Time) {
 		if d.IsZero() || t.Before(d) {
 			d = t
 		}
-	}
-	if closeDeadline != 0 {
-		consider(time.Unix(0, closeDeadline))
 	}
 	if r.pingSent {
 		consider(r.pongDeadline)
@@ -121,8 +124,8 @@ func (c *Conn) timedOut(err error) bool {
 	r := &c.r
 	now := time.Now()
 	r.deadline = time.Time{} // the socket's deadline has passed: always re-arm
-	if cd := c.closeDeadline.Load(); cd != 0 && now.UnixNano() >= cd {
-		return false
+	if cd := c.closeDeadline.Load(); cd != 0 {
+		return now.UnixNano() < cd // closing: an early wake-up, or the close timeout
 	}
 	switch {
 	case r.pingSent && !now.Before(r.pongDeadline):
@@ -275,7 +278,18 @@ func (c *Conn) deliver(p []byte) {
 	r := &c.r
 	r.inMessage = false
 	if r.compressed {
-		out, err := r.decomp.Decompress(bufpool.Get(int(min(int64(len(p))*4+64, c.s.maxMessage))), p, int(c.s.maxMessage))
+		// Decompress tells a bomb by the byte past the limit: when the
+		// output may reach the limit, allocate room for that byte
+		// exactly (growing for it would cost a quarter of the limit
+		// more, the pool's next size class twice the limit).
+		size := min(int64(len(p))*4+64, c.s.maxMessage+1)
+		var dst []byte
+		if size > c.s.maxMessage {
+			dst = make([]byte, 0, size)
+		} else {
+			dst = bufpool.Get(int(size))
+		}
+		out, err := r.decomp.Decompress(dst, p, int(c.s.maxMessage))
 		r.inflated = out
 		defer func() {
 			bufpool.Put(r.inflated)
@@ -305,5 +319,3 @@ func (c *Conn) deliver(p []byte) {
 	r.msg = Message{Opcode: r.op, Payload: p}
 	c.emit(&c.message)
 }
-
-var DebugRead func(int, error)

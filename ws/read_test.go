@@ -2,25 +2,37 @@ package ws
 
 import (
 	"bytes"
+	"io"
 	"net"
+	"runtime"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"unievent.dev/internal/wstest"
 	"unievent.dev/ws/frame"
+	"unievent.dev/ws/permessagedeflate"
 )
+
+// runningLoop returns a loop that runs, holding a handle, until the test
+// ends.
+func runningLoop(t *testing.T) *Loop {
+	loop := NewLoop()
+	loop.Ref()
+	done := make(chan error, 1)
+	go func() { done <- loop.Run() }()
+	t.Cleanup(func() {
+		loop.Unref()
+		<-done
+	})
+	return loop
+}
 
 // The reassembly buffer grows with the payload that has arrived, not with
 // the length a frame header announces: a header for a 4 MiB frame followed
 // by one byte must not make the connection hold 4 MiB.
 func TestReassemblyBufferFollowsArrivedPayload(t *testing.T) {
-	loop := NewLoop()
-	loop.Ref()
-	done := make(chan error, 1)
-	go func() { done <- loop.Run() }()
-	defer func() {
-		loop.Unref()
-		<-done
-	}()
+	loop := runningLoop(t)
 	srv, cli := net.Pipe()
 	defer srv.Close()
 	defer cli.Close()
@@ -51,5 +63,88 @@ func TestReassemblyBufferFollowsArrivedPayload(t *testing.T) {
 	}
 	if c.r.buf != nil {
 		t.Fatalf("%d bytes still held after the message", cap(c.r.buf))
+	}
+}
+
+// countingConn counts the reads of a connection.
+type countingConn struct {
+	net.Conn
+	reads atomic.Int64
+}
+
+func (c *countingConn) Read(p []byte) (int, error) {
+	c.reads.Add(1)
+	return c.Conn.Read(p)
+}
+
+// After the idle timeout has closed a connection, the close handshake
+// goes on: the peer's answer is read (so the close event reports 1001,
+// not 1006), and the idle deadline, now in the past, does not make the
+// I/O goroutine spin on reads that time out at once.
+func TestIdleTimeoutCloseHandshake(t *testing.T) {
+	loop := runningLoop(t)
+	srv, cli := net.Pipe()
+	defer cli.Close()
+	cc := &countingConn{Conn: srv}
+	cfg := &Config{IdleTimeout: 50 * time.Millisecond, PingInterval: -1, CloseTimeout: time.Second}
+	c := NewConn(cc, cfg, ConnOptions{Loop: loop, Role: frame.RoleServer})
+	closed := make(chan CloseCode, 1)
+	c.OnClose(func(_ *Conn, code CloseCode, _ string) { closed <- code })
+	c.Start()
+
+	cli.SetDeadline(time.Now().Add(5 * time.Second))
+	var hdr [2]byte
+	if _, err := io.ReadFull(cli, hdr[:]); err != nil || hdr[0] != 0x88 {
+		t.Fatalf("expected the idle timeout's close frame: % x %v", hdr, err)
+	}
+	payload := make([]byte, hdr[1])
+	io.ReadFull(cli, payload)
+	// Wait a while before answering, as a peer across the world would.
+	readsAtClose := cc.reads.Load()
+	time.Sleep(200 * time.Millisecond)
+	if n := cc.reads.Load() - readsAtClose; n > 5 {
+		t.Errorf("%d reads in the 200ms after the close frame: the I/O goroutine spins", n)
+	}
+	if _, err := cli.Write(wstest.AppendFrame(nil, true, 0, 8, wstest.ClosePayload(1001, ""))); err != nil {
+		t.Fatal(err)
+	}
+	go io.Copy(io.Discard, cli)
+	select {
+	case code := <-closed:
+		if code != CloseAway {
+			t.Errorf("close event with %v, want %v: the peer answered the close", code, CloseAway)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no close event")
+	}
+}
+
+// A compressed message that inflates past the limit costs about the limit:
+// the output buffer has room for the one byte past it that tells, instead
+// of growing by a quarter to hold it.
+func TestInflateBombCostsTheLimit(t *testing.T) {
+	loop := runningLoop(t)
+	srv, cli := net.Pipe()
+	defer cli.Close()
+	go io.Copy(io.Discard, cli) // the close frame
+	const limit = 1 << 20
+	cfg := &Config{MaxMessageSize: limit, Deflate: &permessagedeflate.Config{}}
+	c := NewConn(srv, cfg, ConnOptions{Loop: loop, Role: frame.RoleServer, Deflate: &permessagedeflate.Params{}})
+	// 1 GiB of zeros, about 1 MB compressed: over the limit as it
+	// arrives, so a smaller one (256 KiB compressed) makes the point.
+	wire := wstest.AppendFrame(nil, true, 4, 2, wstest.DeflateBomb(256))
+	c.r.decomp = permessagedeflate.NewDecompressor(*c.params)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	c.process(wire)
+	runtime.ReadMemStats(&after)
+	if !c.r.failed || c.w.closeCode != CloseMessageTooBig {
+		t.Fatalf("failed %v with %v, want %v", c.r.failed, c.w.closeCode, CloseMessageTooBig)
+	}
+	allocated := after.TotalAlloc - before.TotalAlloc
+	t.Logf("%d bytes allocated inflating a 256 MiB bomb with a %d-byte limit", allocated, limit)
+	if allocated > limit+limit/8 {
+		t.Errorf("%d bytes allocated for a %d-byte limit", allocated, limit)
 	}
 }

@@ -14,7 +14,7 @@ import (
 )
 
 const (
-	chunkSize = 16 << 10 // a write chunk; larger frames get a chunk of their own size
+	chunkSize = 16 << 10 // a write chunk; a frame may run over several
 	// maxQueuedPongs is how many pongs may wait in the queue; past it only
 	// the newest ping is answered (RFC 6455 section 5.5.3 allows that), so
 	// a ping flood from a peer that does not read costs a bounded amount.
@@ -44,8 +44,9 @@ type writer struct {
 	pong     [maxControlPayloadBytes]byte
 	pongLen  int
 
-	closeSent   bool // a close frame is queued: nothing more is sent
-	initiated   bool // we started the closing handshake
+	closeSent   bool      // a close frame is queued: nothing more is sent
+	closeBy     time.Time // set with the close frame: no write outlasts the close timeout
+	initiated   bool      // we started the closing handshake
 	closeCode   CloseCode
 	closeReason string
 	done        bool // the connection is gone
@@ -201,37 +202,48 @@ func (w *writer) sendPong(p []byte) {
 // appendRaw queues bytes that are not a frame (the handshake response);
 // nothing else can be using the writer yet.
 func (w *writer) appendRaw(p []byte) {
-	cur := bufpool.Get(max(len(p), chunkSize))
-	w.out = append(w.out, append(cur, p...))
+	w.put(p, false, [4]byte{})
 	w.queued += len(p)
 }
 
 // appendFrame encodes a frame at the end of the queue; w.mu is held.
 func (w *writer) appendFrame(h frame.Header, p []byte) {
-	client := w.c.role == frame.RoleClient
-	size := frame.HeaderLen(int64(len(p)), client) + len(p)
-	var cur []byte
-	if k := len(w.out); k > 0 && cap(w.out[k-1])-len(w.out[k-1]) >= size {
-		cur = w.out[k-1]
-	} else {
-		cur = bufpool.Get(max(size, chunkSize))
-		w.out = append(w.out, cur)
-	}
-	start := len(cur)
 	h.Length = int64(len(p))
-	if client {
+	if w.c.role == frame.RoleClient {
 		h.Masked = true
 		k := rand.Uint32()
 		h.Key = [4]byte{byte(k), byte(k >> 8), byte(k >> 16), byte(k >> 24)}
 	}
-	cur = frame.AppendHeader(cur, &h)
-	body := len(cur)
-	cur = append(cur, p...)
-	if client {
-		mask.XOR(cur[body:], h.Key, 0)
+	var buf [frame.MaxHeaderLen]byte
+	hdr := frame.AppendHeader(buf[:0], &h)
+	w.put(hdr, false, h.Key)
+	w.put(p, h.Masked, h.Key)
+	w.queued += len(hdr) + len(p)
+}
+
+// put copies p to the end of the queue, masked with key when masked. It
+// fills the last chunk and runs on into new ones: a frame may span chunks
+// (the writev sends them as one stream), so the queue holds at most one
+// partly filled chunk more than the bytes it has queued, and
+// SendQueueLimit bounds its memory too.
+func (w *writer) put(p []byte, masked bool, key [4]byte) {
+	pos := 0
+	for len(p) > 0 {
+		k := len(w.out)
+		if k == 0 || len(w.out[k-1]) == cap(w.out[k-1]) {
+			w.out = append(w.out, bufpool.Get(chunkSize))
+			k++
+		}
+		cur := w.out[k-1]
+		start := len(cur)
+		n := min(len(p), cap(cur)-start)
+		cur = append(cur, p[:n]...)
+		if masked {
+			pos = mask.XOR(cur[start:], key, pos)
+		}
+		w.out[k-1] = cur
+		p = p[n:]
 	}
-	w.out[len(w.out)-1] = cur
-	w.queued += len(cur) - start
 }
 
 // kick makes sure the queue gets written and unlocks w.mu: the I/O
@@ -294,13 +306,15 @@ func (w *writer) flushLocked() (drain bool) {
 		w.spare = nil
 		n := w.queued
 		w.pongs = 0
+		// Under w.mu, so that the deadline sendClose sets for a close
+		// cannot be overwritten by a later one.
+		var err error
+		if d := w.writeDeadline(); !d.IsZero() {
+			err = c.nc.SetWriteDeadline(d)
+		}
 		w.mu.Unlock()
 
 		w.recycle = append(w.recycle[:0], bufs...)
-		var err error
-		if c.s.write > 0 {
-			err = c.nc.SetWriteDeadline(time.Now().Add(c.s.write))
-		}
 		if err == nil {
 			// A field, not a local: WriteTo takes a pointer, and a local
 			// would escape to the heap on every flush.
@@ -335,6 +349,20 @@ func (w *writer) flushLocked() (drain bool) {
 		return true
 	}
 	return false
+}
+
+// writeDeadline is when a write starting now gives up: after
+// WriteTimeout, and once our close frame is queued never after the close
+// timeout; zero for never. w.mu is held.
+func (w *writer) writeDeadline() time.Time {
+	var d time.Time
+	if w.c.s.write > 0 {
+		d = time.Now().Add(w.c.s.write)
+	}
+	if !w.closeBy.IsZero() && (d.IsZero() || w.closeBy.Before(d)) {
+		d = w.closeBy
+	}
+	return d
 }
 
 // drained fires the drain event when due; no lock may be held.

@@ -17,6 +17,7 @@ const (
 	DefaultHTTPWriteTimeout  = 30 * time.Second
 	DefaultMaxConnections    = 100_000
 	DefaultRetryAfterSeconds = 5
+	DefaultMaxHeaderFields   = 100
 )
 
 // HTTPConfig holds the parameters of the HTTP server that runs on the
@@ -66,6 +67,12 @@ type Config struct {
 	// RetryAfter is the Retry-After the 503 above carries, in seconds; 0
 	// means DefaultRetryAfterSeconds.
 	RetryAfter int
+	// MaxHeaderFields bounds the header fields of an upgrade request
+	// (Host included); a request with more gets 431. A connection keeps
+	// its request, parsed, for Conn.Request: at about 130 bytes a field,
+	// 8 KiB of the smallest fields would otherwise cost some 120 KiB per
+	// connection. 0 means DefaultMaxHeaderFields, negative means no limit.
+	MaxHeaderFields int
 }
 
 // frontEndChanged reports whether o needs another HTTP server than h. The
@@ -123,6 +130,16 @@ func (c *Config) maxConnections() int {
 		return 0
 	}
 	return c.MaxConnections
+}
+
+func (c *Config) maxHeaderFields() int {
+	switch {
+	case c.MaxHeaderFields == 0:
+		return DefaultMaxHeaderFields
+	case c.MaxHeaderFields < 0:
+		return 0
+	}
+	return c.MaxHeaderFields
 }
 
 func (c *Config) retryAfter() int {

@@ -23,7 +23,8 @@
 //
 // # Limits
 //
-// The HTTP side bounds the request headers (431 past HTTPConfig.MaxHeaderBytes)
+// The HTTP side bounds the request headers (431 past HTTPConfig.MaxHeaderBytes,
+// and for an upgrade request past Config.MaxHeaderFields fields)
 // and the time to read them and finish TLS (HTTPConfig.HandshakeTimeout);
 // a bad handshake gets 400 (405 for a method other than GET, 426 with
 // Sec-WebSocket-Version: 13 for another version); past

@@ -79,7 +79,12 @@ func (s *Server) serveConn(nc net.Conn, fe *frontEnd) {
 		readerPool.Put(br)
 	}()
 
+	if !s.readingHead(nc, true) {
+		nc.Close() // stopped
+		return
+	}
 	req, err := http.ReadRequest(br)
+	s.readingHead(nc, false)
 	if err != nil {
 		bufpool.Put(rec.buf)
 		switch {
@@ -100,6 +105,26 @@ func (s *Server) serveConn(nc net.Conn, fe *frontEnd) {
 	bufpool.Put(rec.buf)
 	req.RemoteAddr = nc.RemoteAddr().String()
 	s.upgrade(&rawAnswer{nc: nc, br: br}, req)
+}
+
+// readingHead registers nc (on) as a connection whose request head is
+// being read, so that Stop can close it, or unregisters it; registering
+// fails once the server has stopped.
+func (s *Server) readingHead(nc net.Conn, on bool) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !on {
+		delete(s.heads, nc)
+		return true
+	}
+	if !s.running {
+		return false
+	}
+	if s.heads == nil {
+		s.heads = make(map[net.Conn]bool)
+	}
+	s.heads[nc] = true
+	return true
 }
 
 func isTimeout(err error) bool {

@@ -40,7 +40,8 @@ type Server struct {
 	listeners []*listener // open locations
 	fe        *frontEnd   // the HTTP server the locations feed
 	conns     map[uint64]*Conn
-	pending   int // upgrades between validation and registration
+	pending   int               // upgrades between validation and registration
+	heads     map[net.Conn]bool // connections whose request head the fast path is reading
 
 	nextID    atomic.Uint64
 	handshake atomic.Pointer[func(*Server, *Conn, *handshake.Request)]
@@ -221,10 +222,15 @@ func (s *Server) Stop(code ...ws.CloseCode) {
 	for _, cn := range s.conns {
 		conns = append(conns, cn)
 	}
+	heads := s.heads
+	s.heads = nil
 	s.mu.Unlock()
 	if fe != nil {
 		fe.pipe.Close()
 		go fe.srv.Close()
+	}
+	for nc := range heads {
+		nc.Close() // as net/http's Close does with the requests it is reading
 	}
 	for _, cn := range conns {
 		cn.Close(c, "")

@@ -19,6 +19,7 @@ import (
 var (
 	ErrRefused            = errors.New("server: upgrade refused by the handshake callback")
 	ErrTooManyConnections = errors.New("server: connection limit reached")
+	ErrTooManyFields      = errors.New("server: too many header fields")
 )
 
 // ServeHTTP makes the Server an http.Handler, so a foreign http.Server or
@@ -115,6 +116,10 @@ func (s *Server) upgrade(a answerer, r *http.Request) error {
 		}
 		s.loop.Unref()
 	}()
+	if max := cfg.maxHeaderFields(); max > 0 && headerFields(r) > max {
+		a.refuse(http.StatusRequestHeaderFieldsTooLarge, "too many header fields", nil)
+		return ErrTooManyFields
+	}
 
 	conn := &Conn{server: s, id: s.nextID.Add(1), req: req}
 	if hf := s.handshake.Load(); hf != nil {
@@ -209,6 +214,19 @@ func (s *Server) upgrade(a answerer, r *http.Request) error {
 	}
 	wc.Start()
 	return nil
+}
+
+// headerFields counts the header fields of r as they came (net/http keeps
+// Host apart).
+func headerFields(r *http.Request) int {
+	n := 0
+	for _, vs := range r.Header {
+		n += len(vs)
+	}
+	if r.Host != "" {
+		n++
+	}
+	return n
 }
 
 // takeBuffered clears the deadlines net/http set and takes the bytes the

@@ -1,6 +1,8 @@
 package server
 
 import (
+	"net/http"
+	"strconv"
 	"testing"
 	"time"
 
@@ -96,4 +98,45 @@ func TestStopDuringUpgradeKeepsTheLoop(t *testing.T) {
 		c.WriteFrame(true, 8, wstest.ClosePayload(code, ""))
 	}
 	ev.expect(t, "close "+ws.CloseAway.String(), "close "+ws.CloseAway.String())
+}
+
+// An upgrade request with more header fields than MaxHeaderFields gets
+// 431: its connection would keep the parsed request, at about 130 bytes a
+// field, for its lifetime.
+func TestMaxHeaderFields(t *testing.T) {
+	// rawRequest sends Host, Upgrade, Connection, Sec-WebSocket-Key and
+	// Sec-WebSocket-Version: five fields before the extra ones.
+	fields := func(extra int) http.Header {
+		h := http.Header{}
+		for i := range extra {
+			h.Set("X-Field-"+strconv.Itoa(i), "v")
+		}
+		return h
+	}
+	for _, tc := range []struct {
+		name   string
+		max    int
+		extra  int
+		status int
+	}{
+		{"at the limit", 20, 15, 101},
+		{"one over", 20, 16, 431},
+		{"the default", 0, DefaultMaxHeaderFields - 5, 101},
+		{"over the default", 0, DefaultMaxHeaderFields - 4, 431},
+		{"no limit", -1, 300, 101},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := start(t, Config{MaxHeaderFields: tc.max}, echo)
+			resp := rawRequest(t, h.addr, "/", fields(tc.extra))
+			if resp.StatusCode != tc.status {
+				t.Fatalf("%d extra fields, limit %d: status %d, want %d", tc.extra, tc.max, resp.StatusCode, tc.status)
+			}
+			if h.s.Len() != 0 && tc.status != 101 {
+				t.Fatalf("%d connections after a refusal", h.s.Len())
+			}
+		})
+	}
+	if _, err := New(Config{MaxHeaderFields: -1}); err != nil {
+		t.Fatalf("a negative MaxHeaderFields (no limit) refused: %v", err)
+	}
 }

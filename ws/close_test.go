@@ -1,0 +1,113 @@
+package ws
+
+import (
+	"io"
+	"net"
+	"testing"
+	"time"
+
+	"unievent.dev/internal/wstest"
+	"unievent.dev/ws/frame"
+)
+
+// The close timeout bounds the closing handshake even when a write to a
+// peer that reads nothing is blocked: the socket's write deadline is
+// pulled in to it, whatever WriteTimeout says. Here the I/O goroutine
+// itself is stuck writing a pong, so it cannot notice the read deadline
+// Close sets.
+func TestCloseTimeoutBoundsABlockedWrite(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		close func(c *Conn)
+		code  CloseCode
+	}{
+		// The close frame never left: the handshake did not happen.
+		{"Close", func(c *Conn) { c.Close(CloseAway, "") }, CloseAbnormal},
+		// A message over the limit fails the connection (reported with
+		// the failure's code); its close frame waits behind the pong.
+		{"failure", nil, CloseMessageTooBig},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			loop := runningLoop(t)
+			srv, cli := net.Pipe() // unbuffered: every write blocks until read
+			defer cli.Close()
+			cfg := &Config{CloseTimeout: 200 * time.Millisecond, WriteTimeout: time.Minute, MaxMessageSize: 10}
+			c := NewConn(srv, cfg, ConnOptions{Loop: loop, Role: frame.RoleServer})
+			closed := make(chan CloseCode, 1)
+			c.OnClose(func(_ *Conn, code CloseCode, _ string) { closed <- code })
+			c.Start()
+			wire := wstest.AppendFrame(nil, true, 0, 9, []byte("ping"))
+			if tc.close == nil {
+				wire = wstest.AppendFrame(wire, true, 0, 2, make([]byte, 11))
+			}
+			cli.SetWriteDeadline(time.Now().Add(5 * time.Second))
+			if _, err := cli.Write(wire); err != nil {
+				t.Fatal(err)
+			}
+			// The server reads the ping and blocks writing its pong.
+			time.Sleep(50 * time.Millisecond)
+			start := time.Now()
+			if tc.close != nil {
+				tc.close(c)
+			}
+			select {
+			case code := <-closed:
+				if code != tc.code {
+					t.Errorf("close event with %v, want %v", code, tc.code)
+				}
+				if el := time.Since(start); el > 2*time.Second {
+					t.Errorf("closed after %v; the close timeout is %v", el, cfg.CloseTimeout)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatalf("no close event 10s after the close; the close timeout is %v", cfg.CloseTimeout)
+			}
+		})
+	}
+}
+
+// Nothing follows our close frame: a pong still owed for the newest of a
+// flood of pings (RFC 6455 section 5.5.3 lets the pongs collapse into one)
+// goes out before the close frame that answers the peer's, not after it.
+func TestNoPongAfterTheCloseFrame(t *testing.T) {
+	srv, cli := net.Pipe()
+	defer cli.Close()
+	c := NewConn(srv, &Config{}, ConnOptions{Loop: NewLoop(), Role: frame.RoleServer})
+	var wire []byte
+	for i := range maxQueuedPongs + 4 {
+		wire = wstest.AppendFrame(wire, true, 0, 9, []byte{byte(i)})
+	}
+	wire = wstest.AppendFrame(wire, true, 0, 8, wstest.ClosePayload(1000, ""))
+	type sent struct {
+		op      byte
+		payload []byte
+	}
+	frames := make(chan []sent, 1)
+	go func() { // the peer reads every frame until the server's close
+		var got []sent
+		defer func() { frames <- got }()
+		cli.SetReadDeadline(time.Now().Add(5 * time.Second))
+		for {
+			var hdr [2]byte
+			if _, err := io.ReadFull(cli, hdr[:]); err != nil {
+				return
+			}
+			p := make([]byte, hdr[1]&0x7f)
+			if _, err := io.ReadFull(cli, p); err != nil {
+				return
+			}
+			got = append(got, sent{hdr[0] & 0x0f, p})
+		}
+	}()
+	// What the I/O goroutine does with one read holding all of it.
+	c.w.holdFlush()
+	c.process(wire)
+	c.w.releaseFlush()
+	srv.Close()
+	got := <-frames
+	if len(got) == 0 || got[len(got)-1].op != 8 {
+		t.Fatalf("frames sent: %v; the last must be the close frame", got)
+	}
+	if pong := got[len(got)-2]; pong.op != 10 || pong.payload[0] != maxQueuedPongs+3 {
+		t.Errorf("the frame before the close is %v, want the pong for the newest ping", pong)
+	}
+}

@@ -1,0 +1,103 @@
+package ws
+
+import (
+	"bytes"
+	"errors"
+	"net"
+	"testing"
+
+	"unievent.dev/ws/frame"
+)
+
+// queueHeld is the memory the send queue's chunks take.
+func queueHeld(w *writer) (held, queued int) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, b := range w.out {
+		held += cap(b)
+	}
+	return held, w.queued
+}
+
+// The send queue holds about what it has queued: frames fill the chunks
+// and run on into the next, instead of each starting a chunk (or getting
+// a buffer of the next power of two) of its own. So SendQueueLimit bounds
+// the memory of a reader that cannot keep up, whatever the message size.
+func TestSendQueueMemoryFollowsItsBytes(t *testing.T) {
+	const limit = 128 << 10
+	for _, size := range []int{100, 4 << 10, 8<<10 + 1, 20 << 10, 64<<10 + 1} {
+		srv, cli := net.Pipe()
+		defer cli.Close()
+		cfg := &Config{SendQueueLimit: limit, SendQueuePolicy: BackpressureRefuse}
+		c := NewConn(srv, cfg, ConnOptions{Loop: NewLoop(), Role: frame.RoleServer})
+		c.w.holdFlush() // as while the I/O goroutine dispatches: nothing is written
+		msg := make([]byte, size)
+		for {
+			if err := c.SendBinary(msg); err != nil {
+				if !errors.Is(err, ErrBackpressure) {
+					t.Fatal(err)
+				}
+				break
+			}
+		}
+		held, queued := queueHeld(&c.w)
+		t.Logf("%6d-byte messages: %d bytes queued in %d bytes of chunks", size, queued, held)
+		if held > queued+chunkSize {
+			t.Errorf("%d-byte messages: %d bytes queued take %d bytes", size, queued, held)
+		}
+		c.w.release()
+		srv.Close()
+	}
+}
+
+// A frame that runs over several chunks is still one frame on the wire,
+// and a client's mask carries on across the chunk boundaries.
+func TestFramesAcrossChunks(t *testing.T) {
+	for _, role := range []frame.Role{frame.RoleServer, frame.RoleClient} {
+		srv, cli := net.Pipe()
+		defer cli.Close()
+		c := NewConn(srv, &Config{}, ConnOptions{Loop: NewLoop(), Role: role})
+		c.w.holdFlush()
+		var msgs [][]byte
+		for i, size := range []int{10, chunkSize - 3, 3*chunkSize + 7, 1, 70 << 10} {
+			msgs = append(msgs, bytes.Repeat([]byte{byte('a' + i)}, size))
+			c.SendBinary(msgs[i])
+		}
+		var wire []byte
+		c.w.mu.Lock()
+		for _, b := range c.w.out {
+			wire = append(wire, b...)
+		}
+		c.w.mu.Unlock()
+		peer := frame.RoleClient // decodes what a server sends
+		if role == frame.RoleClient {
+			peer = frame.RoleServer
+		}
+		d := frame.Decoder{Role: peer}
+		var got [][]byte
+		for len(wire) > 0 {
+			n, ch, ok, err := d.Decode(wire)
+			if err != nil {
+				t.Fatalf("role %v: %v", role, err)
+			}
+			wire = wire[n:]
+			if !ok {
+				break
+			}
+			if ch.Start {
+				got = append(got, nil)
+			}
+			got[len(got)-1] = append(got[len(got)-1], ch.Payload...)
+		}
+		if len(got) != len(msgs) {
+			t.Fatalf("role %v: %d frames decoded, %d sent", role, len(got), len(msgs))
+		}
+		for i := range msgs {
+			if !bytes.Equal(got[i], msgs[i]) {
+				t.Errorf("role %v: message %d (%d bytes) differs", role, i, len(msgs[i]))
+			}
+		}
+		c.w.release()
+		srv.Close()
+	}
+}
