@@ -1,5 +1,7 @@
 package handshake
 
+import "net/http"
+
 // tchar is the RFC 7230 section 3.2.6 token alphabet: visible ASCII minus
 // the delimiters.
 var tchar = func() (t [256]bool) {
@@ -125,4 +127,12 @@ func parseTokenList(values []string) (list []string, bad string, ok bool) {
 		}
 	}
 	return list, "", true
+}
+
+// IsUpgradeRequest reports whether r asks to be upgraded to WebSocket: its
+// Upgrade header lists the token "websocket" (case-insensitively, RFC 6455
+// section 4.2.1). It does not validate the rest; Validate does. Servers
+// use it to tell upgrade requests from plain ones.
+func IsUpgradeRequest(r *http.Request) bool {
+	return hasToken(r.Header[hdrUpgrade], "websocket")
 }

@@ -97,7 +97,7 @@ func (s *Server) serveConn(nc net.Conn, fe *frontEnd) {
 		}
 		return
 	}
-	if !isUpgrade(req) {
+	if !handshake.IsUpgradeRequest(req) {
 		nc.SetReadDeadline(time.Time{})
 		fe.feed(&replayConn{Conn: nc, pending: rec.buf, rest: rec.buf})
 		return

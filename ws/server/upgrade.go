@@ -33,10 +33,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if h != nil {
 		tw := &trackingWriter{ResponseWriter: w}
 		h.ServeHTTP(tw, r)
-		if tw.touched || !isUpgrade(r) {
+		if tw.touched || !handshake.IsUpgradeRequest(r) {
 			return
 		}
-	} else if !isUpgrade(r) {
+	} else if !handshake.IsUpgradeRequest(r) {
 		w.Header().Set("Upgrade", "websocket")
 		w.Header().Set("Sec-WebSocket-Version", "13")
 		http.Error(w, "this is a WebSocket endpoint: send an upgrade request", http.StatusUpgradeRequired)
@@ -289,55 +289,6 @@ func safeCall(what string, f func()) (ok bool) {
 		}
 	}()
 	f()
-	return true
-}
-
-// isUpgrade reports whether r asks for a WebSocket upgrade (the Upgrade
-// header lists the token "websocket"); validation comes later.
-func isUpgrade(r *http.Request) bool {
-	for _, v := range r.Header["Upgrade"] {
-		for len(v) > 0 {
-			var tok string
-			tok, v = cutComma(v)
-			if len(tok) == len("websocket") && asciiEqualFold(tok, "websocket") {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-func cutComma(s string) (tok, rest string) {
-	i := 0
-	for i < len(s) && s[i] != ',' {
-		i++
-	}
-	tok = s[:i]
-	if i < len(s) {
-		rest = s[i+1:]
-	}
-	for len(tok) > 0 && (tok[0] == ' ' || tok[0] == '\t') {
-		tok = tok[1:]
-	}
-	for len(tok) > 0 && (tok[len(tok)-1] == ' ' || tok[len(tok)-1] == '\t') {
-		tok = tok[:len(tok)-1]
-	}
-	return tok, rest
-}
-
-func asciiEqualFold(a, b string) bool {
-	for i := 0; i < len(a); i++ {
-		x, y := a[i], b[i]
-		if 'A' <= x && x <= 'Z' {
-			x += 'a' - 'A'
-		}
-		if 'A' <= y && y <= 'Z' {
-			y += 'a' - 'A'
-		}
-		if x != y {
-			return false
-		}
-	}
 	return true
 }
 
