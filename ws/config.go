@@ -3,6 +3,7 @@ package ws
 import (
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"unievent.dev/ws/permessagedeflate"
@@ -136,7 +137,26 @@ func orDuration(d, def time.Duration) time.Duration {
 	return d
 }
 
+// lastSettings remembers the settings made last, with the Config they were
+// made from: a server makes every connection from the same Config, and
+// they share one settings value instead of one each.
+var lastSettings atomic.Pointer[settingsEntry]
+
+type settingsEntry struct {
+	cfg Config
+	s   *settings
+}
+
 func (c *Config) settings() *settings {
+	if e := lastSettings.Load(); e != nil && e.cfg == *c {
+		return e.s
+	}
+	s := c.makeSettings()
+	lastSettings.Store(&settingsEntry{cfg: *c, s: s})
+	return s
+}
+
+func (c *Config) makeSettings() *settings {
 	s := &settings{
 		maxMessage:   c.MaxMessageSize,
 		maxFrame:     c.MaxFrameSize,

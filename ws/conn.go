@@ -95,6 +95,8 @@ type Conn struct {
 	closeDeadline atomic.Int64
 
 	messagesIn, messagesOut, bytesIn, bytesOut atomic.Uint64
+
+	p pollState // the poller's bookkeeping, while it watches the socket
 }
 
 // reader is the state owned by the connection's I/O goroutine.
@@ -113,7 +115,7 @@ type reader struct {
 	decomp     *permessagedeflate.Decompressor
 	inflated   []byte
 
-	ctrl    [maxControlPayloadBytes]byte
+	ctrl    *[maxControlPayloadBytes]byte // a control frame split across reads
 	ctrlLen int
 
 	msg      Message
@@ -128,6 +130,7 @@ type reader struct {
 	peerClosed bool // a close frame arrived: nothing more is read
 	peerCode   CloseCode
 	failed     bool // we failed the connection: discard until EOF
+	onLoop     bool // the poller is processing a read and holds the loop
 	sock       sockReader
 }
 
@@ -268,6 +271,10 @@ func (c *Conn) emit(ev *Event[func(*Conn, *Message)]) {
 		return
 	}
 	c.r.listen = ls
-	c.loop.Exec(c.r.dispatch)
+	if c.r.onLoop {
+		c.r.dispatch() // the poller holds the loop
+	} else {
+		c.loop.Exec(c.r.dispatch)
+	}
 	c.r.listen = nil
 }

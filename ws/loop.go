@@ -37,6 +37,9 @@ type Loop struct {
 
 	handles atomic.Int64
 	wake    chan struct{}
+
+	pmu sync.Mutex
+	pl  *poller // created with the first socket it watches
 }
 
 // NewLoop returns a loop that is not running.

@@ -13,7 +13,10 @@ import (
 
 // serve is the connection's I/O goroutine: it reads, decodes, reassembles
 // and hands finished events to the loop, then flushes what the listeners
-// queued, until the connection ends.
+// queued, until the connection ends. On Linux a plain socket is handed to
+// its loop's poller once the frames that came with the handshake are
+// processed, and the goroutine ends: an idle connection then costs no
+// goroutine at all (see poller_linux.go).
 func (c *Conn) serve() {
 	r := &c.r
 	r.lastRead = time.Now()
@@ -30,6 +33,9 @@ func (c *Conn) serve() {
 		r.pending = nil
 	}
 	c.w.releaseFlush()
+	if !r.failed && !r.peerClosed && r.sock.usable() && c.loop.poll(c) {
+		return
+	}
 	for !r.failed && !r.peerClosed {
 		if err := c.setReadDeadline(); err != nil {
 			break
@@ -121,9 +127,15 @@ func (c *Conn) timedOut(err error) bool {
 	if !errors.Is(err, os.ErrDeadlineExceeded) {
 		return false
 	}
+	c.r.deadline = time.Time{} // the socket's deadline has passed: always re-arm
+	return c.expired(time.Now())
+}
+
+// expired acts on the timers that are due at now: it reports whether the
+// connection goes on (a ping was due, or an early wake-up) or not (the
+// close timeout passed, or the pong did not come).
+func (c *Conn) expired(now time.Time) bool {
 	r := &c.r
-	now := time.Now()
-	r.deadline = time.Time{} // the socket's deadline has passed: always re-arm
 	if cd := c.closeDeadline.Load(); cd != 0 {
 		return now.UnixNano() < cd // closing: an early wake-up, or the close timeout
 	}
@@ -175,14 +187,22 @@ func (c *Conn) process(p []byte) {
 // decoder guarantees) and acts on it once complete.
 func (c *Conn) control(ch *frame.Chunk) {
 	r := &c.r
-	if ch.Start {
-		r.ctrlLen = 0
+	p := ch.Payload
+	if !ch.Start || !ch.End {
+		// Split across reads: gather it (rare; the buffer is made the
+		// first time).
+		if ch.Start {
+			r.ctrlLen = 0
+		}
+		if r.ctrl == nil {
+			r.ctrl = new([maxControlPayloadBytes]byte)
+		}
+		r.ctrlLen += copy(r.ctrl[r.ctrlLen:], ch.Payload)
+		if !ch.End {
+			return
+		}
+		p = r.ctrl[:r.ctrlLen]
 	}
-	r.ctrlLen += copy(r.ctrl[r.ctrlLen:], ch.Payload)
-	if !ch.End {
-		return
-	}
-	p := r.ctrl[:r.ctrlLen]
 	switch ch.Header.Opcode {
 	case frame.OpPing:
 		c.w.sendPong(p)

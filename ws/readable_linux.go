@@ -16,12 +16,14 @@ import (
 // It is not used for TLS, whose connection may hold decrypted bytes the
 // socket no longer shows.
 type sockReader struct {
-	rc   syscall.RawConn
-	size int
-	buf  []byte
-	n    int
-	err  error
-	fn   func(fd uintptr) bool // built once: a fresh closure per read would allocate
+	rc    syscall.RawConn
+	size  int
+	buf   []byte
+	n     int
+	err   error
+	fn    func(fd uintptr) bool // built once: a fresh closure per read would allocate
+	now   func(fd uintptr) bool // the same, never waiting (for the poller)
+	again bool
 }
 
 func (s *sockReader) init(nc net.Conn, size int) {
@@ -52,6 +54,26 @@ func (s *sockReader) init(nc net.Conn, size int) {
 		s.n, s.err = n, err
 		return true
 	}
+	s.now = func(fd uintptr) bool {
+		if s.buf == nil {
+			s.buf = bufpool.Get(s.size)
+			s.buf = s.buf[:cap(s.buf)]
+		}
+		for {
+			n, err := syscall.Read(int(fd), s.buf)
+			if err == syscall.EINTR {
+				continue
+			}
+			if err == syscall.EAGAIN {
+				bufpool.Put(s.buf)
+				s.buf = nil
+				s.again = true
+				return true
+			}
+			s.n, s.err = n, err
+			return true
+		}
+	}
 }
 
 // usable reports whether read works on this connection.
@@ -79,4 +101,30 @@ func (s *sockReader) read() (buf []byte, n int, err error) {
 		return nil, 0, io.EOF
 	}
 	return buf, s.n, nil
+}
+
+// readNow is read for the poller: it never waits, and reports again when
+// the socket has nothing to read.
+func (s *sockReader) readNow() (buf []byte, n int, err error, again bool) {
+	s.n, s.err, s.again = 0, nil, false
+	if err := s.rc.Read(s.now); err != nil {
+		if s.buf != nil {
+			bufpool.Put(s.buf)
+			s.buf = nil
+		}
+		return nil, 0, err, false
+	}
+	if s.again {
+		return nil, 0, nil, true
+	}
+	buf, s.buf = s.buf, nil
+	switch {
+	case s.err != nil:
+		bufpool.Put(buf)
+		return nil, 0, os.NewSyscallError("read", s.err), false
+	case s.n == 0:
+		bufpool.Put(buf)
+		return nil, 0, io.EOF, false
+	}
+	return buf[:cap(buf)], s.n, nil, false
 }

@@ -32,6 +32,7 @@ type writer struct {
 	cond sync.Cond
 
 	out     [][]byte // queued chunks, the last one still being filled
+	off     int      // bytes of out[0] already written
 	spare   [][]byte
 	recycle [][]byte
 	nb      net.Buffers
@@ -41,7 +42,7 @@ type writer struct {
 
 	pongs    int // pongs in the queue
 	pongSlot bool
-	pong     [maxControlPayloadBytes]byte
+	pong     *[maxControlPayloadBytes]byte // made by the first pong that collapses
 	pongLen  int
 
 	closeSent   bool      // a close frame is queued: nothing more is sent
@@ -194,6 +195,9 @@ func (w *writer) sendPong(p []byte) {
 		w.appendFrame(frame.Header{Fin: true, Opcode: frame.OpPong}, p)
 	} else {
 		w.pongSlot = true
+		if w.pong == nil {
+			w.pong = new([maxControlPayloadBytes]byte)
+		}
 		w.pongLen = copy(w.pong[:], p)
 	}
 	w.kick()
@@ -264,7 +268,17 @@ func (w *writer) flushAsync() {
 	w.mu.Lock()
 	drained := w.flushLocked()
 	w.mu.Unlock()
+	if w.c.p.paused.Load() {
+		w.c.loop.pl.touch(w.c) // the poller reads again
+	}
 	w.c.drained(drained)
+}
+
+// busy reports whether a goroutine is writing the queue out.
+func (w *writer) busy() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.writing
 }
 
 // holdFlush and releaseFlush bracket the I/O goroutine's processing of one
@@ -287,6 +301,34 @@ func (w *writer) releaseFlush() {
 	w.c.drained(drained)
 }
 
+// consumed drops the n bytes at the front of the queue, which the socket
+// took; w.mu is held.
+func (w *writer) consumed(n int) {
+	w.queued -= n
+	w.c.bytesOut.Add(uint64(n))
+	k := 0
+	for k < len(w.out) {
+		left := len(w.out[k]) - w.off
+		if n < left {
+			break
+		}
+		n -= left
+		w.off = 0
+		bufpool.Put(w.out[k])
+		w.out[k] = nil
+		k++
+	}
+	w.off += n
+	if k > 0 {
+		m := copy(w.out, w.out[k:])
+		clear(w.out[m:])
+		w.out = w.out[:m]
+	}
+	if w.queued == 0 {
+		w.pongs = 0
+	}
+}
+
 // flushLocked writes the queue out until it is empty; w.mu is held on entry
 // and exit and w.writing is set. It reports whether the drain event is due;
 // the caller fires it with drained once w.mu is released (listeners may
@@ -305,6 +347,8 @@ func (w *writer) flushLocked() (drain bool) {
 		w.out = w.spare
 		w.spare = nil
 		n := w.queued
+		off := w.off
+		w.off = 0
 		w.pongs = 0
 		// Under w.mu, so that the deadline sendClose sets for a close
 		// cannot be overwritten by a later one.
@@ -318,6 +362,7 @@ func (w *writer) flushLocked() (drain bool) {
 		if err == nil {
 			// A field, not a local: WriteTo takes a pointer, and a local
 			// would escape to the heap on every flush.
+			bufs[0] = bufs[0][off:]
 			w.nb = bufs
 			_, err = w.nb.WriteTo(c.nc)
 			w.nb = nil
@@ -339,9 +384,9 @@ func (w *writer) flushLocked() (drain bool) {
 	w.writing = false
 	w.cond.Broadcast()
 	if w.err != nil {
-		// The peer cannot be written to: end the connection; the I/O
-		// goroutine sees the closed socket and reports 1006.
-		c.nc.Close()
+		// The peer cannot be written to: end the connection, which
+		// reports 1006.
+		c.abort()
 		return false
 	}
 	if w.wantDrain && w.queued == 0 && !w.done {
@@ -411,6 +456,7 @@ func (w *writer) release() {
 		bufpool.Put(b)
 	}
 	w.out = nil
+	w.off = 0
 	w.queued = 0
 	if w.comp != nil {
 		w.comp.Release()

@@ -1,6 +1,8 @@
 package server
 
 import (
+	"bufio"
+	"bytes"
 	"errors"
 	"net/http"
 	"sync"
@@ -21,10 +23,11 @@ type Conn struct {
 	*ws.Conn
 	server *Server
 	id     uint64
-	req    *handshake.Request
 
 	mu        sync.Mutex
-	deciding  bool // inside the handshake callback
+	req       *handshake.Request
+	head      []byte // the request head, when req is to be parsed from it
+	deciding  bool   // inside the handshake callback
 	answered  bool
 	accept    *handshake.Response
 	refStatus int
@@ -35,8 +38,29 @@ type Conn struct {
 // ID returns the connection's unique id (see Server.Connection).
 func (c *Conn) ID() uint64 { return c.id }
 
-// Request returns the upgrade request the connection was opened with.
-func (c *Conn) Request() *handshake.Request { return c.req }
+// Request returns the upgrade request the connection was opened with. An
+// established connection keeps the request head's bytes, not the parsed
+// request (it saves about a kilobyte per connection): the first call after
+// the connection callbacks parses it again, and later calls return that
+// same request.
+func (c *Conn) Request() *handshake.Request {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.req == nil && c.head != nil {
+		r, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(c.head)))
+		if err != nil {
+			// Unreachable: the same bytes parsed before the upgrade.
+			c.req = &handshake.Request{}
+			return c.req
+		}
+		if c.Conn != nil {
+			r.RemoteAddr = c.RemoteAddr().String()
+		}
+		c.req, _ = handshake.Validate(r)
+		c.head = nil
+	}
+	return c.req
+}
 
 // Server returns the server the connection belongs to.
 func (c *Conn) Server() *Server { return c.server }

@@ -102,9 +102,12 @@ func (s *Server) serveConn(nc net.Conn, fe *frontEnd) {
 		fe.feed(&replayConn{Conn: nc, pending: rec.buf, rest: rec.buf})
 		return
 	}
+	// The head as it came, for Conn.Request to parse again later: a
+	// few hundred bytes instead of the parsed request's map and strings.
+	head := append([]byte(nil), rec.buf[:len(rec.buf)-br.Buffered()]...)
 	bufpool.Put(rec.buf)
 	req.RemoteAddr = nc.RemoteAddr().String()
-	s.upgrade(&rawAnswer{nc: nc, br: br}, req)
+	s.upgrade(&rawAnswer{nc: nc, br: br, head: head}, req)
 }
 
 // readingHead registers nc (on) as a connection whose request head is
@@ -134,8 +137,9 @@ func isTimeout(err error) bool {
 
 // rawAnswer answers an upgrade request the fast path read itself.
 type rawAnswer struct {
-	nc net.Conn
-	br *bufio.Reader
+	nc   net.Conn
+	br   *bufio.Reader
+	head []byte // the request head as read
 }
 
 func (a *rawAnswer) refuse(status int, body string, header http.Header) {

@@ -212,6 +212,13 @@ func (s *Server) upgrade(a answerer, r *http.Request) error {
 		// As for a panic in any connection listener (ws.Conn): 1011.
 		wc.Close(ws.CloseInternalError, "internal error")
 	}
+	if ra, ok := a.(*rawAnswer); ok && ra.head != nil {
+		// Keep the head's bytes rather than the parsed request: Request
+		// parses them again when asked.
+		conn.mu.Lock()
+		conn.req, conn.head = nil, ra.head
+		conn.mu.Unlock()
+	}
 	wc.Start()
 	return nil
 }

@@ -1,0 +1,566 @@
+package ws
+
+import (
+	"log/slog"
+	"os"
+	"sync"
+	"syscall"
+	"time"
+	"unsafe"
+
+	"unievent.dev/internal/bufpool"
+	"unievent.dev/ws/frame"
+)
+
+// The poller is the loop's own epoll instance. Once a plain connection is
+// established, its I/O goroutine hands the socket to the poller of the
+// connection's loop and ends. The poller's goroutine waits in epoll_wait,
+// and for every batch of ready sockets takes the loop once and, for each
+// socket, reads what is there, decodes it, runs the listeners in place and
+// writes what they queued without blocking (a socket that will not take it
+// all gets a goroutine that waits for it). Timers (idle, ping, pong,
+// message, close) live in one heap per poller, whose earliest entry is the
+// epoll_wait timeout. So an idle connection holds no goroutine, no stack
+// and no buffer, and many ready connections cost one lock and one wake-up
+// per batch instead of one goroutine switch each.
+//
+// The end of a connection (flushing our close frame, the close listeners,
+// waiting for the peer's FIN) may block, so it runs on a goroutine of its
+// own, after the poller has stopped watching the socket.
+//
+// Go's runtime poller keeps the socket too: the flushing goroutines wait on
+// it, and once the poller lets go, so does the end of the connection.
+
+// maxReadsPerWake bounds the reads of one socket per wake-up, so that one
+// busy peer cannot starve the others; epoll reports it again at once.
+const maxReadsPerWake = 4
+
+// pollerLinger is how long a poller with nothing to watch keeps its
+// goroutine and its epoll instance before it lets them go.
+const pollerLinger = time.Second
+
+// usePoller turns the poller off for tests of the goroutine-per-socket
+// path.
+var usePoller = true
+
+type poller struct {
+	loop *Loop
+
+	mu      sync.Mutex
+	running bool
+	epfd    int
+	evfd    int // an eventfd that wakes epoll_wait
+	adds    []*Conn
+	touched []*Conn
+	kicked  bool
+
+	// The rest belongs to the poller goroutine.
+	conns  []*Conn
+	gens   []uint32
+	free   []int32
+	count  int
+	heap   []*Conn
+	events []syscall.EpollEvent
+
+	// writev's arguments and results, for a closure built once (a fresh
+	// one per write would allocate).
+	iov    []syscall.Iovec
+	wn     uintptr
+	werrno syscall.Errno
+	wfn    func(fd uintptr) bool
+}
+
+// evfdSlot marks the eventfd's epoll events.
+const evfdSlot = -1
+
+// poll hands c's socket to the loop's poller. It reports false when no
+// poller can take it (the goroutine then goes on reading).
+func (l *Loop) poll(c *Conn) bool {
+	if !usePoller {
+		return false
+	}
+	l.pmu.Lock()
+	if l.pl == nil {
+		l.pl = &poller{loop: l}
+	}
+	p := l.pl
+	l.pmu.Unlock()
+	c.p.hidx = -1
+	c.p.watched.Store(true)
+	if err := p.add(c); err != nil {
+		// No epoll here: the connection goes on without it; Close and
+		// abort already report to a poller that will never see it, so
+		// it is dropped.
+		slog.Error("ws: poller unavailable", "err", err)
+		c.p.aborted.Store(true)
+		c.nc.Close()
+		c.finish()
+	}
+	return true
+}
+
+func (p *poller) add(c *Conn) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.running {
+		if err := p.start(); err != nil {
+			return err
+		}
+	}
+	p.adds = append(p.adds, c)
+	p.wakeLocked()
+	return nil
+}
+
+// touch asks the poller to look at c again: its close deadline moved, or
+// it was aborted. Any goroutine may call it.
+func (p *poller) touch(c *Conn) {
+	p.mu.Lock()
+	p.touched = append(p.touched, c)
+	p.wakeLocked()
+	p.mu.Unlock()
+}
+
+func (p *poller) wakeLocked() {
+	if p.kicked || !p.running {
+		return
+	}
+	p.kicked = true
+	one := uint64(1)
+	syscall.Write(p.evfd, (*[8]byte)(unsafe.Pointer(&one))[:])
+}
+
+// start creates the epoll instance and starts the goroutine; p.mu is held.
+func (p *poller) start() error {
+	epfd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+	if err != nil {
+		return os.NewSyscallError("epoll_create1", err)
+	}
+	r, _, e := syscall.RawSyscall(syscall.SYS_EVENTFD2, 0, syscall.O_CLOEXEC|syscall.O_NONBLOCK, 0)
+	if e != 0 {
+		syscall.Close(epfd)
+		return os.NewSyscallError("eventfd2", e)
+	}
+	evfd := int(r)
+	ev := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: evfdSlot}
+	if err := syscall.EpollCtl(epfd, syscall.EPOLL_CTL_ADD, evfd, &ev); err != nil {
+		syscall.Close(evfd)
+		syscall.Close(epfd)
+		return os.NewSyscallError("epoll_ctl", err)
+	}
+	p.epfd, p.evfd, p.running, p.kicked = epfd, evfd, true, false
+	if p.events == nil {
+		p.events = make([]syscall.EpollEvent, 128)
+		p.wfn = func(fd uintptr) bool {
+			for {
+				p.wn, _, p.werrno = syscall.Syscall(syscall.SYS_WRITEV, fd, uintptr(unsafe.Pointer(&p.iov[0])), uintptr(len(p.iov)))
+				if p.werrno != syscall.EINTR {
+					return true
+				}
+			}
+		}
+	}
+	go p.run(epfd, evfd)
+	return nil
+}
+
+func (p *poller) run(epfd, evfd int) {
+	var emptySince time.Time
+	for {
+		timeout := -1
+		if len(p.heap) > 0 {
+			d := time.Until(time.Unix(0, p.heap[0].p.due))
+			timeout = int((d + time.Millisecond - 1) / time.Millisecond)
+			timeout = max(timeout, 0)
+		}
+		if p.count == 0 {
+			timeout = int(pollerLinger / time.Millisecond)
+		}
+		n, err := syscall.EpollWait(epfd, p.events, timeout)
+		if err != nil {
+			if err != syscall.EINTR {
+				slog.Error("ws: epoll_wait", "err", err)
+				time.Sleep(10 * time.Millisecond)
+			}
+			n = 0
+		}
+		now := time.Now()
+		p.takeRequests(evfd, now)
+		ready := 0
+		for i := range n {
+			if p.events[i].Fd != evfdSlot {
+				ready++
+			}
+		}
+		if ready > 0 {
+			// Listeners run in place: take the loop once for the batch.
+			// (Nothing else here runs a listener, so a loop that is not
+			// running only holds up sockets with something to read.)
+			l := p.loop
+			l.run.Lock()
+			l.drain()
+			for i := range n {
+				ev := &p.events[i]
+				if ev.Fd == evfdSlot {
+					continue
+				}
+				slot := ev.Fd
+				if int(slot) >= len(p.conns) || p.gens[slot] != uint32(ev.Pad) || p.conns[slot] == nil {
+					continue // the connection went earlier in this batch
+				}
+				p.handle(p.conns[slot], now)
+				l.drain()
+			}
+			l.run.Unlock()
+			l.kick()
+		}
+		p.expire(now)
+
+		if p.count > 0 {
+			emptySince = time.Time{}
+			continue
+		}
+		if emptySince.IsZero() {
+			emptySince = now
+		}
+		if now.Sub(emptySince) < pollerLinger {
+			continue
+		}
+		p.mu.Lock()
+		if len(p.adds) == 0 && len(p.touched) == 0 {
+			p.running = false
+			syscall.Close(evfd)
+			syscall.Close(epfd)
+			p.mu.Unlock()
+			return
+		}
+		p.mu.Unlock()
+	}
+}
+
+// takeRequests watches the sockets handed over and acts on the touched
+// connections.
+func (p *poller) takeRequests(evfd int, now time.Time) {
+	p.mu.Lock()
+	adds, touched := p.adds, p.touched
+	p.adds, p.touched = nil, nil
+	if p.kicked {
+		p.kicked = false
+		var b [8]byte
+		syscall.Read(evfd, b[:])
+	}
+	p.mu.Unlock()
+	for _, c := range adds {
+		p.watch(c, now)
+	}
+	for _, c := range touched {
+		if !p.holds(c) {
+			continue
+		}
+		if c.p.aborted.Load() {
+			p.end(c)
+			continue
+		}
+		if c.p.paused.Load() && !c.w.busy() {
+			p.resume(c)
+		}
+		p.schedule(c)
+	}
+}
+
+// pause stops reading c while a goroutine waits to write to it. ONESHOT
+// with no event asked: a hang-up is reported once, not in a loop.
+func (p *poller) pause(c *Conn) {
+	c.p.paused.Store(true)
+	p.ctl(c, syscall.EPOLL_CTL_MOD, syscall.EPOLLONESHOT)
+	if !c.w.busy() {
+		p.resume(c) // the write finished meanwhile
+	}
+}
+
+func (p *poller) resume(c *Conn) {
+	if c.p.paused.Swap(false) {
+		p.ctl(c, syscall.EPOLL_CTL_MOD, syscall.EPOLLIN)
+	}
+}
+
+func (p *poller) ctl(c *Conn, op int, events uint32) {
+	ev := syscall.EpollEvent{Events: events, Fd: c.p.slot, Pad: int32(c.p.gen)}
+	c.r.sock.rc.Control(func(fd uintptr) {
+		syscall.EpollCtl(p.epfd, op, int(fd), &ev)
+	})
+}
+
+func (p *poller) holds(c *Conn) bool {
+	s := c.p.slot
+	return s >= 0 && int(s) < len(p.conns) && p.conns[s] == c
+}
+
+func (p *poller) watch(c *Conn, now time.Time) {
+	var slot int32
+	if k := len(p.free); k > 0 {
+		slot = p.free[k-1]
+		p.free = p.free[:k-1]
+	} else {
+		slot = int32(len(p.conns))
+		p.conns = append(p.conns, nil)
+		p.gens = append(p.gens, 0)
+	}
+	p.gens[slot]++
+	c.p.slot, c.p.gen = slot, p.gens[slot]
+	p.conns[slot] = c
+	p.count++
+	ev := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: slot, Pad: int32(c.p.gen)}
+	var cerr error
+	err := c.r.sock.rc.Control(func(fd uintptr) {
+		cerr = syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_ADD, int(fd), &ev)
+	})
+	if err != nil || cerr != nil || c.p.aborted.Load() {
+		// Closed under us (a write failed before the hand-over).
+		p.end(c)
+		return
+	}
+	p.schedule(c)
+}
+
+// handle reads what c's socket holds and processes it; the loop is held.
+func (p *poller) handle(c *Conn, now time.Time) {
+	r := &c.r
+	if c.p.aborted.Load() {
+		p.end(c)
+		return
+	}
+	if c.p.paused.Load() {
+		return // a hang-up while paused: the writing goroutine sees it too
+	}
+	ended := false
+	r.onLoop = true
+	c.w.holdFlush()
+	for range maxReadsPerWake {
+		buf, n, err, again := r.sock.readNow()
+		if again {
+			break
+		}
+		if n > 0 {
+			r.lastRead = now
+			r.pingSent = false
+			c.bytesIn.Add(uint64(n))
+			c.process(buf[:n])
+		}
+		full := n == len(buf)
+		if buf != nil {
+			bufpool.Put(buf)
+		}
+		if err != nil {
+			ended = true
+			break
+		}
+		if r.failed || r.peerClosed || !full {
+			break
+		}
+	}
+	r.onLoop = false
+	c.w.releaseFlushNow(p)
+	if ended || r.failed || r.peerClosed || c.p.aborted.Load() {
+		p.end(c)
+		return
+	}
+	if c.w.busy() {
+		p.pause(c)
+	}
+	p.schedule(c)
+}
+
+// end stops watching c and hands the end of the connection to a goroutine.
+func (p *poller) end(c *Conn) {
+	slot := c.p.slot
+	c.r.sock.rc.Control(func(fd uintptr) {
+		syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_DEL, int(fd), nil)
+	})
+	p.conns[slot] = nil
+	p.free = append(p.free, slot)
+	c.p.slot = -1
+	p.count--
+	p.heapRemove(c)
+	if c.p.aborted.Load() {
+		c.nc.Close()
+	}
+	go c.finish()
+}
+
+// schedule puts c's next deadline in the heap. An entry that is too early
+// costs a wake-up that reschedules it; one too late would miss a timer, so
+// only a deadline that moved earlier touches the heap.
+func (p *poller) schedule(c *Conn) {
+	d := c.nextDeadline(c.closeDeadline.Load())
+	if d.IsZero() {
+		p.heapRemove(c)
+		return
+	}
+	due := d.UnixNano()
+	switch {
+	case c.p.hidx < 0:
+		c.p.due = due
+		c.p.hidx = int32(len(p.heap))
+		p.heap = append(p.heap, c)
+		p.up(int(c.p.hidx))
+	case due < c.p.due:
+		c.p.due = due
+		p.up(int(c.p.hidx))
+	}
+}
+
+// expire runs the timers that are due.
+func (p *poller) expire(now time.Time) {
+	t := now.UnixNano()
+	for len(p.heap) > 0 && p.heap[0].p.due <= t {
+		c := p.heap[0]
+		d := c.nextDeadline(c.closeDeadline.Load())
+		if !d.IsZero() && d.UnixNano() > t {
+			c.p.due = d.UnixNano() // an early entry: the connection was busy
+			p.down(0)
+			continue
+		}
+		p.heapRemove(c)
+		if !c.expired(now) || c.r.failed || c.p.aborted.Load() {
+			p.end(c)
+			continue
+		}
+		p.schedule(c)
+	}
+}
+
+func (p *poller) heapRemove(c *Conn) {
+	i := int(c.p.hidx)
+	if i < 0 {
+		return
+	}
+	last := len(p.heap) - 1
+	if i != last {
+		p.swap(i, last)
+	}
+	p.heap[last] = nil
+	p.heap = p.heap[:last]
+	c.p.hidx = -1
+	if i != last {
+		p.down(i)
+		p.up(i)
+	}
+}
+
+func (p *poller) swap(i, j int) {
+	h := p.heap
+	h[i], h[j] = h[j], h[i]
+	h[i].p.hidx = int32(i)
+	h[j].p.hidx = int32(j)
+}
+
+func (p *poller) up(i int) {
+	for i > 0 {
+		parent := (i - 1) / 2
+		if p.heap[parent].p.due <= p.heap[i].p.due {
+			return
+		}
+		p.swap(i, parent)
+		i = parent
+	}
+}
+
+func (p *poller) down(i int) {
+	n := len(p.heap)
+	for {
+		l := 2*i + 1
+		if l >= n {
+			return
+		}
+		m := l
+		if r := l + 1; r < n && p.heap[r].p.due < p.heap[l].p.due {
+			m = r
+		}
+		if p.heap[i].p.due <= p.heap[m].p.due {
+			return
+		}
+		p.swap(i, m)
+		i = m
+	}
+}
+
+// releaseFlushNow is releaseFlush for the poller, which must never block:
+// it writes what the socket takes at once and leaves the rest to a
+// flushing goroutine.
+func (w *writer) releaseFlushNow(p *poller) {
+	w.mu.Lock()
+	w.held = false
+	if w.writing || (w.queued == 0 && !w.pongSlot) {
+		w.mu.Unlock()
+		return
+	}
+	if w.pongSlot {
+		w.pongSlot = false
+		w.appendFrame(frame.Header{Fin: true, Opcode: frame.OpPong}, w.pong[:w.pongLen])
+	}
+	drain := false
+	n, err := w.writeNow(p)
+	if n > 0 {
+		w.consumed(n)
+	}
+	switch {
+	case err != nil:
+		w.err = err
+		w.mu.Unlock()
+		w.c.abort()
+		return
+	case w.queued > 0:
+		// The socket is full: a goroutine waits for it.
+		w.writing = true
+		w.mu.Unlock()
+		go w.flushAsync()
+		return
+	case w.wantDrain && !w.done:
+		w.wantDrain = false
+		drain = true
+	}
+	w.mu.Unlock()
+	w.c.drained(drain)
+}
+
+// maxIovecs is the most buffers one writev(2) takes (IOV_MAX).
+const maxIovecs = 1024
+
+// writeNow writes as much of the queue as the socket takes without
+// blocking, with one writev; w.mu is held and nobody else is writing.
+func (w *writer) writeNow(p *poller) (int, error) {
+	v := p.iov[:0]
+	for i, b := range w.out {
+		if i == maxIovecs {
+			break
+		}
+		if i == 0 {
+			b = b[w.off:]
+		}
+		if len(b) == 0 {
+			continue
+		}
+		var e syscall.Iovec
+		e.Base = &b[0]
+		e.SetLen(len(b))
+		v = append(v, e)
+	}
+	p.iov = v
+	if len(v) == 0 {
+		return 0, nil
+	}
+	p.wn, p.werrno = 0, 0
+	err := w.c.r.sock.rc.Write(p.wfn)
+	n, errno := p.wn, p.werrno
+	clear(v) // the buffers go back to the pool
+	switch {
+	case err != nil:
+		return 0, err
+	case errno == syscall.EAGAIN:
+		return 0, nil
+	case errno != 0:
+		return 0, os.NewSyscallError("writev", errno)
+	}
+	return int(n), nil
+}

@@ -1,0 +1,11 @@
+//go:build !linux
+
+package ws
+
+// poller: there is none outside Linux; every connection keeps its I/O
+// goroutine.
+type poller struct{}
+
+func (l *Loop) poll(*Conn) bool { return false }
+
+func (p *poller) touch(*Conn) {}
