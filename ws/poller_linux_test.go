@@ -1,0 +1,231 @@
+package ws
+
+import (
+	"bytes"
+	"net"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	"unievent.dev/internal/wstest"
+	"unievent.dev/ws/frame"
+)
+
+const fake101 = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"
+
+// tcpConn starts a server connection on a loopback TCP socket (so that
+// the poller takes it) and returns it with its client.
+func tcpConn(t *testing.T, loop *Loop, cfg *Config, setup func(*Conn)) (*Conn, *wstest.Client) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	cli, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := NewConn(srv, cfg, ConnOptions{Loop: loop, Role: frame.RoleServer, Preamble: []byte(fake101)})
+	if setup != nil {
+		setup(c)
+	}
+	c.Start()
+	wc, err := wstest.ReadHandshake(cli, time.Now().Add(5*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cli.Close() })
+	return c, wc
+}
+
+func echoListener(c *Conn) {
+	c.OnMessage(func(c *Conn, m *Message) { c.Send(m.Opcode, m.Payload) })
+}
+
+func waitGoroutines(t *testing.T, want int, timeout time.Duration) int {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		g := runtime.NumGoroutine()
+		if g <= want || time.Now().After(deadline) {
+			return g
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// Established connections on plain sockets are watched by the loop's
+// poller: however many there are, idle ones add no goroutine, and once
+// they are gone the poller lets its own goroutine go too.
+func TestPollerIdleConnectionsHoldNoGoroutine(t *testing.T) {
+	const n = 200
+	loop := runningLoop(t)
+	base := runtime.NumGoroutine()
+	var closed sync.WaitGroup
+	closed.Add(n)
+	clients := make([]*wstest.Client, n)
+	for i := range clients {
+		_, clients[i] = tcpConn(t, loop, &Config{}, func(c *Conn) {
+			echoListener(c)
+			c.OnClose(func(*Conn, CloseCode, string) { closed.Done() })
+		})
+	}
+	for i, cl := range clients {
+		msg := []byte{byte(i), byte(i >> 8)}
+		if err := cl.WriteMessage(2, msg); err != nil {
+			t.Fatal(err)
+		}
+		if _, got, _, err := cl.ReadMessage(5 * time.Second); err != nil || !bytes.Equal(got, msg) {
+			t.Fatalf("echo %d: %q, %v", i, got, err)
+		}
+	}
+	// The goroutine that started each connection ends once the poller
+	// has it; the poller is one goroutine.
+	if g := waitGoroutines(t, base+1, 5*time.Second); g > base+1 {
+		t.Errorf("%d idle connections: %d goroutines, %d before", n, g, base)
+	}
+	for _, cl := range clients {
+		cl.WriteFrame(true, 8, wstest.ClosePayload(1000, ""))
+	}
+	for i, cl := range clients {
+		if code, _, err := cl.ExpectClose(5 * time.Second); err != nil || code != 1000 {
+			t.Fatalf("client %d: close %d, %v", i, code, err)
+		}
+		cl.Close() // the server's lingering for our FIN ends
+	}
+	closed.Wait()
+	t0 := time.Now()
+	if g := waitGoroutines(t, base, pollerLinger+5*time.Second); g > base {
+		buf := make([]byte, 1<<20)
+		t.Logf("%s", buf[:runtime.Stack(buf, true)])
+		t.Errorf("after the connections ended: %d goroutines, %d before", g, base)
+	}
+	t.Logf("back to the baseline after %v", time.Since(t0))
+}
+
+// A peer that does not read what it is sent is not read either while a
+// goroutine waits to write to it (as with a blocking write): the send
+// queue stays at what the socket refused, and once the peer reads,
+// reading and echoing resume, in order.
+func TestPollerPausesReadingWhileAWriteWaits(t *testing.T) {
+	loop := runningLoop(t)
+	c, cl := tcpConn(t, loop, &Config{}, echoListener)
+	const size, count = 64 << 10, 800 // 50 MiB each way, more than the sockets hold
+	writeDone := make(chan error, 1)
+	go func() {
+		var err error
+		for i := range count {
+			msg := bytes.Repeat([]byte{byte(i)}, size)
+			if err = cl.WriteMessage(2, msg); err != nil {
+				break
+			}
+		}
+		writeDone <- err
+	}()
+	// The client writes and does not read: its writes stop once both
+	// sides' buffers are full.
+	max := 0
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		max = maxInt(max, c.BufferedAmount())
+	}
+	select {
+	case err := <-writeDone:
+		t.Fatalf("the client wrote everything (%v) while reading nothing", err)
+	default:
+	}
+	if max > 4<<20 {
+		t.Errorf("send queue reached %d bytes: reading went on while writes waited", max)
+	}
+	for i := range count {
+		op, got, _, err := cl.ReadMessage(10 * time.Second)
+		if err != nil {
+			t.Fatalf("message %d: %v", i, err)
+		}
+		if op != 2 || len(got) != size || got[0] != byte(i) || got[size-1] != byte(i) {
+			t.Fatalf("message %d: opcode %d, %d bytes starting %d", i, op, len(got), got[0])
+		}
+	}
+	if err := <-writeDone; err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("send queue at most %d bytes while the peer did not read", max)
+}
+
+func maxInt(a, b int) int {
+	if a > b {
+		return a
+	}
+	return b
+}
+
+// The poller's timers: a ping after PingInterval of silence, the idle
+// timeout, and the close timeout of a close we started from another
+// goroutine.
+func TestPollerTimers(t *testing.T) {
+	loop := runningLoop(t)
+	t.Run("ping then idle", func(t *testing.T) {
+		cfg := &Config{PingInterval: 100 * time.Millisecond, PongTimeout: time.Minute, IdleTimeout: 400 * time.Millisecond}
+		_, cl := tcpConn(t, loop, cfg, nil)
+		start := time.Now()
+		f, err := cl.ReadFrame(5 * time.Second)
+		if err != nil || f.Opcode != 9 {
+			t.Fatalf("want a ping, got opcode %d, %v", f.Opcode, err)
+		}
+		if d := time.Since(start); d < 80*time.Millisecond {
+			t.Errorf("ping after %v, before PingInterval", d)
+		}
+		code, reason, err := cl.ExpectClose(5 * time.Second)
+		if err != nil || code != 1001 || reason != "idle timeout" {
+			t.Fatalf("close %d %q, %v", code, reason, err)
+		}
+		if d := time.Since(start); d < 350*time.Millisecond {
+			t.Errorf("idle close after %v, before IdleTimeout", d)
+		}
+	})
+	t.Run("missing pong", func(t *testing.T) {
+		cfg := &Config{PingInterval: 100 * time.Millisecond, PongTimeout: 100 * time.Millisecond}
+		ended := make(chan CloseCode, 1)
+		_, cl := tcpConn(t, loop, cfg, func(c *Conn) {
+			c.OnClose(func(_ *Conn, code CloseCode, _ string) { ended <- code })
+		})
+		select {
+		case code := <-ended:
+			if code != CloseAbnormal {
+				t.Errorf("close code %v, want 1006", code)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("the connection outlived its pong timeout")
+		}
+		if err := cl.ExpectEOF(5 * time.Second); err != nil {
+			t.Error(err)
+		}
+	})
+	t.Run("close timeout", func(t *testing.T) {
+		cfg := &Config{CloseTimeout: 200 * time.Millisecond}
+		ended := make(chan CloseCode, 1)
+		c, cl := tcpConn(t, loop, cfg, func(c *Conn) {
+			c.OnClose(func(_ *Conn, code CloseCode, _ string) { ended <- code })
+		})
+		time.Sleep(50 * time.Millisecond) // the poller has it
+		start := time.Now()
+		go c.Close(CloseNormal, "bye")
+		if code, _, err := cl.ExpectClose(5 * time.Second); err != nil || code != 1000 {
+			t.Fatalf("close %d, %v", code, err)
+		}
+		// The client never answers.
+		select {
+		case <-ended:
+			if d := time.Since(start); d < 150*time.Millisecond {
+				t.Errorf("ended after %v, before the close timeout", d)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("the connection outlived its close timeout")
+		}
+	})
+}
