@@ -74,9 +74,9 @@ func TestDecompressionBomb(t *testing.T) {
 			t.Logf("%s compressed, %d MiB inflated, limit %s: close %d %q; %s allocated meanwhile (%.1f times the limit), heap peak %s over the baseline",
 				kib(int64(len(bomb))), tc.inflated, kib(limit), code, reason, mib(allocated), float64(allocated)/float64(limit), mib(peakMem))
 			// Everything allocated while the bomb went off, garbage
-			// included, bounds the peak: the inflated output up to the
-			// limit, and the compressed message (under the limit itself)
-			// reassembled from its fragments in a buffer that doubles.
+			// included, bounds the peak: the inflated output, in a
+			// buffer that grows up to the limit, and the compressed
+			// bytes (under the limit themselves) in read buffers.
 			if bound := limit + 4*int64(len(bomb)) + 1<<20; allocated > bound {
 				t.Errorf("%s allocated, want at most %s", mib(allocated), mib(bound))
 			}

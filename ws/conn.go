@@ -107,6 +107,7 @@ type reader struct {
 	inMessage  bool
 	op         Opcode
 	compressed bool
+	streaming  bool // a compressed message is being inflated as it arrives
 	size       int64
 	frames     int
 	started    time.Time

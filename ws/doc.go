@@ -42,8 +42,9 @@
 // Every protocol violation closes the connection with the code RFC 6455
 // gives it: 1002 for framing and close-frame errors, 1007 for invalid UTF-8
 // (as soon as the invalid byte arrives, also in the middle of a fragment;
-// a compressed message is validated as it is inflated, once its last
-// fragment is in) and for corrupt compressed data, 1009 for a frame,
+// a compressed message is inflated and validated as it arrives, so there
+// too as soon as the invalid byte is inflated) and for corrupt compressed
+// data, 1009 for a frame,
 // message or inflated message over its limit or too many fragments, 1008
 // for a message that takes longer than Config.MessageTimeout and for a
 // full send queue, 1011 when a listener panics (the panic is logged

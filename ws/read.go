@@ -246,6 +246,7 @@ func (c *Conn) data(ch *frame.Chunk) {
 			r.frames = 0
 			r.utf8.Reset()
 			r.buf = r.buf[:0]
+			r.streaming = false
 			if c.s.message > 0 {
 				r.started = time.Now()
 			}
@@ -267,12 +268,16 @@ func (c *Conn) data(ch *frame.Chunk) {
 		return
 	}
 	last := ch.End && h.Fin
-	if ch.Start && last && len(r.buf) == 0 {
+	if ch.Start && last && len(r.buf) == 0 && !r.streaming {
 		if r.buf != nil {
 			bufpool.Put(r.buf)
 			r.buf = nil
 		}
 		c.deliver(p) // the whole message is in this read: no copy
+		return
+	}
+	if r.compressed {
+		c.inflatePiece(p, last)
 		return
 	}
 	if len(p) > 0 {
@@ -332,10 +337,61 @@ func (c *Conn) deliver(p []byte) {
 		c.fail(CloseInvalidPayload, "text message ends inside a UTF-8 sequence")
 		return
 	}
+	c.emitMessage(p)
+}
+
+// emitMessage hands a complete, validated message to the listeners.
+func (c *Conn) emitMessage(p []byte) {
+	r := &c.r
 	if c.w.closing() {
 		return // we sent a close: nothing more is delivered
 	}
 	c.messagesIn.Add(1)
 	r.msg = Message{Opcode: r.op, Payload: p}
 	c.emit(&c.message)
+}
+
+// inflatePiece inflates the next piece of a compressed message that did
+// not arrive in one read, into r.buf, as it arrives: the inflated size is
+// bounded while it grows, and text is validated as UTF-8 piece by piece,
+// so invalid text fails at once, as in an uncompressed message.
+func (c *Conn) inflatePiece(p []byte, last bool) {
+	r := &c.r
+	if !r.streaming {
+		r.streaming = true
+		r.decomp.Begin(int(c.s.maxMessage))
+		if r.buf == nil {
+			r.buf = bufpool.Get(int(min(int64(len(p))*4+64, c.s.maxMessage, int64(c.s.readBuf)*4)))
+		}
+	}
+	start := len(r.buf)
+	out, err := r.decomp.Feed(r.buf, p)
+	if err == nil && last {
+		out, err = r.decomp.End(out)
+	}
+	r.buf = out
+	switch {
+	case errors.Is(err, permessagedeflate.ErrMessageTooBig):
+		c.fail(CloseMessageTooBig, "message too big once inflated")
+		return
+	case err != nil:
+		c.fail(CloseInvalidPayload, "invalid compressed data")
+		return
+	}
+	if r.op == OpText && !r.utf8.Write(out[start:]) {
+		c.fail(CloseInvalidPayload, "invalid UTF-8 in text message")
+		return
+	}
+	if !last {
+		return
+	}
+	r.streaming = false
+	r.inMessage = false
+	if r.op == OpText && !r.utf8.Done() {
+		c.fail(CloseInvalidPayload, "text message ends inside a UTF-8 sequence")
+		return
+	}
+	c.emitMessage(r.buf)
+	bufpool.Put(r.buf)
+	r.buf = nil
 }

@@ -2,7 +2,6 @@ package permessagedeflate
 
 import (
 	"errors"
-	"slices"
 	"sync"
 )
 
@@ -238,10 +237,20 @@ func (d *Decompressor) inflate(dst []byte, hs int, in []byte, final bool) ([]byt
 			}
 			return dst, nil
 		case sSpace:
-			// Grow by what this call produced so far, or four times the
-			// input left, but never past the limit: a bomb then costs
-			// about limit bytes.
-			dst = slices.Grow(dst, min(left-(op-op0), max(op-hs, 4*len(in), 512)))
+			// Double the buffer (or make room for four times the input
+			// left), never past the limit; once past half the limit the
+			// next doubling would be followed by one to the limit, so
+			// go there at once: a bomb then allocates about 1.5 times
+			// the limit in all.
+			room := left - (op - op0) // what the limit still allows
+			grow := min(room, max(len(dst), 4*len(in), 512))
+			if len(dst)+grow >= (len(dst)+room)/2 {
+				grow = room
+			}
+			// Not slices.Grow: append's growth steps would overshoot.
+			nb := make([]byte, len(dst), len(dst)+grow)
+			copy(nb, dst)
+			dst = nb
 		case sTooBig:
 			return dst, ErrMessageTooBig
 		default:
