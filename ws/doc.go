@@ -10,16 +10,33 @@
 // active handle (a running server, an open connection) is left, or until
 // Loop.Stop.
 //
-// Each connection has one I/O goroutine. It waits for the socket to become
-// readable without holding a buffer (on Linux it peeks through the runtime
-// poller), reads into a pooled buffer, decodes and unmasks frames in place,
-// validates UTF-8 as the bytes arrive, inflates, and then delivers each
-// finished event by taking the loop's run lock and calling the listeners
-// itself. Events posted while another goroutine holds the lock (timers,
-// Loop.Post from anywhere, drain events) are queued and run by the holder
-// before it lets go. The alternative, a dispatcher goroutine fed through a
-// channel, costs two goroutine switches per batch of events where the lock
-// costs one uncontended mutex; see docs/performance.md for the figures.
+// On Linux, a connection on a plain TCP or Unix socket is served by its
+// loop's poller: one goroutine per loop waiting in epoll_wait on every such
+// socket of the loop. For each batch of readable sockets it takes the
+// loop's run lock once, and for each socket reads into a pooled buffer,
+// decodes and unmasks frames in place, validates UTF-8 as the bytes
+// arrive, inflates, runs the listeners in place, and writes what they
+// queued with one non-blocking writev. Timers (idle, ping, pong, message,
+// close) are a heap in the poller. An idle connection therefore holds no
+// goroutine, no stack and no buffer: its socket, its Conn and what the
+// application keeps. A socket that will not take everything queued gets a
+// goroutine that waits to write the rest; meanwhile that socket is not
+// read (a peer that does not read is not read either, as with a blocking
+// write). The end of a connection (our close frame going out, the close
+// listeners, waiting for the peer's FIN) runs on a goroutine of its own.
+//
+// Elsewhere, and for TLS, each connection has one I/O goroutine that does
+// the same for its socket and takes the run lock for each event.
+//
+// Events posted while another goroutine holds the run lock (Loop.Post from
+// anywhere, drain events) are queued and run by the holder before it lets
+// go. The alternative, a dispatcher goroutine fed through a channel, costs
+// two goroutine switches per batch of events where the lock costs one
+// uncontended mutex; see docs/performance.md for the figures.
+//
+// One loop therefore uses about one core for its connections' I/O and
+// callbacks together; to use more cores, run several loops (a server per
+// loop on one port with server.Location.ReusePort: examples/multicore).
 //
 // A message is delivered straight out of the read buffer when it arrived
 // whole in one read, so Message.Payload is only valid until the listener

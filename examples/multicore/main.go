@@ -25,11 +25,12 @@
 //
 // # When one loop is better
 //
-// A loop only runs callbacks. Reading, frame parsing, unmasking, UTF-8
-// validation and inflating already run on each connection's own
-// goroutine, in parallel, and sends are queued and written by the
-// connection, so one loop keeps every core busy whenever the callbacks
-// are cheap next to that work, as in an echo or a relay. Prefer one loop:
+// On Linux a loop does all the I/O of its plain connections on one
+// goroutine (its poller: reading, frame parsing, unmasking, UTF-8
+// validation, inflating, the callbacks, writing), so one loop uses about
+// one core, and N loops on N cores multiply the throughput when the
+// connections are many and independent, as in an echo or a relay.
+// Prefer one loop:
 //
 //   - when connections share state: a chat room, a broadcast to everyone,
 //     a game. On one loop that state needs no lock; across loops a
@@ -41,13 +42,12 @@
 //     goroutines and post the result back with Loop.Post, rather than
 //     multiplying loops.
 //
-// Several loops pay off when the callbacks themselves are the bottleneck
-// (CPU-heavy per-message work on independent connections) and the
-// profile shows the loop's run lock contended. Also note that on Linux
-// closing one SO_REUSEPORT socket resets the connections still waiting in
-// its accept queue (unless the net.ipv4.tcp_migrate_req sysctl is set),
-// which is why Stop and StopListening should be applied to all the servers
-// together.
+// Several loops pay off when one loop's goroutine is the bottleneck: a
+// CPU profile shows it busy all the time while other cores idle. Also note
+// that on Linux closing one SO_REUSEPORT socket resets the connections
+// still waiting in its accept queue (unless the net.ipv4.tcp_migrate_req
+// sysctl is set), which is why Stop and StopListening should be applied to
+// all the servers together.
 package main
 
 import (
