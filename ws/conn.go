@@ -101,8 +101,7 @@ type Conn struct {
 
 // reader is the state owned by the connection's I/O goroutine.
 type reader struct {
-	dec     frame.Decoder
-	pending []byte
+	dec frame.Decoder
 
 	inMessage  bool
 	op         Opcode
@@ -114,10 +113,8 @@ type reader struct {
 	buf        []byte
 	utf8       utf8stream.Validator
 	decomp     *permessagedeflate.Decompressor
-	inflated   []byte
 
-	ctrl    *[maxControlPayloadBytes]byte // a control frame split across reads
-	ctrlLen int
+	x *readerExtra // what few connections need, made when needed
 
 	msg      Message
 	listen   []*Listener[func(*Conn, *Message)]
@@ -126,13 +123,28 @@ type reader struct {
 	lastRead     time.Time
 	pingSent     bool
 	pongDeadline time.Time
-	deadline     time.Time
 
 	peerClosed bool // a close frame arrived: nothing more is read
 	peerCode   CloseCode
 	failed     bool // we failed the connection: discard until EOF
 	onLoop     bool // the poller is processing a read and holds the loop
 	sock       sockReader
+}
+
+// readerExtra holds the reader's state that most connections never need,
+// kept out of Conn so that an idle connection costs less.
+type readerExtra struct {
+	pending  []byte                       // frames that came with the handshake
+	deadline time.Time                    // the socket's read deadline (the I/O goroutine's)
+	ctrl     [maxControlPayloadBytes]byte // a control frame split across reads
+	ctrlLen  int
+}
+
+func (r *reader) extra() *readerExtra {
+	if r.x == nil {
+		r.x = new(readerExtra)
+	}
+	return r.x
 }
 
 // NewConn wraps nc, whose opening handshake is complete, in a Conn. Call
@@ -156,7 +168,7 @@ func NewConn(nc net.Conn, cfg *Config, o ConnOptions) *Conn {
 	}
 	c.r.dec = frame.Decoder{Role: o.Role, MaxFrameSize: c.s.maxFrame, AllowRSV1: o.Deflate != nil}
 	if len(o.Buffered) > 0 {
-		c.r.pending = append([]byte(nil), o.Buffered...)
+		c.r.extra().pending = append([]byte(nil), o.Buffered...)
 	}
 	c.r.dispatch = c.runListeners
 	c.w.init(c)

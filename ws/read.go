@@ -27,10 +27,11 @@ func (c *Conn) serve() {
 	// Frames the client sent behind its handshake are processed first;
 	// the flush after them also writes the preamble (the 101).
 	c.w.holdFlush()
-	if len(r.pending) > 0 {
-		c.bytesIn.Add(uint64(len(r.pending)))
-		c.process(r.pending)
-		r.pending = nil
+	if r.x != nil && len(r.x.pending) > 0 {
+		pending := r.x.pending
+		r.x.pending = nil
+		c.bytesIn.Add(uint64(len(pending)))
+		c.process(pending)
 	}
 	c.w.releaseFlush()
 	if !r.failed && !r.peerClosed && r.sock.usable() && c.loop.poll(c) {
@@ -80,13 +81,14 @@ func (c *Conn) setReadDeadline() error {
 	for {
 		cd := c.closeDeadline.Load()
 		d := c.nextDeadline(cd)
-		if d.Equal(r.deadline) || (!r.deadline.IsZero() && d.After(r.deadline) && d.Sub(r.deadline) < time.Second) {
+		x := r.extra()
+		if d.Equal(x.deadline) || (!x.deadline.IsZero() && d.After(x.deadline) && d.Sub(x.deadline) < time.Second) {
 			return nil
 		}
 		if err := c.nc.SetReadDeadline(d); err != nil {
 			return err
 		}
-		r.deadline = d
+		x.deadline = d
 		if c.closeDeadline.Load() == cd {
 			return nil
 		}
@@ -127,7 +129,7 @@ func (c *Conn) timedOut(err error) bool {
 	if !errors.Is(err, os.ErrDeadlineExceeded) {
 		return false
 	}
-	c.r.deadline = time.Time{} // the socket's deadline has passed: always re-arm
+	c.r.extra().deadline = time.Time{} // the socket's deadline has passed: always re-arm
 	return c.expired(time.Now())
 }
 
@@ -191,17 +193,15 @@ func (c *Conn) control(ch *frame.Chunk) {
 	if !ch.Start || !ch.End {
 		// Split across reads: gather it (rare; the buffer is made the
 		// first time).
+		x := r.extra()
 		if ch.Start {
-			r.ctrlLen = 0
+			x.ctrlLen = 0
 		}
-		if r.ctrl == nil {
-			r.ctrl = new([maxControlPayloadBytes]byte)
-		}
-		r.ctrlLen += copy(r.ctrl[r.ctrlLen:], ch.Payload)
+		x.ctrlLen += copy(x.ctrl[x.ctrlLen:], ch.Payload)
 		if !ch.End {
 			return
 		}
-		p = r.ctrl[:r.ctrlLen]
+		p = x.ctrl[:x.ctrlLen]
 	}
 	switch ch.Header.Opcode {
 	case frame.OpPing:
@@ -315,24 +315,18 @@ func (c *Conn) deliver(p []byte) {
 			dst = bufpool.Get(int(size))
 		}
 		out, err := r.decomp.Decompress(dst, p, int(c.s.maxMessage))
-		r.inflated = out
-		defer func() {
-			bufpool.Put(r.inflated)
-			r.inflated = nil
-		}()
 		switch {
 		case errors.Is(err, permessagedeflate.ErrMessageTooBig):
 			c.fail(CloseMessageTooBig, "message too big once inflated")
-			return
 		case err != nil:
 			c.fail(CloseInvalidPayload, "invalid compressed data")
-			return
-		}
-		p = out
-		if r.op == OpText && !utf8stream.Valid(p) {
+		case r.op == OpText && !utf8stream.Valid(out):
 			c.fail(CloseInvalidPayload, "invalid UTF-8 in text message")
-			return
+		default:
+			c.emitMessage(out) // listeners never panic out of emit
 		}
+		bufpool.Put(out)
+		return
 	} else if r.op == OpText && !r.utf8.Done() {
 		c.fail(CloseInvalidPayload, "text message ends inside a UTF-8 sequence")
 		return

@@ -21,6 +21,15 @@ const (
 	maxQueuedPongs = 16
 )
 
+// flushScratch is what a blocking flush needs besides the queue; pooled,
+// so that connections do not each keep one.
+type flushScratch struct {
+	recycle [][]byte
+	nb      net.Buffers
+}
+
+var flushScratchPool = sync.Pool{New: func() any { return new(flushScratch) }}
+
 // writer is the connection's send queue. Frames are encoded into pooled
 // chunks as they are sent and written out with one writev per flush. The
 // I/O goroutine flushes what listeners queued while it dispatched; sends
@@ -34,8 +43,6 @@ type writer struct {
 	out     [][]byte // queued chunks, the last one still being filled
 	off     int      // bytes of out[0] already written
 	spare   [][]byte
-	recycle [][]byte
-	nb      net.Buffers
 	queued  int  // bytes queued and not yet written
 	writing bool // a flush is under way
 	held    bool // the I/O goroutine is dispatching and will flush after
@@ -358,19 +365,21 @@ func (w *writer) flushLocked() (drain bool) {
 		}
 		w.mu.Unlock()
 
-		w.recycle = append(w.recycle[:0], bufs...)
+		fs := flushScratchPool.Get().(*flushScratch)
+		fs.recycle = append(fs.recycle[:0], bufs...)
 		if err == nil {
-			// A field, not a local: WriteTo takes a pointer, and a local
-			// would escape to the heap on every flush.
+			// Not a local: WriteTo takes a pointer, and a local would
+			// escape to the heap on every flush.
 			bufs[0] = bufs[0][off:]
-			w.nb = bufs
-			_, err = w.nb.WriteTo(c.nc)
-			w.nb = nil
+			fs.nb = bufs
+			_, err = fs.nb.WriteTo(c.nc)
+			fs.nb = nil
 		}
-		for i, b := range w.recycle {
+		for i, b := range fs.recycle {
 			bufpool.Put(b)
-			w.recycle[i] = nil
+			fs.recycle[i] = nil
 		}
+		flushScratchPool.Put(fs)
 		clear(bufs)
 
 		w.mu.Lock()
