@@ -2,7 +2,7 @@
 // each with a server of its own listening on the same port with
 // Location.ReusePort, each loop's Run on a goroutine of its own.
 //
-//	go run ./examples/multicore [-addr 127.0.0.1:8080] [-loops N]
+//	go run ./examples/multicore [-addr 127.0.0.1:8080] [-loops N] [-deflate]
 //
 // -loops defaults to runtime.NumCPU(). It prints "listening on
 // ws://HOST:PORT/" once every server listens (with port 0, the first
@@ -64,12 +64,14 @@ import (
 
 	"unievent.dev/ws"
 	"unievent.dev/ws/handshake"
+	"unievent.dev/ws/permessagedeflate"
 	"unievent.dev/ws/server"
 )
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:8080", "host:port to listen on")
 	loops := flag.Int("loops", runtime.NumCPU(), "number of loops, each with its own server")
+	deflate := flag.Bool("deflate", false, "accept permessage-deflate (compression level 1)")
 	flag.Parse()
 
 	host, portStr, err := net.SplitHostPort(*addr)
@@ -83,7 +85,11 @@ func main() {
 	if *loops < 1 {
 		log.Fatalf("multicore: -loops must be at least 1")
 	}
-	servers, err := start(host, port, *loops)
+	var cfg server.Config
+	if *deflate {
+		cfg.Deflate = &permessagedeflate.Config{Level: 1}
+	}
+	servers, err := start(cfg, host, port, *loops)
 	if err != nil {
 		log.Fatalf("multicore: %v", err)
 	}
@@ -115,10 +121,10 @@ func main() {
 	wg.Wait()
 }
 
-// start creates and runs n echo servers, each on a new loop, sharing the
-// port with SO_REUSEPORT. The loops are not running yet. With port 0 the
-// first server picks the port.
-func start(host string, port, n int) ([]*server.Server, error) {
+// start creates and runs n echo servers with cfg, each on a new loop,
+// sharing the port with SO_REUSEPORT. The loops are not running yet. With
+// port 0 the first server picks the port.
+func start(cfg server.Config, host string, port, n int) ([]*server.Server, error) {
 	var servers []*server.Server
 	stopAll := func() {
 		for _, s := range servers {
@@ -127,7 +133,8 @@ func start(host string, port, n int) ([]*server.Server, error) {
 	}
 	for range n {
 		loc := server.Location{Host: host, Port: port, ReusePort: true, TCPNoDelay: true}
-		srv, err := server.New(server.Config{Locations: []server.Location{loc}}, ws.NewLoop())
+		cfg.Locations = []server.Location{loc}
+		srv, err := server.New(cfg, ws.NewLoop())
 		if err != nil {
 			stopAll()
 			return nil, err

@@ -14,7 +14,7 @@ const wait = 5 * time.Second
 
 func TestServersShareThePort(t *testing.T) {
 	const loops, clients = 4, 32
-	servers, err := start("127.0.0.1", 0, loops)
+	servers, err := start(server.Config{}, "127.0.0.1", 0, loops)
 	if errors.Is(err, server.ErrNoReusePort) {
 		t.Skip(err)
 	}
