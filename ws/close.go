@@ -79,9 +79,9 @@ func (w *writer) sendClose(code CloseCode, reason string, initiated bool) error 
 	// The close timeout bounds the writes still to come, and one blocked
 	// now on a peer that reads nothing (maybe on the I/O goroutine, which
 	// then cannot see the read deadline Close sets).
-	w.closeBy = time.Now().Add(w.c.s.closeTimeout)
+	w.closeBy = monoOf(time.Now().Add(w.c.s.closeTimeout))
 	if w.writing {
-		w.c.nc.SetWriteDeadline(w.closeBy)
+		w.c.nc.SetWriteDeadline(w.closeBy.time())
 	}
 	w.kick()
 	return nil

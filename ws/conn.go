@@ -109,20 +109,19 @@ type reader struct {
 	streaming  bool // a compressed message is being inflated as it arrives
 	size       int64
 	frames     int
-	started    time.Time
+	started    mono
 	buf        []byte
 	utf8       utf8stream.Validator
 	decomp     *permessagedeflate.Decompressor
 
 	x *readerExtra // what few connections need, made when needed
 
-	msg      Message
-	listen   []*Listener[func(*Conn, *Message)]
-	dispatch func()
+	msg    Message
+	listen []*Listener[func(*Conn, *Message)]
 
-	lastRead     time.Time
+	lastRead     mono
 	pingSent     bool
-	pongDeadline time.Time
+	pongDeadline mono
 
 	peerClosed bool // a close frame arrived: nothing more is read
 	peerCode   CloseCode
@@ -170,7 +169,6 @@ func NewConn(nc net.Conn, cfg *Config, o ConnOptions) *Conn {
 	if len(o.Buffered) > 0 {
 		c.r.extra().pending = append([]byte(nil), o.Buffered...)
 	}
-	c.r.dispatch = c.runListeners
 	c.w.init(c)
 	if len(o.Preamble) > 0 {
 		c.w.appendRaw(o.Preamble)
@@ -285,9 +283,9 @@ func (c *Conn) emit(ev *Event[func(*Conn, *Message)]) {
 	}
 	c.r.listen = ls
 	if c.r.onLoop {
-		c.r.dispatch() // the poller holds the loop
+		c.runListeners() // the poller holds the loop
 	} else {
-		c.loop.Exec(c.r.dispatch)
+		c.loop.execConn(c)
 	}
 	c.r.listen = nil
 }

@@ -125,6 +125,17 @@ func (l *Loop) Exec(f func()) {
 	l.kick()
 }
 
+// execConn is Exec(c.runListeners) without a method value, which would
+// cost an allocation or a field per connection.
+func (l *Loop) execConn(c *Conn) {
+	l.run.Lock()
+	l.drain()
+	c.runListeners()
+	l.drain()
+	l.run.Unlock()
+	l.kick()
+}
+
 // Ref registers an active handle: Run does not return for lack of handles
 // while it is registered. Every Ref is paired with one Unref.
 func (l *Loop) Ref() { l.handles.Add(1) }

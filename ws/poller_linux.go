@@ -342,7 +342,7 @@ func (p *poller) handle(c *Conn, now time.Time) {
 			break
 		}
 		if n > 0 {
-			r.lastRead = now
+			r.lastRead = monoOf(now)
 			r.pingSent = false
 			c.bytesIn.Add(uint64(n))
 			c.process(buf[:n])

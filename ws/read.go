@@ -19,7 +19,7 @@ import (
 // goroutine at all (see poller_linux.go).
 func (c *Conn) serve() {
 	r := &c.r
-	r.lastRead = time.Now()
+	r.lastRead = monoNow()
 	r.sock.init(c.nc, c.s.readBuf)
 	if c.params != nil {
 		r.decomp = permessagedeflate.NewDecompressor(*c.params)
@@ -52,7 +52,7 @@ func (c *Conn) serve() {
 			n, err = c.nc.Read(buf)
 		}
 		if n > 0 {
-			r.lastRead = time.Now()
+			r.lastRead = monoNow()
 			r.pingSent = false
 			c.bytesIn.Add(uint64(n))
 			c.w.holdFlush()
@@ -110,15 +110,15 @@ func (c *Conn) nextDeadline(closeDeadline int64) time.Time {
 		}
 	}
 	if r.pingSent {
-		consider(r.pongDeadline)
+		consider(r.pongDeadline.time())
 	} else if c.s.ping > 0 {
-		consider(r.lastRead.Add(c.s.ping))
+		consider(r.lastRead.add(c.s.ping))
 	}
 	if c.s.idle > 0 {
-		consider(r.lastRead.Add(c.s.idle))
+		consider(r.lastRead.add(c.s.idle))
 	}
 	if r.inMessage && c.s.message > 0 {
-		consider(r.started.Add(c.s.message))
+		consider(r.started.add(c.s.message))
 	}
 	return d
 }
@@ -142,15 +142,15 @@ func (c *Conn) expired(now time.Time) bool {
 		return now.UnixNano() < cd // closing: an early wake-up, or the close timeout
 	}
 	switch {
-	case r.pingSent && !now.Before(r.pongDeadline):
+	case r.pingSent && !now.Before(r.pongDeadline.time()):
 		return false // the peer is gone: drop it, 1006
-	case c.s.idle > 0 && !now.Before(r.lastRead.Add(c.s.idle)):
+	case c.s.idle > 0 && !now.Before(r.lastRead.add(c.s.idle)):
 		c.Close(CloseAway, "idle timeout")
-	case r.inMessage && c.s.message > 0 && !now.Before(r.started.Add(c.s.message)):
+	case r.inMessage && c.s.message > 0 && !now.Before(r.started.add(c.s.message)):
 		c.fail(ClosePolicyViolation, "message took too long")
-	case !r.pingSent && c.s.ping > 0 && !now.Before(r.lastRead.Add(c.s.ping)):
+	case !r.pingSent && c.s.ping > 0 && !now.Before(r.lastRead.add(c.s.ping)):
 		r.pingSent = true
-		r.pongDeadline = now.Add(c.s.pong)
+		r.pongDeadline = monoOf(now.Add(c.s.pong))
 		if c.s.pong == 0 {
 			r.pingSent = false
 		}
@@ -248,7 +248,7 @@ func (c *Conn) data(ch *frame.Chunk) {
 			r.buf = r.buf[:0]
 			r.streaming = false
 			if c.s.message > 0 {
-				r.started = time.Now()
+				r.started = monoNow()
 			}
 		}
 		r.frames++

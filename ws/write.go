@@ -36,9 +36,10 @@ var flushScratchPool = sync.Pool{New: func() any { return new(flushScratch) }}
 // from anywhere else start a flushing goroutine when none is running, so
 // no send ever blocks on the socket.
 type writer struct {
-	c    *Conn
-	mu   sync.Mutex
-	cond sync.Cond
+	c  *Conn
+	mu sync.Mutex
+	// flushed, when waitFlushed waits, is closed by the flush that ends.
+	flushed chan struct{}
 
 	out     [][]byte // queued chunks, the last one still being filled
 	off     int      // bytes of out[0] already written
@@ -52,9 +53,9 @@ type writer struct {
 	pong     *[maxControlPayloadBytes]byte // made by the first pong that collapses
 	pongLen  int
 
-	closeSent   bool      // a close frame is queued: nothing more is sent
-	closeBy     time.Time // set with the close frame: no write outlasts the close timeout
-	initiated   bool      // we started the closing handshake
+	closeSent   bool // a close frame is queued: nothing more is sent
+	closeBy     mono // set with the close frame: no write outlasts the close timeout
+	initiated   bool // we started the closing handshake
 	closeCode   CloseCode
 	closeReason string
 	done        bool // the connection is gone
@@ -67,7 +68,6 @@ type writer struct {
 
 func (w *writer) init(c *Conn) {
 	w.c = c
-	w.cond.L = &w.mu
 	if c.params != nil && c.s.deflate != nil {
 		w.comp = permessagedeflate.NewCompressor(c.s.deflate, *c.params)
 	}
@@ -391,7 +391,10 @@ func (w *writer) flushLocked() (drain bool) {
 		}
 	}
 	w.writing = false
-	w.cond.Broadcast()
+	if w.flushed != nil {
+		close(w.flushed)
+		w.flushed = nil
+	}
 	if w.err != nil {
 		// The peer cannot be written to: end the connection, which
 		// reports 1006.
@@ -413,8 +416,8 @@ func (w *writer) writeDeadline() time.Time {
 	if w.c.s.write > 0 {
 		d = time.Now().Add(w.c.s.write)
 	}
-	if !w.closeBy.IsZero() && (d.IsZero() || w.closeBy.Before(d)) {
-		d = w.closeBy
+	if w.closeBy != 0 && (d.IsZero() || w.closeBy.time().Before(d)) {
+		d = w.closeBy.time()
 	}
 	return d
 }
@@ -452,7 +455,13 @@ func (w *writer) waitFlushed(deadline time.Time) {
 			w.flushLocked() // the connection is closing: no drain event
 			continue
 		}
-		w.cond.Wait()
+		if w.flushed == nil {
+			w.flushed = make(chan struct{})
+		}
+		ch := w.flushed
+		w.mu.Unlock()
+		<-ch
+		w.mu.Lock()
 	}
 }
 
