@@ -335,19 +335,22 @@ func (p *poller) handle(c *Conn, now time.Time) {
 	}
 	ended := false
 	r.onLoop = true
-	c.w.holdFlush()
 	for range maxReadsPerWake {
 		buf, n, err, again := r.sock.readNow()
 		if again {
 			break
 		}
+		full := n == len(buf)
 		if n > 0 {
 			r.lastRead = monoOf(now)
 			r.pingSent = false
 			c.bytesIn.Add(uint64(n))
+			// What the listeners queue for this read goes out with one
+			// writev after it, as on the I/O goroutine.
+			c.w.holdFlush()
 			c.process(buf[:n])
+			c.w.releaseFlushNow(p)
 		}
-		full := n == len(buf)
 		if buf != nil {
 			bufpool.Put(buf)
 		}
@@ -355,12 +358,11 @@ func (p *poller) handle(c *Conn, now time.Time) {
 			ended = true
 			break
 		}
-		if r.failed || r.peerClosed || !full {
+		if r.failed || r.peerClosed || !full || c.w.busy() {
 			break
 		}
 	}
 	r.onLoop = false
-	c.w.releaseFlushNow(p)
 	if ended || r.failed || r.peerClosed || c.p.aborted.Load() {
 		p.end(c)
 		return
