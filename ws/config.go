@@ -21,6 +21,7 @@ const (
 	DefaultPongTimeout     = 20 * time.Second
 	DefaultWriteTimeout    = 30 * time.Second
 	DefaultReadBufferSize  = 32 << 10
+	PollerReadBufferSize   = 128 << 10
 	DefaultMessageTimeout  = 0 // see Config.MessageTimeout
 	minReadBufferSize      = 512
 	maxControlPayloadBytes = 125
@@ -90,7 +91,12 @@ type Config struct {
 	MessageTimeout time.Duration
 
 	// ReadBufferSize is the size of the pooled buffer one socket read
-	// fills; 0 means DefaultReadBufferSize.
+	// fills; 0 means DefaultReadBufferSize. A connection served by the
+	// Linux poller reads into a buffer of at least PollerReadBufferSize:
+	// the poller reads one socket at a time, so that buffer is taken from
+	// the pool for the read and given back after it, whatever the number
+	// of connections, and a message up to its size that arrives whole is
+	// delivered without being copied.
 	ReadBufferSize int
 }
 

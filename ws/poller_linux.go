@@ -86,6 +86,7 @@ func (l *Loop) poll(c *Conn) bool {
 	p := l.pl
 	l.pmu.Unlock()
 	c.p.hidx = -1
+	c.r.sock.size = max(c.r.sock.size, PollerReadBufferSize)
 	c.p.watched.Store(true)
 	if err := p.add(c); err != nil {
 		// No epoll here: the connection goes on without it; Close and
