@@ -39,9 +39,13 @@ const maxReadsPerWake = 4
 // goroutine and its epoll instance before it lets them go.
 const pollerLinger = time.Second
 
-// usePoller turns the poller off for tests of the goroutine-per-socket
+// pollable turns the poller off for tests of the goroutine-per-socket
 // path.
-var usePoller = true
+var pollable = true
+
+// handoffWait is how long a new connection's I/O goroutine waits for the
+// first read before it hands the socket to the poller.
+const handoffWait = 5 * time.Millisecond
 
 type poller struct {
 	loop *Loop
@@ -76,7 +80,7 @@ const evfdSlot = -1
 // poll hands c's socket to the loop's poller. It reports false when no
 // poller can take it (the goroutine then goes on reading).
 func (l *Loop) poll(c *Conn) bool {
-	if !usePoller {
+	if !pollable {
 		return false
 	}
 	l.pmu.Lock()

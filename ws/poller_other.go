@@ -6,6 +6,10 @@ package ws
 // goroutine.
 type poller struct{}
 
+const pollable = false
+
+const handoffWait = 0
+
 func (l *Loop) poll(*Conn) bool { return false }
 
 func (p *poller) touch(*Conn) {}

@@ -34,10 +34,23 @@ func (c *Conn) serve() {
 		c.process(pending)
 	}
 	c.w.releaseFlush()
-	if !r.failed && !r.peerClosed && r.sock.usable() && c.loop.poll(c) {
-		return
+	// A connection the poller can serve stays on this goroutine for its
+	// first read, or handoffWait if nothing comes: a short-lived
+	// connection (connect, a message or a close, gone) then never costs
+	// the poller's registration round trip, and its first exchange takes
+	// no extra wake-up.
+	handoff := r.sock.usable() && pollable
+	if handoff {
+		r.handoff = monoOf(time.Now().Add(handoffWait))
 	}
 	for !r.failed && !r.peerClosed {
+		if handoff && (r.handoff == 0 || !time.Now().Before(r.handoff.time())) {
+			r.handoff = 0
+			if c.handOff() {
+				return
+			}
+			handoff = false
+		}
 		if err := c.setReadDeadline(); err != nil {
 			break
 		}
@@ -58,6 +71,7 @@ func (c *Conn) serve() {
 			c.w.holdFlush()
 			c.process(buf[:n])
 			c.w.releaseFlush()
+			r.handoff = 0 // the first read is done: to the poller
 		}
 		if buf != nil {
 			bufpool.Put(buf)
@@ -120,7 +134,23 @@ func (c *Conn) nextDeadline(closeDeadline int64) time.Time {
 	if r.inMessage && c.s.message > 0 {
 		consider(r.started.add(c.s.message))
 	}
+	if r.handoff != 0 {
+		consider(r.handoff.time())
+	}
 	return d
+}
+
+// handOff gives the socket to the loop's poller, reporting whether it took
+// it. The socket's read deadline, which the poller does not use (it would
+// fail its reads once passed), is cleared first.
+func (c *Conn) handOff() bool {
+	if c.nc.SetReadDeadline(time.Time{}) != nil {
+		return false
+	}
+	if c.r.x != nil {
+		c.r.x.deadline = time.Time{}
+	}
+	return c.loop.poll(c)
 }
 
 // timedOut handles a read that ended at the deadline: it reports whether
