@@ -98,11 +98,14 @@ func (w *writer) peerClose(code CloseCode, reason string) {
 }
 
 // finish ends the connection once the read loop is over. After a close
-// handshake (or a failure) it lets our close frame go out and half-closes;
-// then the close listeners run on the loop, and only then does it wait for
-// the peer's FIN before closing the socket, so that data still arriving
-// does not turn our close into a reset that could destroy the close frame
-// in flight (RFC 6455 section 7.1.1 has the server close first).
+// handshake (or a failure) it lets our close frame go out. When the
+// handshake is complete (both close frames crossed) the peer sends nothing
+// more, and the socket is closed at once: the server closes first (RFC
+// 6455 section 7.1.1), with a FIN behind our close frame. After a failure
+// the peer may still be sending: then it half-closes, runs the close
+// listeners, and only then waits for the peer's FIN before closing the
+// socket, so that data still arriving does not turn our close into a reset
+// that could destroy the close frame in flight.
 func (c *Conn) finish() {
 	r := &c.r
 	deadline := time.Now().Add(c.s.closeTimeout)
@@ -126,7 +129,7 @@ func (c *Conn) finish() {
 		r.decomp.Release()
 		r.decomp = nil
 	}
-	halfClosed := handshake && c.closeWrite()
+	halfClosed := r.failed && !r.peerClosed && c.closeWrite()
 	if !halfClosed {
 		c.nc.Close()
 	}

@@ -49,12 +49,10 @@ func (l *listener) serve() {
 			continue
 		}
 		backoff = 0
-		if tc, ok := nc.(*net.TCPConn); ok {
-			if l.loc.Nagle {
-				tc.SetNoDelay(false)
-			} else if l.loc.TCPNoDelay {
-				tc.SetNoDelay(true)
-			}
+		// TCPNoDelay needs no call: Go sets TCP_NODELAY on every
+		// accepted connection already.
+		if tc, ok := nc.(*net.TCPConn); ok && l.loc.Nagle {
+			tc.SetNoDelay(false)
 		}
 		if l.tls != nil {
 			nc = tls.Server(nc, l.tls)
