@@ -187,6 +187,20 @@ func (c *Conn) Start() {
 	go c.serve()
 }
 
+// Serve is Start on the calling goroutine: it serves the connection there
+// until it hands the socket to its loop's poller (Linux, plain sockets:
+// after the first read, or a few milliseconds) or until the connection is
+// over, and then returns. A server that already runs a goroutine per
+// accepted socket saves starting another one. It does nothing when the
+// connection was started already.
+func (c *Conn) Serve() {
+	if c.started.Swap(true) {
+		return
+	}
+	c.loop.Ref()
+	c.serve()
+}
+
 // ID returns the identifier the server gave the connection.
 func (c *Conn) ID() uint64 { return c.id }
 

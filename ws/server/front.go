@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"unievent.dev/internal/bufpool"
+	"unievent.dev/ws"
 	"unievent.dev/ws/handshake"
 )
 
@@ -74,18 +75,20 @@ func (s *Server) serveConn(nc net.Conn, fe *frontEnd) {
 	rec := &recorder{nc: nc, buf: bufpool.Get(1024), limit: limit + headerSlack}
 	br := readerPool.Get().(*bufio.Reader)
 	br.Reset(rec)
-	defer func() {
+	release := func() {
 		br.Reset(nil)
 		readerPool.Put(br)
-	}()
+	}
 
 	if !s.readingHead(nc, true) {
+		release()
 		nc.Close() // stopped
 		return
 	}
 	req, err := http.ReadRequest(br)
 	s.readingHead(nc, false)
 	if err != nil {
+		release()
 		bufpool.Put(rec.buf)
 		switch {
 		case rec.over:
@@ -98,6 +101,7 @@ func (s *Server) serveConn(nc net.Conn, fe *frontEnd) {
 		return
 	}
 	if !handshake.IsUpgradeRequest(req) {
+		release()
 		nc.SetReadDeadline(time.Time{})
 		fe.feed(&replayConn{Conn: nc, pending: rec.buf, rest: rec.buf})
 		return
@@ -107,7 +111,14 @@ func (s *Server) serveConn(nc net.Conn, fe *frontEnd) {
 	head := append([]byte(nil), rec.buf[:len(rec.buf)-br.Buffered()]...)
 	bufpool.Put(rec.buf)
 	req.RemoteAddr = nc.RemoteAddr().String()
-	s.upgrade(&rawAnswer{nc: nc, br: br, head: head}, req)
+	ra := &rawAnswer{nc: nc, br: br, head: head}
+	s.upgrade(ra, req)
+	release()
+	if ra.conn != nil {
+		// This goroutine serves the connection's first read, then hands
+		// it to the poller (or, off Linux, serves it to the end).
+		ra.conn.Serve()
+	}
 }
 
 // readingHead registers nc (on) as a connection whose request head is
@@ -139,7 +150,8 @@ func isTimeout(err error) bool {
 type rawAnswer struct {
 	nc   net.Conn
 	br   *bufio.Reader
-	head []byte // the request head as read
+	head []byte   // the request head as read
+	conn *ws.Conn // the connection, once upgraded
 }
 
 func (a *rawAnswer) refuse(status int, body string, header http.Header) {

@@ -67,7 +67,10 @@ func (l Location) validate() error {
 
 // listen opens the location's listening socket with its socket options.
 func (l Location) listen() (net.Listener, error) {
-	lc := net.ListenConfig{}
+	// No TCP keepalive: the WebSocket ping (ws.Config.PingInterval and
+	// PongTimeout) finds dead peers, and Go's default would cost several
+	// setsockopt calls per accepted connection.
+	lc := net.ListenConfig{KeepAlive: -1}
 	if l.ReusePort {
 		lc.Control = func(network, address string, c syscall.RawConn) error {
 			var serr error

@@ -212,12 +212,16 @@ func (s *Server) upgrade(a answerer, r *http.Request) error {
 		// As for a panic in any connection listener (ws.Conn): 1011.
 		wc.Close(ws.CloseInternalError, "internal error")
 	}
-	if ra, ok := a.(*rawAnswer); ok && ra.head != nil {
-		// Keep the head's bytes rather than the parsed request: Request
-		// parses them again when asked.
-		conn.mu.Lock()
-		conn.req, conn.head = nil, ra.head
-		conn.mu.Unlock()
+	if ra, ok := a.(*rawAnswer); ok {
+		if ra.head != nil {
+			// Keep the head's bytes rather than the parsed request:
+			// Request parses them again when asked.
+			conn.mu.Lock()
+			conn.req, conn.head = nil, ra.head
+			conn.mu.Unlock()
+		}
+		ra.conn = wc // serveConn serves it on its own goroutine
+		return nil
 	}
 	wc.Start()
 	return nil
