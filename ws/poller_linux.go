@@ -43,8 +43,8 @@ const pollerLinger = time.Second
 // path.
 var pollable = true
 
-// handoffWait is how long a new connection's I/O goroutine waits for the
-// first read before it hands the socket to the poller.
+// handoffWait is how long a new connection's I/O goroutine serves it
+// before it hands the socket to the poller.
 const handoffWait = 5 * time.Millisecond
 
 type poller struct {

@@ -35,10 +35,9 @@ func (c *Conn) serve() {
 	}
 	c.w.releaseFlush()
 	// A connection the poller can serve stays on this goroutine for its
-	// first read, or handoffWait if nothing comes: a short-lived
-	// connection (connect, a message or a close, gone) then never costs
-	// the poller's registration round trip, and its first exchange takes
-	// no extra wake-up.
+	// first handoffWait: a short-lived connection (connect, a message or
+	// two, a close, gone) then never costs the poller's registration
+	// round trip, and its first exchanges take no extra wake-up.
 	handoff := r.sock.usable() && pollable
 	if handoff {
 		r.handoff = monoOf(time.Now().Add(handoffWait))
@@ -71,7 +70,6 @@ func (c *Conn) serve() {
 			c.w.holdFlush()
 			c.process(buf[:n])
 			c.w.releaseFlush()
-			r.handoff = 0 // the first read is done: to the poller
 		}
 		if buf != nil {
 			bufpool.Put(buf)
