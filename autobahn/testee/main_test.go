@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"testing"
 	"time"
+	"unievent.dev/autobahn"
 
 	"unievent.dev/internal/wstest"
 	"unievent.dev/ws"
@@ -19,7 +20,7 @@ const wait = 10 * time.Second
 func testee(t *testing.T) string {
 	t.Helper()
 	loop := ws.NewLoop()
-	srv, err := newTestee(server.Location{Host: "127.0.0.1"}, loop)
+	srv, err := autobahn.NewTestee(server.Location{Host: "127.0.0.1"}, loop)
 	if err != nil {
 		t.Fatal(err)
 	}
