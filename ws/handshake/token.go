@@ -18,6 +18,10 @@ var tchar = func() (t [256]bool) {
 	return t
 }()
 
+// IsToken reports whether s is an RFC 7230 token (1*tchar), as a
+// subprotocol name (RFC 6455 section 4.1) or an extension name must be.
+func IsToken(s string) bool { return isToken(s) }
+
 // isToken reports whether s is an RFC 7230 token (1*tchar).
 func isToken(s string) bool {
 	if s == "" {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"unievent.dev/ws"
+	"unievent.dev/ws/handshake"
 )
 
 // Defaults for the zero values of HTTPConfig and Config.
@@ -115,7 +116,7 @@ func (c *Config) validate() error {
 		seen[l] = true
 	}
 	for _, p := range c.Protocols {
-		if !isToken(p) {
+		if !handshake.IsToken(p) {
 			return fmt.Errorf("server: subprotocol %q is not a token", p)
 		}
 	}
@@ -147,22 +148,4 @@ func (c *Config) retryAfter() int {
 		return DefaultRetryAfterSeconds
 	}
 	return c.RetryAfter
-}
-
-// isToken reports whether s is an RFC 7230 token (subprotocol names are).
-func isToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c <= ' ' || c >= 0x7f {
-			return false
-		}
-		switch c {
-		case '(', ')', '<', '>', '@', ',', ';', ':', '\\', '"', '/', '[', ']', '?', '=', '{', '}':
-			return false
-		}
-	}
-	return true
 }
