@@ -67,12 +67,9 @@ func (w *writer) sendClose(code CloseCode, reason string, initiated bool) error 
 	w.closeSent = true
 	w.closeCode, w.closeReason = code, reason
 	w.initiated = initiated
-	if w.pongSlot {
-		// The pong owed for the newest ping goes out before the close
-		// frame: nothing may follow that.
-		w.pongSlot = false
-		w.appendFrame(frame.Header{Fin: true, Opcode: frame.OpPong}, w.pong[:w.pongLen])
-	}
+	// The pong owed for the newest ping goes out before the close frame:
+	// nothing may follow that.
+	w.queuePongSlot()
 	var payload [maxControlPayloadBytes]byte
 	p := frame.AppendClosePayload(payload[:0], code, reason)
 	w.appendFrame(frame.Header{Fin: true, Opcode: frame.OpClose}, p)

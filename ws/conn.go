@@ -180,11 +180,9 @@ func NewConn(nc net.Conn, cfg *Config, o ConnOptions) *Conn {
 // Start registers the connection as an active handle of its loop and
 // starts reading. It does nothing when called again.
 func (c *Conn) Start() {
-	if c.started.Swap(true) {
-		return
+	if c.begin() {
+		go c.serve()
 	}
-	c.loop.Ref()
-	go c.serve()
 }
 
 // Serve is Start on the calling goroutine: it serves the connection there
@@ -194,11 +192,19 @@ func (c *Conn) Start() {
 // accepted socket saves starting another one. It does nothing when the
 // connection was started already.
 func (c *Conn) Serve() {
+	if c.begin() {
+		c.serve()
+	}
+}
+
+// begin registers the connection with its loop the first time it is
+// started, and reports whether this was that time.
+func (c *Conn) begin() bool {
 	if c.started.Swap(true) {
-		return
+		return false
 	}
 	c.loop.Ref()
-	c.serve()
+	return true
 }
 
 // ID returns the identifier the server gave the connection.

@@ -117,9 +117,20 @@ func (l *Loop) Post(f func()) {
 // lock itself when it is free. It must not be called from inside a callback
 // of the same loop (it would wait for itself); use Post there.
 func (l *Loop) Exec(f func()) {
+	l.enter()
+	f()
+	l.leave()
+}
+
+// enter takes the run lock and runs what was posted meanwhile; leave runs
+// what the callbacks posted, lets the lock go and hands over what is
+// posted after. Between the two, callbacks run in place.
+func (l *Loop) enter() {
 	l.run.Lock()
 	l.drain()
-	f()
+}
+
+func (l *Loop) leave() {
 	l.drain()
 	l.run.Unlock()
 	l.kick()
@@ -128,12 +139,9 @@ func (l *Loop) Exec(f func()) {
 // execConn is Exec(c.runListeners) without a method value, which would
 // cost an allocation or a field per connection.
 func (l *Loop) execConn(c *Conn) {
-	l.run.Lock()
-	l.drain()
+	l.enter()
 	c.runListeners()
-	l.drain()
-	l.run.Unlock()
-	l.kick()
+	l.leave()
 }
 
 // Ref registers an active handle: Run does not return for lack of handles

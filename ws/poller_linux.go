@@ -9,7 +9,6 @@ import (
 	"unsafe"
 
 	"unievent.dev/internal/bufpool"
-	"unievent.dev/ws/frame"
 )
 
 // The poller is the loop's own epoll instance. Once a plain connection is
@@ -190,34 +189,30 @@ func (p *poller) run(epfd, evfd int) {
 			n = 0
 		}
 		now := time.Now()
-		p.takeRequests(evfd, now)
-		ready := 0
+		p.takeRequests(evfd)
+		// Listeners run in place: the loop is taken once for the batch,
+		// at its first socket. (Nothing else here runs a listener, so a
+		// loop that is not running only holds up sockets with something
+		// to read.)
+		locked := false
 		for i := range n {
-			if p.events[i].Fd != evfdSlot {
-				ready++
+			ev := &p.events[i]
+			if ev.Fd == evfdSlot {
+				continue
 			}
+			slot := ev.Fd
+			if int(slot) >= len(p.conns) || p.gens[slot] != uint32(ev.Pad) || p.conns[slot] == nil {
+				continue // the connection went earlier in this batch
+			}
+			if !locked {
+				p.loop.enter()
+				locked = true
+			}
+			p.handle(p.conns[slot], now)
+			p.loop.drain()
 		}
-		if ready > 0 {
-			// Listeners run in place: take the loop once for the batch.
-			// (Nothing else here runs a listener, so a loop that is not
-			// running only holds up sockets with something to read.)
-			l := p.loop
-			l.run.Lock()
-			l.drain()
-			for i := range n {
-				ev := &p.events[i]
-				if ev.Fd == evfdSlot {
-					continue
-				}
-				slot := ev.Fd
-				if int(slot) >= len(p.conns) || p.gens[slot] != uint32(ev.Pad) || p.conns[slot] == nil {
-					continue // the connection went earlier in this batch
-				}
-				p.handle(p.conns[slot], now)
-				l.drain()
-			}
-			l.run.Unlock()
-			l.kick()
+		if locked {
+			p.loop.leave()
 		}
 		p.expire(now)
 
@@ -245,7 +240,7 @@ func (p *poller) run(epfd, evfd int) {
 
 // takeRequests watches the sockets handed over and acts on the touched
 // connections.
-func (p *poller) takeRequests(evfd int, now time.Time) {
+func (p *poller) takeRequests(evfd int) {
 	p.mu.Lock()
 	adds, touched := p.adds, p.touched
 	p.adds, p.touched = nil, nil
@@ -256,7 +251,7 @@ func (p *poller) takeRequests(evfd int, now time.Time) {
 	}
 	p.mu.Unlock()
 	for _, c := range adds {
-		p.watch(c, now)
+		p.watch(c)
 	}
 	for _, c := range touched {
 		if !p.holds(c) {
@@ -289,11 +284,17 @@ func (p *poller) resume(c *Conn) {
 	}
 }
 
-func (p *poller) ctl(c *Conn, op int, events uint32) {
+// ctl applies epoll_ctl op to c's socket, the event carrying its slot and
+// generation; it fails once the socket is closed.
+func (p *poller) ctl(c *Conn, op int, events uint32) error {
 	ev := syscall.EpollEvent{Events: events, Fd: c.p.slot, Pad: int32(c.p.gen)}
-	c.r.sock.rc.Control(func(fd uintptr) {
-		syscall.EpollCtl(p.epfd, op, int(fd), &ev)
-	})
+	var cerr error
+	if err := c.r.sock.rc.Control(func(fd uintptr) {
+		cerr = syscall.EpollCtl(p.epfd, op, int(fd), &ev)
+	}); err != nil {
+		return err
+	}
+	return cerr
 }
 
 func (p *poller) holds(c *Conn) bool {
@@ -301,7 +302,7 @@ func (p *poller) holds(c *Conn) bool {
 	return s >= 0 && int(s) < len(p.conns) && p.conns[s] == c
 }
 
-func (p *poller) watch(c *Conn, now time.Time) {
+func (p *poller) watch(c *Conn) {
 	var slot int32
 	if k := len(p.free); k > 0 {
 		slot = p.free[k-1]
@@ -315,12 +316,7 @@ func (p *poller) watch(c *Conn, now time.Time) {
 	c.p.slot, c.p.gen = slot, p.gens[slot]
 	p.conns[slot] = c
 	p.count++
-	ev := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: slot, Pad: int32(c.p.gen)}
-	var cerr error
-	err := c.r.sock.rc.Control(func(fd uintptr) {
-		cerr = syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_ADD, int(fd), &ev)
-	})
-	if err != nil || cerr != nil || c.p.aborted.Load() {
+	if p.ctl(c, syscall.EPOLL_CTL_ADD, syscall.EPOLLIN) != nil || c.p.aborted.Load() {
 		// Closed under us (a write failed before the hand-over).
 		p.end(c)
 		return
@@ -338,7 +334,7 @@ func (p *poller) handle(c *Conn, now time.Time) {
 	if c.p.paused.Load() {
 		return // a hang-up while paused: the writing goroutine sees it too
 	}
-	ended := false
+	ended, writing := false, false
 	r.onLoop = true
 	for range maxReadsPerWake {
 		buf, n, err, again := r.sock.readNow()
@@ -354,7 +350,7 @@ func (p *poller) handle(c *Conn, now time.Time) {
 			// writev after it, as on the I/O goroutine.
 			c.w.holdFlush()
 			c.process(buf[:n])
-			c.w.releaseFlushNow(p)
+			writing = c.w.releaseFlushNow(p)
 		}
 		if buf != nil {
 			bufpool.Put(buf)
@@ -363,7 +359,7 @@ func (p *poller) handle(c *Conn, now time.Time) {
 			ended = true
 			break
 		}
-		if r.failed || r.peerClosed || !full || c.w.busy() {
+		if r.failed || r.peerClosed || !full || writing {
 			break
 		}
 	}
@@ -381,9 +377,7 @@ func (p *poller) handle(c *Conn, now time.Time) {
 // end stops watching c and hands the end of the connection to a goroutine.
 func (p *poller) end(c *Conn) {
 	slot := c.p.slot
-	c.r.sock.rc.Control(func(fd uintptr) {
-		syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_DEL, int(fd), nil)
-	})
+	p.ctl(c, syscall.EPOLL_CTL_DEL, 0)
 	p.conns[slot] = nil
 	p.free = append(p.free, slot)
 	c.p.slot = -1
@@ -494,19 +488,17 @@ func (p *poller) down(i int) {
 
 // releaseFlushNow is releaseFlush for the poller, which must never block:
 // it writes what the socket takes at once and leaves the rest to a
-// flushing goroutine.
-func (w *writer) releaseFlushNow(p *poller) {
+// flushing goroutine. It reports whether a goroutine is writing the queue
+// out (this one's or another's), as busy would.
+func (w *writer) releaseFlushNow(p *poller) (writing bool) {
 	w.mu.Lock()
 	w.held = false
 	if w.writing || (w.queued == 0 && !w.pongSlot) {
+		writing = w.writing
 		w.mu.Unlock()
-		return
+		return writing
 	}
-	if w.pongSlot {
-		w.pongSlot = false
-		w.appendFrame(frame.Header{Fin: true, Opcode: frame.OpPong}, w.pong[:w.pongLen])
-	}
-	drain := false
+	w.queuePongSlot()
 	n, err := w.writeNow(p)
 	if n > 0 {
 		w.consumed(n)
@@ -516,19 +508,18 @@ func (w *writer) releaseFlushNow(p *poller) {
 		w.err = err
 		w.mu.Unlock()
 		w.c.abort()
-		return
+		return false
 	case w.queued > 0:
 		// The socket is full: a goroutine waits for it.
 		w.writing = true
 		w.mu.Unlock()
 		go w.flushAsync()
-		return
-	case w.wantDrain && !w.done:
-		w.wantDrain = false
-		drain = true
+		return true
 	}
+	drain := w.drainDue()
 	w.mu.Unlock()
 	w.c.drained(drain)
+	return false
 }
 
 // maxIovecs is the most buffers one writev(2) takes (IOV_MAX).

@@ -145,8 +145,13 @@ func (c *Conn) handOff() bool {
 	if c.nc.SetReadDeadline(time.Time{}) != nil {
 		return false
 	}
-	if c.r.x != nil {
-		c.r.x.deadline = time.Time{}
+	if x := c.r.x; x != nil {
+		x.deadline = time.Time{}
+		// The goroutine's read deadline made it: unless it holds a
+		// control frame in progress, the poller has no use for it.
+		if x.pending == nil && x.ctrlLen == 0 {
+			c.r.x = nil
+		}
 	}
 	return c.loop.poll(c)
 }
@@ -230,6 +235,7 @@ func (c *Conn) control(ch *frame.Chunk) {
 			return
 		}
 		p = x.ctrl[:x.ctrlLen]
+		x.ctrlLen = 0 // gathered: nothing is left in progress
 	}
 	switch ch.Header.Opcode {
 	case frame.OpPing:
@@ -344,10 +350,8 @@ func (c *Conn) deliver(p []byte) {
 		}
 		out, err := r.decomp.Decompress(dst, p, int(c.s.maxMessage))
 		switch {
-		case errors.Is(err, permessagedeflate.ErrMessageTooBig):
-			c.fail(CloseMessageTooBig, "message too big once inflated")
 		case err != nil:
-			c.fail(CloseInvalidPayload, "invalid compressed data")
+			c.inflateFailed(err)
 		case r.op == OpText && !utf8stream.Valid(out):
 			c.fail(CloseInvalidPayload, "invalid UTF-8 in text message")
 		default:
@@ -392,12 +396,8 @@ func (c *Conn) inflatePiece(p []byte, last bool) {
 		out, err = r.decomp.End(out)
 	}
 	r.buf = out
-	switch {
-	case errors.Is(err, permessagedeflate.ErrMessageTooBig):
-		c.fail(CloseMessageTooBig, "message too big once inflated")
-		return
-	case err != nil:
-		c.fail(CloseInvalidPayload, "invalid compressed data")
+	if err != nil {
+		c.inflateFailed(err)
 		return
 	}
 	if r.op == OpText && !r.utf8.Write(out[start:]) {
@@ -416,4 +416,14 @@ func (c *Conn) inflatePiece(p []byte, last bool) {
 	c.emitMessage(r.buf)
 	bufpool.Put(r.buf)
 	r.buf = nil
+}
+
+// inflateFailed fails the connection for an error of the decompressor:
+// 1009 past the message limit, 1007 for corrupt data.
+func (c *Conn) inflateFailed(err error) {
+	if errors.Is(err, permessagedeflate.ErrMessageTooBig) {
+		c.fail(CloseMessageTooBig, "message too big once inflated")
+		return
+	}
+	c.fail(CloseInvalidPayload, "invalid compressed data")
 }

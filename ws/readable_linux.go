@@ -21,9 +21,9 @@ type sockReader struct {
 	buf   []byte
 	n     int
 	err   error
+	wait  bool                  // park on the runtime's poller when there is nothing to read
+	again bool                  // there was nothing to read, and wait was false
 	fn    func(fd uintptr) bool // built once: a fresh closure per read would allocate
-	now   func(fd uintptr) bool // the same, never waiting (for the poller)
-	again bool
 }
 
 func (s *sockReader) init(nc net.Conn, size int) {
@@ -42,31 +42,17 @@ func (s *sockReader) init(nc net.Conn, size int) {
 			s.buf = bufpool.Get(s.size)
 			s.buf = s.buf[:cap(s.buf)]
 		}
-		n, err := syscall.Read(int(fd), s.buf)
-		switch err {
-		case syscall.EAGAIN:
-			bufpool.Put(s.buf)
-			s.buf = nil
-			return false // park on the poller, holding nothing
-		case syscall.EINTR:
-			return false
-		}
-		s.n, s.err = n, err
-		return true
-	}
-	s.now = func(fd uintptr) bool {
-		if s.buf == nil {
-			s.buf = bufpool.Get(s.size)
-			s.buf = s.buf[:cap(s.buf)]
-		}
 		for {
 			n, err := syscall.Read(int(fd), s.buf)
-			if err == syscall.EINTR {
+			switch err {
+			case syscall.EINTR:
 				continue
-			}
-			if err == syscall.EAGAIN {
+			case syscall.EAGAIN:
 				bufpool.Put(s.buf)
 				s.buf = nil
+				if s.wait {
+					return false // park on the poller, holding nothing
+				}
 				s.again = true
 				return true
 			}
@@ -81,33 +67,21 @@ func (s *sockReader) usable() bool { return s.rc != nil }
 
 // read returns a pooled buffer holding n bytes read from the socket (the
 // caller gives it back with bufpool.Put), or an error: io.EOF, the read
-// deadline, or the socket's error.
+// deadline, or the socket's error. It waits for the socket to be readable.
 func (s *sockReader) read() (buf []byte, n int, err error) {
-	s.n, s.err = 0, nil
-	if err := s.rc.Read(s.fn); err != nil {
-		if s.buf != nil {
-			bufpool.Put(s.buf)
-			s.buf = nil
-		}
-		return nil, 0, err
-	}
-	buf, s.buf = s.buf, nil
-	switch {
-	case s.err != nil:
-		bufpool.Put(buf)
-		return nil, 0, os.NewSyscallError("read", s.err)
-	case s.n == 0:
-		bufpool.Put(buf)
-		return nil, 0, io.EOF
-	}
-	return buf, s.n, nil
+	buf, n, err, _ = s.readOnce(true)
+	return buf, n, err
 }
 
 // readNow is read for the poller: it never waits, and reports again when
 // the socket has nothing to read.
 func (s *sockReader) readNow() (buf []byte, n int, err error, again bool) {
-	s.n, s.err, s.again = 0, nil, false
-	if err := s.rc.Read(s.now); err != nil {
+	return s.readOnce(false)
+}
+
+func (s *sockReader) readOnce(wait bool) (buf []byte, n int, err error, again bool) {
+	s.n, s.err, s.wait, s.again = 0, nil, wait, false
+	if err := s.rc.Read(s.fn); err != nil {
 		if s.buf != nil {
 			bufpool.Put(s.buf)
 			s.buf = nil
@@ -126,5 +100,5 @@ func (s *sockReader) readNow() (buf []byte, n int, err error, again bool) {
 		bufpool.Put(buf)
 		return nil, 0, io.EOF, false
 	}
-	return buf[:cap(buf)], s.n, nil, false
+	return buf, s.n, nil, false
 }

@@ -343,10 +343,7 @@ func (w *writer) consumed(n int) {
 func (w *writer) flushLocked() (drain bool) {
 	c := w.c
 	for w.err == nil {
-		if w.pongSlot {
-			w.pongSlot = false
-			w.appendFrame(frame.Header{Fin: true, Opcode: frame.OpPong}, w.pong[:w.pongLen])
-		}
+		w.queuePongSlot()
 		if w.queued == 0 {
 			break
 		}
@@ -401,6 +398,21 @@ func (w *writer) flushLocked() (drain bool) {
 		c.abort()
 		return false
 	}
+	return w.drainDue()
+}
+
+// queuePongSlot queues the pong that answers the newest ping, when pongs
+// collapsed into the slot; w.mu is held.
+func (w *writer) queuePongSlot() {
+	if w.pongSlot {
+		w.pongSlot = false
+		w.appendFrame(frame.Header{Fin: true, Opcode: frame.OpPong}, w.pong[:w.pongLen])
+	}
+}
+
+// drainDue reports, once, that the drain event is due: a send was refused
+// or the queue passed half its limit, and now it is empty; w.mu is held.
+func (w *writer) drainDue() bool {
 	if w.wantDrain && w.queued == 0 && !w.done {
 		w.wantDrain = false
 		return true
