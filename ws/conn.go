@@ -187,7 +187,7 @@ func (c *Conn) Start() {
 
 // Serve is Start on the calling goroutine: it serves the connection there
 // until it hands the socket to its loop's poller (Linux, plain sockets:
-// after the first read, or a few milliseconds) or until the connection is
+// once the peer is silent for a few milliseconds) or until the connection is
 // over, and then returns. A server that already runs a goroutine per
 // accepted socket saves starting another one. It does nothing when the
 // connection was started already.

@@ -11,8 +11,10 @@
 // Loop.Stop.
 //
 // On Linux, a connection on a plain TCP or Unix socket is served by its
-// loop's poller: one goroutine per loop waiting in epoll_wait on every such
-// socket of the loop. For each batch of readable sockets it takes the
+// loop's poller once its peer has been silent for a few milliseconds: one
+// goroutine per loop waiting on an epoll instance that watches every such
+// socket of the loop (the wait itself goes through Go's runtime poller, so
+// no thread sleeps for it). For each batch of readable sockets it takes the
 // loop's run lock once, and for each socket reads into a pooled buffer,
 // decodes and unmasks frames in place, validates UTF-8 as the bytes
 // arrive, inflates, runs the listeners in place, and writes what they
@@ -24,6 +26,10 @@
 // read (a peer that does not read is not read either, as with a blocking
 // write). The end of a connection (our close frame going out, the close
 // listeners, waiting for the peer's FIN) runs on a goroutine of its own.
+// A connection that is busy while few others are (messages again within
+// two milliseconds, at most four sockets ready at once) is served by a
+// goroutine of its own until it pauses, so that the reads and writes of a
+// few busy connections run on every core rather than in turn.
 //
 // Elsewhere, and for TLS, each connection has one I/O goroutine that does
 // the same for its socket and takes the run lock for each event.

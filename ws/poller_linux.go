@@ -11,24 +11,28 @@ import (
 	"unievent.dev/internal/bufpool"
 )
 
-// The poller is the loop's own epoll instance. Once a plain connection is
-// established, its I/O goroutine hands the socket to the poller of the
-// connection's loop and ends. The poller's goroutine waits in epoll_wait,
-// and for every batch of ready sockets takes the loop once and, for each
-// socket, reads what is there, decodes it, runs the listeners in place and
-// writes what they queued without blocking (a socket that will not take it
-// all gets a goroutine that waits for it). Timers (idle, ping, pong,
-// message, close) live in one heap per poller, whose earliest entry is the
-// epoll_wait timeout. So an idle connection holds no goroutine, no stack
-// and no buffer, and many ready connections cost one lock and one wake-up
-// per batch instead of one goroutine switch each.
+// The poller is the loop's own epoll instance. Once a plain connection has
+// been silent for handoffWait, its I/O goroutine hands the socket to the
+// poller of the connection's loop and ends. The poller's goroutine waits
+// for its epoll instance in Go's runtime poller (so no thread sleeps in
+// epoll_wait for it), and for every batch of ready sockets takes the loop
+// once and, for each socket, reads what is there, decodes it, runs the
+// listeners in place and writes what they queued without blocking (a
+// socket that will not take it all gets a goroutine that waits for it).
+// Timers (idle, ping, pong, message, close) live in one heap per poller,
+// whose earliest entry is the wait's deadline. So an idle connection holds
+// no goroutine, no stack and no buffer, and many ready connections cost
+// one lock and one wake-up per batch instead of one goroutine switch each.
+// A connection that turns out busy while few others are gets its goroutine
+// back until it is silent again (hotGap).
 //
 // The end of a connection (flushing our close frame, the close listeners,
 // waiting for the peer's FIN) may block, so it runs on a goroutine of its
 // own, after the poller has stopped watching the socket.
 //
 // Go's runtime poller keeps the socket too: the flushing goroutines wait on
-// it, and once the poller lets go, so does the end of the connection.
+// it, and once the poller lets go, so do the connection's own goroutine and
+// the end of the connection.
 
 // maxReadsPerWake bounds the reads of one socket per wake-up, so that one
 // busy peer cannot starve the others; epoll reports it again at once.
@@ -42,7 +46,7 @@ const pollerLinger = time.Second
 // path.
 var pollable = true
 
-// handoffWait is how long a new connection's I/O goroutine serves it
+// handoffWait is how long a connection's I/O goroutine waits for its peer
 // before it hands the socket to the poller.
 const handoffWait = 5 * time.Millisecond
 
@@ -71,6 +75,15 @@ type poller struct {
 	wn     uintptr
 	werrno syscall.Errno
 	wfn    func(fd uintptr) bool
+
+	// The epoll instance as a file the runtime's poller waits for, the
+	// deadline armed on it (UnixNano, 0 none, -1 passed), and the
+	// closure that asks it for events.
+	ef    *os.File
+	erc   syscall.RawConn
+	armed int64
+	ready int
+	efn   func(fd uintptr) bool
 }
 
 // evfdSlot marks the eventfd's epoll events.
@@ -152,7 +165,23 @@ func (p *poller) start() error {
 		syscall.Close(epfd)
 		return os.NewSyscallError("epoll_ctl", err)
 	}
+	// The poller's goroutine waits for its epoll instance in Go's own
+	// poller, like any goroutine waiting for a socket: no thread sleeps
+	// in epoll_wait for it, and the runtime's scheduler wakes it.
+	if err := syscall.SetNonblock(epfd, true); err != nil {
+		syscall.Close(evfd)
+		syscall.Close(epfd)
+		return os.NewSyscallError("fcntl", err)
+	}
+	ef := os.NewFile(uintptr(epfd), "epoll")
+	erc, err := ef.SyscallConn()
+	if err != nil {
+		ef.Close()
+		syscall.Close(evfd)
+		return err
+	}
 	p.epfd, p.evfd, p.running, p.kicked = epfd, evfd, true, false
+	p.ef, p.erc, p.armed = ef, erc, 0
 	if p.events == nil {
 		p.events = make([]syscall.EpollEvent, 128)
 		p.wfn = func(fd uintptr) bool {
@@ -163,31 +192,60 @@ func (p *poller) start() error {
 				}
 			}
 		}
+		p.efn = func(fd uintptr) bool {
+			p.ready = epollNow(int(fd), p.events)
+			return p.ready > 0
+		}
 	}
 	go p.run(epfd, evfd)
 	return nil
 }
 
+// epollNow returns the events epfd holds, without waiting.
+func epollNow(epfd int, events []syscall.EpollEvent) int {
+	r, _, e := syscall.RawSyscall6(syscall.SYS_EPOLL_PWAIT, uintptr(epfd), uintptr(unsafe.Pointer(&events[0])), uintptr(len(events)), 0, 0, 0)
+	if e != 0 {
+		return 0 // EINTR: nothing is lost, the events stay
+	}
+	return int(r)
+}
+
+// wait returns the number of ready events, waiting in the runtime's poller
+// (which watches the epoll instance, edge-triggered) until there are some
+// or the deadline passes. The instance is asked without waiting first, and
+// each time the runtime reports it: it is readable while any event is
+// pending, and a new event after an empty answer always makes a new edge.
+func (p *poller) wait(due int64) int {
+	if n := epollNow(p.epfd, p.events); n > 0 {
+		return n
+	}
+	if due != p.armed {
+		var t time.Time
+		if due != 0 {
+			t = time.Unix(0, due)
+		}
+		p.ef.SetReadDeadline(t)
+		p.armed = due
+	}
+	p.ready = 0
+	if err := p.erc.Read(p.efn); err != nil {
+		p.armed = -1 // a deadline that passed: set it again next time
+		return 0
+	}
+	return p.ready
+}
+
 func (p *poller) run(epfd, evfd int) {
 	var emptySince time.Time
 	for {
-		timeout := -1
+		var due int64
 		if len(p.heap) > 0 {
-			d := time.Until(time.Unix(0, p.heap[0].p.due))
-			timeout = int((d + time.Millisecond - 1) / time.Millisecond)
-			timeout = max(timeout, 0)
+			due = p.heap[0].p.due
 		}
 		if p.count == 0 {
-			timeout = int(pollerLinger / time.Millisecond)
+			due = time.Now().Add(pollerLinger).UnixNano()
 		}
-		n, err := syscall.EpollWait(epfd, p.events, timeout)
-		if err != nil {
-			if err != syscall.EINTR {
-				slog.Error("ws: epoll_wait", "err", err)
-				time.Sleep(10 * time.Millisecond)
-			}
-			n = 0
-		}
+		n := p.wait(due)
 		now := time.Now()
 		p.takeRequests(evfd)
 		// Listeners run in place: the loop is taken once for the batch,
@@ -208,7 +266,7 @@ func (p *poller) run(epfd, evfd int) {
 				p.loop.enter()
 				locked = true
 			}
-			p.handle(p.conns[slot], now)
+			p.handle(p.conns[slot], now, n)
 			p.loop.drain()
 		}
 		if locked {
@@ -230,7 +288,7 @@ func (p *poller) run(epfd, evfd int) {
 		if len(p.adds) == 0 && len(p.touched) == 0 {
 			p.running = false
 			syscall.Close(evfd)
-			syscall.Close(epfd)
+			p.ef.Close() // and epfd
 			p.mu.Unlock()
 			return
 		}
@@ -325,8 +383,9 @@ func (p *poller) watch(c *Conn) {
 }
 
 // handle reads what c's socket holds and processes it; the loop is held.
-func (p *poller) handle(c *Conn, now time.Time) {
+func (p *poller) handle(c *Conn, now time.Time, batch int) {
 	r := &c.r
+	prev := r.lastRead
 	if c.p.aborted.Load() {
 		p.end(c)
 		return
@@ -370,12 +429,38 @@ func (p *poller) handle(c *Conn, now time.Time) {
 	}
 	if c.w.busy() {
 		p.pause(c)
+	} else if batch <= hotBatch && prev != 0 && monoOf(now)-prev < mono(hotGap) {
+		p.release(c)
+		return
 	}
 	p.schedule(c)
 }
 
-// end stops watching c and hands the end of the connection to a goroutine.
-func (p *poller) end(c *Conn) {
+// A connection the poller finds readable again within hotGap of its last
+// read, in a batch of at most hotBatch ready sockets, is busy: it gets a
+// goroutine of its own (serveHot) until it is silent for handoffWait. Its
+// reads and writes then run on any core instead of one after the other on
+// the poller's, which is what one message in flight per connection is
+// bound by; a large batch means the poller already takes many messages per
+// wake-up, and keeps them.
+const (
+	hotGap   = 2 * time.Millisecond
+	hotBatch = 4
+)
+
+// release stops watching c, whose peer keeps it busy, and gives it a
+// goroutine of its own until it is quiet again.
+func (p *poller) release(c *Conn) {
+	p.forget(c)
+	c.p.watched.Store(false)
+	if c.p.aborted.Load() {
+		c.nc.Close() // abort saw it watched: its read fails at once
+	}
+	go c.serveHot()
+}
+
+// forget stops watching c.
+func (p *poller) forget(c *Conn) {
 	slot := c.p.slot
 	p.ctl(c, syscall.EPOLL_CTL_DEL, 0)
 	p.conns[slot] = nil
@@ -383,6 +468,11 @@ func (p *poller) end(c *Conn) {
 	c.p.slot = -1
 	p.count--
 	p.heapRemove(c)
+}
+
+// end stops watching c and hands the end of the connection to a goroutine.
+func (p *poller) end(c *Conn) {
+	p.forget(c)
 	if c.p.aborted.Load() {
 		c.nc.Close()
 	}

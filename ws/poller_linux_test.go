@@ -229,3 +229,56 @@ func TestPollerTimers(t *testing.T) {
 		}
 	})
 }
+
+// A connection whose peer keeps it busy leaves the poller for a goroutine
+// of its own, and goes back once its peer pauses; messages keep their
+// order across both moves.
+func TestPollerBusyConnectionGetsItsGoroutineBack(t *testing.T) {
+	loop := runningLoop(t)
+	c, cl := tcpConn(t, loop, &Config{}, echoListener)
+	roundTrip := func(i int) {
+		t.Helper()
+		msg := []byte{byte(i), byte(i >> 8)}
+		if err := cl.WriteMessage(2, msg); err != nil {
+			t.Fatal(err)
+		}
+		if _, got, _, err := cl.ReadMessage(5 * time.Second); err != nil || !bytes.Equal(got, msg) {
+			t.Fatalf("echo %d: %q, %v", i, got, err)
+		}
+	}
+	watched := func(want bool, timeout time.Duration) bool {
+		for deadline := time.Now().Add(timeout); ; time.Sleep(time.Millisecond) {
+			if c.p.watched.Load() == want {
+				return true
+			}
+			if time.Now().After(deadline) {
+				return false
+			}
+		}
+	}
+	for cycle := range 3 {
+		// Silent: the poller has it.
+		if !watched(true, 5*time.Second) {
+			t.Fatalf("cycle %d: not handed to the poller after its peer went silent", cycle)
+		}
+		// Busy: messages back to back, each within hotGap of the last.
+		hot := false
+		for i := 0; i < 1000 && !hot; i++ {
+			roundTrip(cycle*1000 + i)
+			hot = !c.p.watched.Load()
+		}
+		if !hot {
+			t.Fatalf("cycle %d: still on the poller after 1000 round trips", cycle)
+		}
+		for i := range 20 {
+			roundTrip(i)
+		}
+	}
+	if !watched(true, 5*time.Second) {
+		t.Fatal("not handed back to the poller at the end")
+	}
+	cl.WriteFrame(true, 8, wstest.ClosePayload(1000, ""))
+	if code, _, err := cl.ExpectClose(5 * time.Second); err != nil || code != 1000 {
+		t.Fatalf("close %d, %v", code, err)
+	}
+}

@@ -14,9 +14,9 @@ import (
 // serve is the connection's I/O goroutine: it reads, decodes, reassembles
 // and hands finished events to the loop, then flushes what the listeners
 // queued, until the connection ends. On Linux a plain socket is handed to
-// its loop's poller once the frames that came with the handshake are
-// processed, and the goroutine ends: an idle connection then costs no
-// goroutine at all (see poller_linux.go).
+// its loop's poller once its peer has been silent for a few milliseconds,
+// and the goroutine ends: an idle connection then costs no goroutine at
+// all (see poller_linux.go).
 func (c *Conn) serve() {
 	r := &c.r
 	r.lastRead = monoNow()
@@ -34,16 +34,30 @@ func (c *Conn) serve() {
 		c.process(pending)
 	}
 	c.w.releaseFlush()
-	// A connection the poller can serve stays on this goroutine for its
-	// first handoffWait: a short-lived connection (connect, a message or
-	// two, a close, gone) then never costs the poller's registration
-	// round trip, and its first exchanges take no extra wake-up.
-	handoff := r.sock.usable() && pollable
+	c.readLoop(r.sock.usable() && pollable)
+}
+
+// serveHot is the I/O goroutine of a connection the poller found busy: a
+// goroutine of its own serves it while it stays busy (reads then run on
+// every core, and a message costs no trip through the poller), and hands
+// it back once it has been silent for handoffWait.
+func (c *Conn) serveHot() {
+	c.r.lastRead = monoNow()
+	c.readLoop(true)
+}
+
+// readLoop reads and processes until the connection ends, or, with
+// handoff, until the peer has been silent for handoffWait and the poller
+// takes the socket. So a short-lived connection (connect, a message or
+// two, a close, gone) never costs the poller's registration round trip,
+// and a busy one keeps a goroutine only while it is busy.
+func (c *Conn) readLoop(handoff bool) {
+	r := &c.r
 	if handoff {
-		r.handoff = monoOf(time.Now().Add(handoffWait))
+		r.handoff = r.lastRead + mono(handoffWait)
 	}
 	for !r.failed && !r.peerClosed {
-		if handoff && (r.handoff == 0 || !time.Now().Before(r.handoff.time())) {
+		if handoff && !time.Now().Before(r.handoff.time()) {
 			r.handoff = 0
 			if c.handOff() {
 				return
@@ -66,6 +80,9 @@ func (c *Conn) serve() {
 		if n > 0 {
 			r.lastRead = monoNow()
 			r.pingSent = false
+			if handoff {
+				r.handoff = r.lastRead + mono(handoffWait)
+			}
 			c.bytesIn.Add(uint64(n))
 			c.w.holdFlush()
 			c.process(buf[:n])

@@ -115,8 +115,9 @@ func (s *Server) serveConn(nc net.Conn, fe *frontEnd) {
 	s.upgrade(ra, req)
 	release()
 	if ra.conn != nil {
-		// This goroutine serves the connection's first read, then hands
-		// it to the poller (or, off Linux, serves it to the end).
+		// This goroutine serves the connection until its peer pauses,
+		// then hands it to the poller (or, off Linux, serves it to the
+		// end).
 		ra.conn.Serve()
 	}
 }
