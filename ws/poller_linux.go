@@ -175,6 +175,10 @@ func (p *poller) start() error {
 	}
 	ef := os.NewFile(uintptr(epfd), "epoll")
 	erc, err := ef.SyscallConn()
+	if err == nil {
+		// Fails unless the runtime's poller took the file.
+		err = ef.SetReadDeadline(time.Time{})
+	}
 	if err != nil {
 		ef.Close()
 		syscall.Close(evfd)
