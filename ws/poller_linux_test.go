@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"net"
 	"runtime"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -280,5 +281,165 @@ func TestPollerBusyConnectionGetsItsGoroutineBack(t *testing.T) {
 	cl.WriteFrame(true, 8, wstest.ClosePayload(1000, ""))
 	if code, _, err := cl.ExpectClose(5 * time.Second); err != nil || code != 1000 {
 		t.Fatalf("close %d, %v", code, err)
+	}
+}
+
+// While a connection moves between the poller and its own goroutine (bursts
+// of echoes with pauses longer than handoffWait), sends from another
+// goroutine keep their order, the echoes theirs, and a Close from that
+// goroutine ends it with one close event.
+func TestPollerModeChangesKeepOrder(t *testing.T) {
+	loop := runningLoop(t)
+	closes := make(chan CloseCode, 2)
+	c, cl := tcpConn(t, loop, &Config{}, func(c *Conn) {
+		echoListener(c)
+		c.OnClose(func(_ *Conn, code CloseCode, _ string) { closes <- code })
+	})
+	stop := make(chan struct{})
+	sent := make(chan int, 1)
+	go func() {
+		n := 0
+		defer func() { sent <- n }()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if c.SendText(strconv.Itoa(n)) != nil {
+				return
+			}
+			n++
+			time.Sleep(200 * time.Microsecond)
+		}
+	}()
+	nextText, nextEcho := 0, 0
+	read := func() {
+		t.Helper()
+		op, got, _, err := cl.ReadMessage(5 * time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if op == 1 {
+			if string(got) != strconv.Itoa(nextText) {
+				t.Fatalf("text %q, want %d", got, nextText)
+			}
+			nextText++
+			return
+		}
+		if want := []byte{byte(nextEcho), byte(nextEcho >> 8)}; !bytes.Equal(got, want) {
+			t.Fatalf("echo %v, want %v", got, want)
+		}
+		nextEcho++
+	}
+	sentEchoes, hot, polled := 0, 0, 0
+	for burst := range 6 {
+		wasHot := false
+		for range 100 {
+			if err := cl.WriteMessage(2, []byte{byte(sentEchoes), byte(sentEchoes >> 8)}); err != nil {
+				t.Fatal(err)
+			}
+			sentEchoes++
+			for nextEcho < sentEchoes {
+				read()
+			}
+			wasHot = wasHot || !c.p.watched.Load()
+		}
+		if wasHot {
+			hot++
+		}
+		// A pause: the poller takes the socket back, and the other
+		// goroutine's sends go on meanwhile.
+		deadline := time.Now().Add(20 * time.Millisecond)
+		for time.Now().Before(deadline) {
+			if burst%2 == 0 {
+				read()
+			} else {
+				time.Sleep(time.Millisecond)
+			}
+		}
+		if c.p.watched.Load() {
+			polled++
+		}
+	}
+	if hot < 3 || polled < 3 {
+		t.Fatalf("of 6 bursts, %d left the poller and %d pauses returned to it", hot, polled)
+	}
+	close(stop)
+	n := <-sent
+	if err := c.Close(CloseNormal, "done"); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		f, err := cl.ReadFrame(5 * time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f.Opcode == 8 {
+			break
+		}
+		if f.Opcode == 1 {
+			if string(f.Payload) != strconv.Itoa(nextText) {
+				t.Fatalf("text %q, want %d", f.Payload, nextText)
+			}
+			nextText++
+		}
+	}
+	if nextText != n {
+		t.Fatalf("%d texts read, %d sent", nextText, n)
+	}
+	cl.WriteFrame(true, 8, wstest.ClosePayload(1000, ""))
+	select {
+	case code := <-closes:
+		if code != CloseNormal {
+			t.Fatalf("close event %d", code)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no close event")
+	}
+	select {
+	case code := <-closes:
+		t.Fatalf("a second close event %d", code)
+	case <-time.After(50 * time.Millisecond):
+	}
+	t.Logf("%d echoes and %d texts from another goroutine, in order; %d of 6 bursts left the poller, %d pauses returned to it", sentEchoes, n, hot, polled)
+}
+
+// A peer that resets the connection while it is busy on its own goroutine
+// ends it with 1006 and leaves no goroutine behind.
+func TestPollerBusyConnectionReset(t *testing.T) {
+	loop := runningLoop(t)
+	base := runtime.NumGoroutine()
+	closes := make(chan CloseCode, 2)
+	c, cl := tcpConn(t, loop, &Config{}, func(c *Conn) {
+		echoListener(c)
+		c.OnClose(func(_ *Conn, code CloseCode, _ string) { closes <- code })
+	})
+	for i := range 1000 {
+		if err := cl.WriteMessage(2, []byte{byte(i)}); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, _, err := cl.ReadMessage(5 * time.Second); err != nil {
+			t.Fatal(err)
+		}
+		if i > 10 && !c.p.watched.Load() {
+			break
+		}
+	}
+	if c.p.watched.Load() {
+		t.Fatal("the connection did not leave the poller")
+	}
+	cl.Conn.(*net.TCPConn).SetLinger(0)
+	cl.Close()
+	select {
+	case code := <-closes:
+		if code != CloseAbnormal {
+			t.Fatalf("close event %d, want 1006", code)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no close event")
+	}
+	if g := waitGoroutines(t, base+1, 5*time.Second); g > base+1 {
+		t.Errorf("%d goroutines after the reset, %d before", g, base)
 	}
 }
