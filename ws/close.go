@@ -38,7 +38,7 @@ func (c *Conn) Close(code CloseCode, reason string) error {
 	d := time.Now().Add(c.s.closeTimeout)
 	if c.closeDeadline.CompareAndSwap(0, d.UnixNano()) {
 		if c.p.watched.Load() {
-			c.loop.pl.touch(c) // the poller arms the close timeout
+			c.p.pl.touch(c) // the poller arms the close timeout
 		} else {
 			c.nc.SetReadDeadline(d) // wake the I/O goroutine for the timeout
 		}

@@ -10,15 +10,17 @@
 // active handle (a running server, an open connection) is left, or until
 // Loop.Stop.
 //
-// On Linux, a connection on a plain TCP or Unix socket is served by its
-// loop's poller once its peer has been silent for a few milliseconds: one
-// goroutine per loop waiting on an epoll instance that watches every such
-// socket of the loop (the wait itself goes through Go's runtime poller, so
-// no thread sleeps for it). For each batch of readable sockets it takes the
-// loop's run lock once, and for each socket reads into a pooled buffer,
+// On Linux, a connection on a plain TCP or Unix socket is served by one of
+// its loop's pollers once its peer has been silent for a few milliseconds:
+// one goroutine per core (GOMAXPROCS, at most eight) per loop, each waiting
+// on an epoll instance that watches its share of the loop's sockets (the
+// wait itself goes through Go's runtime poller, so no thread sleeps for
+// it). For each readable socket a poller reads into a pooled buffer,
 // decodes and unmasks frames in place, validates UTF-8 as the bytes
-// arrive, inflates, runs the listeners in place, and writes what they
-// queued with one non-blocking writev. Timers (idle, ping, pong, message,
+// arrive, inflates, runs the listeners in place under the loop's run lock,
+// and writes what they queued with one non-blocking writev. The system
+// calls run outside the lock: the pollers read and write in parallel, the
+// listeners of a loop still run one at a time. Timers (idle, ping, pong, message,
 // close) are a heap in the poller. An idle connection therefore holds no
 // goroutine, no stack and no buffer: its socket, its Conn and what the
 // application keeps. A socket that will not take everything queued gets a

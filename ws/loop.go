@@ -38,8 +38,9 @@ type Loop struct {
 	handles atomic.Int64
 	wake    chan struct{}
 
-	pmu sync.Mutex
-	pl  *poller // created with the first socket it watches
+	pmu    sync.Mutex
+	pls    []*poller // created with the first socket they watch
+	nextPl int
 }
 
 // NewLoop returns a loop that is not running.

@@ -18,6 +18,10 @@ type pollState struct {
 	// nothing more read either, as with a blocking write.
 	paused atomic.Bool
 
+	// pl is the poller that watches the socket, set once before watched
+	// is first set.
+	pl *poller
+
 	slot int32  // index in the poller's table
 	gen  uint32 // the slot's generation, carried in the epoll event
 	hidx int32  // index in the poller's deadline heap, -1 when absent
@@ -30,7 +34,7 @@ type pollState struct {
 func (c *Conn) abort() {
 	c.p.aborted.Store(true)
 	if c.p.watched.Load() {
-		c.loop.pl.touch(c)
+		c.p.pl.touch(c)
 		return
 	}
 	c.nc.Close()

@@ -3,6 +3,7 @@ package ws
 import (
 	"log/slog"
 	"os"
+	"runtime"
 	"sync"
 	"syscall"
 	"time"
@@ -11,20 +12,22 @@ import (
 	"unievent.dev/internal/bufpool"
 )
 
-// The poller is the loop's own epoll instance. Once a plain connection has
-// been silent for handoffWait, its I/O goroutine hands the socket to the
-// poller of the connection's loop and ends. The poller's goroutine waits
-// for its epoll instance in Go's runtime poller (so no thread sleeps in
-// epoll_wait for it), and for every batch of ready sockets takes the loop
-// once and, for each socket, reads what is there, decodes it, runs the
-// listeners in place and writes what they queued without blocking (a
-// socket that will not take it all gets a goroutine that waits for it).
-// Timers (idle, ping, pong, message, close) live in one heap per poller,
-// whose earliest entry is the wait's deadline. So an idle connection holds
-// no goroutine, no stack and no buffer, and many ready connections cost
-// one lock and one wake-up per batch instead of one goroutine switch each.
-// A connection that turns out busy while few others are gets its goroutine
-// back until it is silent again (hotGap).
+// A poller is an epoll instance of a loop; a loop has one per core
+// (maxPollers at most), and deals its connections out to them in turn.
+// Once a plain connection has been silent for handoffWait, its I/O
+// goroutine hands the socket to its poller and ends. A poller's goroutine
+// waits for its epoll instance in Go's runtime poller (so no thread sleeps
+// in epoll_wait for it), and for every ready socket reads what is there,
+// decodes it and, under the loop's lock, runs the listeners in place; then
+// it writes what they queued without blocking (a socket that will not take
+// it all gets a goroutine that waits for it). The system calls run outside
+// the lock, so the pollers of a loop read and write in parallel while its
+// listeners still run one at a time. Timers (idle, ping, pong, message,
+// close) live in one heap per poller, whose earliest entry is the wait's
+// deadline. So an idle connection holds no goroutine, no stack and no
+// buffer, and many ready connections cost one wake-up per batch instead of
+// one goroutine switch each. A connection that turns out busy while few
+// others are gets its goroutine back until it is silent again (hotGap).
 //
 // The end of a connection (flushing our close frame, the close listeners,
 // waiting for the peer's FIN) may block, so it runs on a goroutine of its
@@ -37,6 +40,12 @@ import (
 // maxReadsPerWake bounds the reads of one socket per wake-up, so that one
 // busy peer cannot starve the others; epoll reports it again at once.
 const maxReadsPerWake = 4
+
+// maxPollers bounds the pollers of one loop: one per core (GOMAXPROCS)
+// up to this many, connections dealt out in turn. Their system calls run
+// in parallel; the listeners still run one at a time, under the loop's
+// lock, which a poller takes for each read's events.
+const maxPollers = 8
 
 // pollerLinger is how long a poller with nothing to watch keeps its
 // goroutine and its epoll instance before it lets them go.
@@ -95,12 +104,22 @@ func (l *Loop) poll(c *Conn) bool {
 	if !pollable {
 		return false
 	}
-	l.pmu.Lock()
-	if l.pl == nil {
-		l.pl = &poller{loop: l}
+	p := c.p.pl
+	if p == nil {
+		// A connection keeps the poller it was first given, so that
+		// any goroutine that saw it watched finds the right one.
+		l.pmu.Lock()
+		if l.pls == nil {
+			l.pls = make([]*poller, min(runtime.GOMAXPROCS(0), maxPollers))
+			for i := range l.pls {
+				l.pls[i] = &poller{loop: l}
+			}
+		}
+		p = l.pls[l.nextPl%len(l.pls)]
+		l.nextPl++
+		l.pmu.Unlock()
+		c.p.pl = p
 	}
-	p := l.pl
-	l.pmu.Unlock()
 	c.p.hidx = -1
 	c.r.sock.size = max(c.r.sock.size, PollerReadBufferSize)
 	c.p.watched.Store(true)
@@ -252,11 +271,6 @@ func (p *poller) run(epfd, evfd int) {
 		n := p.wait(due)
 		now := time.Now()
 		p.takeRequests(evfd)
-		// Listeners run in place: the loop is taken once for the batch,
-		// at its first socket. (Nothing else here runs a listener, so a
-		// loop that is not running only holds up sockets with something
-		// to read.)
-		locked := false
 		for i := range n {
 			ev := &p.events[i]
 			if ev.Fd == evfdSlot {
@@ -266,15 +280,7 @@ func (p *poller) run(epfd, evfd int) {
 			if int(slot) >= len(p.conns) || p.gens[slot] != uint32(ev.Pad) || p.conns[slot] == nil {
 				continue // the connection went earlier in this batch
 			}
-			if !locked {
-				p.loop.enter()
-				locked = true
-			}
 			p.handle(p.conns[slot], now, n)
-			p.loop.drain()
-		}
-		if locked {
-			p.loop.leave()
 		}
 		p.expire(now)
 
@@ -398,7 +404,6 @@ func (p *poller) handle(c *Conn, now time.Time, batch int) {
 		return // a hang-up while paused: the writing goroutine sees it too
 	}
 	ended, writing := false, false
-	r.onLoop = true
 	for range maxReadsPerWake {
 		buf, n, err, again := r.sock.readNow()
 		if again {
@@ -409,10 +414,18 @@ func (p *poller) handle(c *Conn, now time.Time, batch int) {
 			r.lastRead = monoOf(now)
 			r.pingSent = false
 			c.bytesIn.Add(uint64(n))
-			// What the listeners queue for this read goes out with one
-			// writev after it, as on the I/O goroutine.
+			// The listeners run in place, under the loop's lock, which
+			// the system calls do without (other pollers and goroutines
+			// take it meanwhile). What they queue for this read goes out
+			// with one writev after it, as on the I/O goroutine. (A loop
+			// that is not running holds up the sockets with something
+			// to read.)
 			c.w.holdFlush()
+			p.loop.enter()
+			r.onLoop = true
 			c.process(buf[:n])
+			r.onLoop = false
+			p.loop.leave()
 			writing = c.w.releaseFlushNow(p)
 		}
 		if buf != nil {
@@ -426,7 +439,6 @@ func (p *poller) handle(c *Conn, now time.Time, batch int) {
 			break
 		}
 	}
-	r.onLoop = false
 	if ended || r.failed || r.peerClosed || c.p.aborted.Load() {
 		p.end(c)
 		return

@@ -2,10 +2,12 @@ package ws
 
 import (
 	"bytes"
+	"fmt"
 	"net"
 	"runtime"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -86,10 +88,11 @@ func TestPollerIdleConnectionsHoldNoGoroutine(t *testing.T) {
 			t.Fatalf("echo %d: %q, %v", i, got, err)
 		}
 	}
-	// The goroutine that started each connection ends once the poller
-	// has it; the poller is one goroutine.
-	if g := waitGoroutines(t, base+1, 5*time.Second); g > base+1 {
-		t.Errorf("%d idle connections: %d goroutines, %d before", n, g, base)
+	// The goroutine that started each connection ends once a poller
+	// has it; each of the loop's pollers is one goroutine.
+	pollers := min(runtime.GOMAXPROCS(0), maxPollers)
+	if g := waitGoroutines(t, base+pollers, 5*time.Second); g > base+pollers {
+		t.Errorf("%d idle connections: %d goroutines with %d pollers, %d before", n, g, pollers, base)
 	}
 	for _, cl := range clients {
 		cl.WriteFrame(true, 8, wstest.ClosePayload(1000, ""))
@@ -439,7 +442,77 @@ func TestPollerBusyConnectionReset(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("no close event")
 	}
-	if g := waitGoroutines(t, base+1, 5*time.Second); g > base+1 {
+	pollers := min(runtime.GOMAXPROCS(0), maxPollers)
+	if g := waitGoroutines(t, base+pollers, 5*time.Second); g > base+pollers {
 		t.Errorf("%d goroutines after the reset, %d before", g, base)
 	}
+}
+
+// A loop's connections are dealt out to several pollers, which read and
+// write in parallel, but the loop's listeners still never run at once.
+func TestPollersRunListenersOneAtATime(t *testing.T) {
+	const conns, msgs = 8, 300
+	loop := runningLoop(t)
+	var inside, overlaps, calls atomic.Int64
+	clients := make([]*wstest.Client, conns)
+	servers := make([]*Conn, conns)
+	for i := range clients {
+		servers[i], clients[i] = tcpConn(t, loop, &Config{}, func(c *Conn) {
+			c.OnMessage(func(c *Conn, m *Message) {
+				if inside.Add(1) != 1 {
+					overlaps.Add(1)
+				}
+				calls.Add(1)
+				runtime.Gosched() // room for another poller to come by
+				c.Send(m.Opcode, m.Payload)
+				inside.Add(-1)
+			})
+		})
+	}
+	used := map[*poller]bool{}
+	for i, c := range servers {
+		for deadline := time.Now().Add(5 * time.Second); !c.p.watched.Load(); time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("connection %d not handed to a poller", i)
+			}
+		}
+		used[c.p.pl] = true
+	}
+	if want := min(runtime.GOMAXPROCS(0), maxPollers, conns); len(used) != want {
+		t.Errorf("%d connections on %d pollers, want %d", conns, len(used), want)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, conns)
+	for i, cl := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// Several in flight, so that the connections stay with the
+			// pollers rather than getting goroutines of their own.
+			for j := 0; j < msgs; j += 10 {
+				for k := range 10 {
+					if err := cl.WriteMessage(2, []byte{byte(i), byte(j + k)}); err != nil {
+						errs <- err
+						return
+					}
+				}
+				for k := range 10 {
+					_, got, _, err := cl.ReadMessage(5 * time.Second)
+					if err != nil || !bytes.Equal(got, []byte{byte(i), byte(j + k)}) {
+						errs <- fmt.Errorf("client %d message %d: %v %v", i, j+k, got, err)
+						return
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if n := overlaps.Load(); n != 0 {
+		t.Fatalf("listeners overlapped %d times in %d calls", n, calls.Load())
+	}
+	t.Logf("%d calls on %d pollers, none overlapping", calls.Load(), len(used))
 }

@@ -276,7 +276,7 @@ func (w *writer) flushAsync() {
 	drained := w.flushLocked()
 	w.mu.Unlock()
 	if w.c.p.paused.Load() {
-		w.c.loop.pl.touch(w.c) // the poller reads again
+		w.c.p.pl.touch(w.c) // the poller reads again
 	}
 	w.c.drained(drained)
 }

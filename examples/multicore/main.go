@@ -25,11 +25,12 @@
 //
 // # When one loop is better
 //
-// On Linux a loop does all the I/O of its plain connections on one
-// goroutine (its poller: reading, frame parsing, unmasking, UTF-8
-// validation, inflating, the callbacks, writing), so one loop uses about
-// one core, and N loops on N cores multiply the throughput when the
-// connections are many and independent, as in an echo or a relay.
+// On Linux a loop reads and writes its plain connections on one poller
+// goroutine per core, in parallel, but runs their callbacks (and the frame
+// parsing, unmasking, UTF-8 validation and inflating around them) one at
+// a time under its lock, so one loop's callbacks use at most one core, and
+// N loops on N cores multiply the throughput when the callbacks are heavy
+// and the connections many and independent, as in an echo or a relay.
 // Prefer one loop:
 //
 //   - when connections share state: a chat room, a broadcast to everyone,
@@ -42,8 +43,9 @@
 //     goroutines and post the result back with Loop.Post, rather than
 //     multiplying loops.
 //
-// Several loops pay off when one loop's goroutine is the bottleneck: a
-// CPU profile shows it busy all the time while other cores idle. Also note
+// Several loops pay off when one loop's lock is the bottleneck: a CPU
+// profile shows callbacks and decoding taking a whole core, or the pollers
+// waiting for the loop (sync.Mutex contention), while other cores idle. Also note
 // that on Linux closing one SO_REUSEPORT socket resets the connections
 // still waiting in its accept queue (unless the net.ipv4.tcp_migrate_req
 // sysctl is set), which is why Stop and StopListening should be applied to
