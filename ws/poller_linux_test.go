@@ -198,14 +198,7 @@ func TestPollerTimers(t *testing.T) {
 		_, cl := tcpConn(t, loop, cfg, func(c *Conn) {
 			c.OnClose(func(_ *Conn, code CloseCode, _ string) { ended <- code })
 		})
-		select {
-		case code := <-ended:
-			if code != CloseAbnormal {
-				t.Errorf("close code %v, want 1006", code)
-			}
-		case <-time.After(5 * time.Second):
-			t.Fatal("the connection outlived its pong timeout")
-		}
+		expectCloseEvent(t, ended, CloseAbnormal, "the pong did not come")
 		if err := cl.ExpectEOF(5 * time.Second); err != nil {
 			t.Error(err)
 		}
@@ -392,14 +385,7 @@ func TestPollerModeChangesKeepOrder(t *testing.T) {
 		t.Fatalf("%d texts read, %d sent", nextText, n)
 	}
 	cl.WriteFrame(true, 8, wstest.ClosePayload(1000, ""))
-	select {
-	case code := <-closes:
-		if code != CloseNormal {
-			t.Fatalf("close event %d", code)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("no close event")
-	}
+	expectCloseEvent(t, closes, CloseNormal, "the peer answered the close")
 	select {
 	case code := <-closes:
 		t.Fatalf("a second close event %d", code)
@@ -434,14 +420,7 @@ func TestPollerBusyConnectionReset(t *testing.T) {
 	}
 	cl.Conn.(*net.TCPConn).SetLinger(0)
 	cl.Close()
-	select {
-	case code := <-closes:
-		if code != CloseAbnormal {
-			t.Fatalf("close event %d, want 1006", code)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("no close event")
-	}
+	expectCloseEvent(t, closes, CloseAbnormal, "the peer reset the connection")
 	pollers := min(runtime.GOMAXPROCS(0), maxPollers)
 	if g := waitGoroutines(t, base+pollers, 5*time.Second); g > base+pollers {
 		t.Errorf("%d goroutines after the reset, %d before", g, base)

@@ -109,13 +109,20 @@ func TestIdleTimeoutCloseHandshake(t *testing.T) {
 		t.Fatal(err)
 	}
 	go io.Copy(io.Discard, cli)
+	expectCloseEvent(t, closed, CloseAway, "the peer answered the close")
+}
+
+// expectCloseEvent waits up to 5 s for a close event's code on events and
+// checks it; what says what happened, for the failure.
+func expectCloseEvent(t *testing.T, events <-chan CloseCode, want CloseCode, what string) {
+	t.Helper()
 	select {
-	case code := <-closed:
-		if code != CloseAway {
-			t.Errorf("close event with %v, want %v: the peer answered the close", code, CloseAway)
+	case code := <-events:
+		if code != want {
+			t.Errorf("%s: close event with %v, want %v", what, code, want)
 		}
 	case <-time.After(5 * time.Second):
-		t.Fatal("no close event")
+		t.Fatalf("%s: no close event", what)
 	}
 }
 
