@@ -392,7 +392,8 @@ func (p *poller) watch(c *Conn) {
 	p.schedule(c)
 }
 
-// handle reads what c's socket holds and processes it; the loop is held.
+// handle reads what c's socket holds and processes it, taking the loop for
+// each read's listeners.
 func (p *poller) handle(c *Conn, now time.Time, batch int) {
 	r := &c.r
 	prev := r.lastRead
