@@ -121,7 +121,7 @@ type reader struct {
 
 	lastRead     mono
 	pingSent     bool
-	handoff      mono // when the I/O goroutine hands the socket to the poller
+	handoff      bool // the I/O goroutine hands the socket to the poller once lastRead is handoffWait old
 	pongDeadline mono
 
 	peerClosed bool // a close frame arrived: nothing more is read

@@ -53,16 +53,13 @@ func (c *Conn) serveHot() {
 // and a busy one keeps a goroutine only while it is busy.
 func (c *Conn) readLoop(handoff bool) {
 	r := &c.r
-	if handoff {
-		r.handoff = r.lastRead + mono(handoffWait)
-	}
+	r.handoff = handoff
 	for !r.failed && !r.peerClosed {
-		if handoff && !time.Now().Before(r.handoff.time()) {
-			r.handoff = 0
+		if r.handoff && !time.Now().Before(r.lastRead.add(handoffWait)) {
+			r.handoff = false
 			if c.handOff() {
 				return
 			}
-			handoff = false
 		}
 		if err := c.setReadDeadline(); err != nil {
 			break
@@ -80,9 +77,6 @@ func (c *Conn) readLoop(handoff bool) {
 		if n > 0 {
 			r.lastRead = monoNow()
 			r.pingSent = false
-			if handoff {
-				r.handoff = r.lastRead + mono(handoffWait)
-			}
 			c.bytesIn.Add(uint64(n))
 			c.w.holdFlush()
 			c.process(buf[:n])
@@ -149,8 +143,8 @@ func (c *Conn) nextDeadline(closeDeadline int64) time.Time {
 	if r.inMessage && c.s.message > 0 {
 		consider(r.started.add(c.s.message))
 	}
-	if r.handoff != 0 {
-		consider(r.handoff.time())
+	if r.handoff {
+		consider(r.lastRead.add(handoffWait))
 	}
 	return d
 }
