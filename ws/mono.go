@@ -11,7 +11,9 @@ var monoEpoch = time.Now()
 
 func monoOf(t time.Time) mono { return mono(t.Sub(monoEpoch)) }
 
-func monoNow() mono { return monoOf(time.Now()) }
+// monoNow reads the monotonic clock only (time.Now reads the wall clock
+// too).
+func monoNow() mono { return mono(time.Since(monoEpoch)) }
 
 func (m mono) time() time.Time { return monoEpoch.Add(time.Duration(m)) }
 

@@ -78,12 +78,7 @@ type poller struct {
 	heap   []*Conn
 	events []syscall.EpollEvent
 
-	// writev's arguments and results, for a closure built once (a fresh
-	// one per write would allocate).
-	iov    []syscall.Iovec
-	wn     uintptr
-	werrno syscall.Errno
-	wfn    func(fd uintptr) bool
+	wv writev // the poller's writes
 
 	// The epoll instance as a file the runtime's poller waits for, the
 	// deadline armed on it (UnixNano, 0 none, -1 passed), and the
@@ -207,14 +202,6 @@ func (p *poller) start() error {
 	p.ef, p.erc, p.armed = ef, erc, 0
 	if p.events == nil {
 		p.events = make([]syscall.EpollEvent, 128)
-		p.wfn = func(fd uintptr) bool {
-			for {
-				p.wn, _, p.werrno = syscall.Syscall(syscall.SYS_WRITEV, fd, uintptr(unsafe.Pointer(&p.iov[0])), uintptr(len(p.iov)))
-				if p.werrno != syscall.EINTR {
-					return true
-				}
-			}
-		}
 		p.efn = func(fd uintptr) bool {
 			p.ready = epollNow(int(fd), p.events)
 			return p.ready > 0
@@ -606,7 +593,7 @@ func (w *writer) releaseFlushNow(p *poller) (writing bool) {
 		return writing
 	}
 	w.queuePongSlot()
-	n, err := w.writeNow(p)
+	n, err := w.writeNow(&p.wv)
 	if n > 0 {
 		w.consumed(n)
 	}
@@ -632,10 +619,48 @@ func (w *writer) releaseFlushNow(p *poller) (writing bool) {
 // maxIovecs is the most buffers one writev(2) takes (IOV_MAX).
 const maxIovecs = 1024
 
+// writev holds one writev(2)'s arguments and results for a closure built
+// once: a fresh closure per write would allocate.
+type writev struct {
+	iov   []syscall.Iovec
+	n     uintptr
+	errno syscall.Errno
+	fn    func(fd uintptr) bool
+}
+
+// writevPool lends a writev to I/O goroutines (the poller keeps its own).
+var writevPool = sync.Pool{New: func() any { return new(writev) }}
+
+// writeFirst writes what the socket takes of the queue without blocking,
+// for an I/O goroutine before its blocking flush; w.mu is held and nobody
+// else is writing.
+func (w *writer) writeFirst() error {
+	if !w.c.r.sock.usable() {
+		return nil
+	}
+	wv := writevPool.Get().(*writev)
+	n, err := w.writeNow(wv)
+	writevPool.Put(wv)
+	if n > 0 {
+		w.consumed(n)
+	}
+	return err
+}
+
 // writeNow writes as much of the queue as the socket takes without
 // blocking, with one writev; w.mu is held and nobody else is writing.
-func (w *writer) writeNow(p *poller) (int, error) {
-	v := p.iov[:0]
+func (w *writer) writeNow(wv *writev) (int, error) {
+	if wv.fn == nil {
+		wv.fn = func(fd uintptr) bool {
+			for {
+				wv.n, _, wv.errno = syscall.Syscall(syscall.SYS_WRITEV, fd, uintptr(unsafe.Pointer(&wv.iov[0])), uintptr(len(wv.iov)))
+				if wv.errno != syscall.EINTR {
+					return true
+				}
+			}
+		}
+	}
+	v := wv.iov[:0]
 	for i, b := range w.out {
 		if i == maxIovecs {
 			break
@@ -651,13 +676,13 @@ func (w *writer) writeNow(p *poller) (int, error) {
 		e.SetLen(len(b))
 		v = append(v, e)
 	}
-	p.iov = v
+	wv.iov = v
 	if len(v) == 0 {
 		return 0, nil
 	}
-	p.wn, p.werrno = 0, 0
-	err := w.c.r.sock.rc.Write(p.wfn)
-	n, errno := p.wn, p.werrno
+	wv.n, wv.errno = 0, 0
+	err := w.c.r.sock.rc.Write(wv.fn)
+	n, errno := wv.n, wv.errno
 	clear(v) // the buffers go back to the pool
 	switch {
 	case err != nil:

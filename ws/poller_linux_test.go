@@ -495,3 +495,43 @@ func TestPollersRunListenersOneAtATime(t *testing.T) {
 	}
 	t.Logf("%d calls on %d pollers, none overlapping", calls.Load(), len(used))
 }
+
+// A reply larger than the socket takes at once: the I/O goroutine's first
+// write, which does not block, sends part of it, the blocking flush the
+// rest, and the next reply follows it intact.
+func TestReplyLargerThanTheSocketTakes(t *testing.T) {
+	loop := runningLoop(t)
+	big := make([]byte, 16<<20)
+	for i := range big {
+		big[i] = byte(i*7 + i>>12)
+	}
+	_, cli := tcpConn(t, loop, &Config{SendQueueLimit: 64 << 20}, func(c *Conn) {
+		c.OnMessage(func(c *Conn, m *Message) {
+			if string(m.Payload) == "big" {
+				if err := c.SendBinary(big); err != nil {
+					t.Error(err)
+				}
+				return
+			}
+			c.Send(m.Opcode, m.Payload)
+		})
+	})
+	if err := cli.WriteMessage(byte(frame.OpText), []byte("big")); err != nil {
+		t.Fatal(err)
+	}
+	if err := cli.WriteMessage(byte(frame.OpText), []byte("after")); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond) // the socket's buffers fill up
+	op, p, _, err := cli.ReadMessage(10 * time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if op != byte(frame.OpBinary) || !bytes.Equal(p, big) {
+		t.Fatalf("got opcode %d, %d bytes (equal %v); want the %d-byte binary reply", op, len(p), bytes.Equal(p, big), len(big))
+	}
+	op, p, _, err = cli.ReadMessage(5 * time.Second)
+	if err != nil || op != byte(frame.OpText) || string(p) != "after" {
+		t.Fatalf("second reply: opcode %d %q %v; want text \"after\"", op, p, err)
+	}
+}

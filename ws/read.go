@@ -54,8 +54,9 @@ func (c *Conn) serveHot() {
 func (c *Conn) readLoop(handoff bool) {
 	r := &c.r
 	r.handoff = handoff
+	fresh := false // the last read brought data: the peer is not silent
 	for !r.failed && !r.peerClosed {
-		if r.handoff && !time.Now().Before(r.lastRead.add(handoffWait)) {
+		if r.handoff && !fresh && monoNow()-r.lastRead >= mono(handoffWait) {
 			r.handoff = false
 			if c.handOff() {
 				return
@@ -74,6 +75,7 @@ func (c *Conn) readLoop(handoff bool) {
 			buf = buf[:cap(buf)]
 			n, err = c.nc.Read(buf)
 		}
+		fresh = n > 0
 		if n > 0 {
 			r.lastRead = monoNow()
 			r.pingSent = false
@@ -126,27 +128,32 @@ func (c *Conn) nextDeadline(closeDeadline int64) time.Time {
 		// closed it), and would wake every read at once.
 		return time.Unix(0, closeDeadline)
 	}
-	var d time.Time
-	consider := func(t time.Time) {
-		if d.IsZero() || t.Before(d) {
+	// In monotonic nanoseconds, one conversion at the end: this runs
+	// before every read.
+	var d mono
+	consider := func(t mono) {
+		if d == 0 || t < d {
 			d = t
 		}
 	}
 	if r.pingSent {
-		consider(r.pongDeadline.time())
+		consider(r.pongDeadline)
 	} else if c.s.ping > 0 {
-		consider(r.lastRead.add(c.s.ping))
+		consider(r.lastRead + mono(c.s.ping))
 	}
 	if c.s.idle > 0 {
-		consider(r.lastRead.add(c.s.idle))
+		consider(r.lastRead + mono(c.s.idle))
 	}
 	if r.inMessage && c.s.message > 0 {
-		consider(r.started.add(c.s.message))
+		consider(r.started + mono(c.s.message))
 	}
 	if r.handoff {
-		consider(r.lastRead.add(handoffWait))
+		consider(r.lastRead + mono(handoffWait))
 	}
-	return d
+	if d == 0 {
+		return time.Time{}
+	}
+	return d.time()
 }
 
 // handOff gives the socket to the loop's poller, reporting whether it took

@@ -301,6 +301,13 @@ func (w *writer) releaseFlush() {
 	w.held = false
 	drained := false
 	if !w.writing && (w.queued > 0 || w.pongSlot) {
+		// Most replies fit in the socket at once: a write that does not
+		// block needs no write deadline (a timer change and two clock
+		// reads per flush). What it leaves goes out the blocking way.
+		w.queuePongSlot()
+		if err := w.writeFirst(); err != nil {
+			w.err = err
+		}
 		w.writing = true
 		drained = w.flushLocked()
 	}

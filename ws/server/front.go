@@ -166,7 +166,8 @@ func (a *rawAnswer) refuse(status int, body string, header http.Header) {
 }
 
 func (a *rawAnswer) take() (net.Conn, []byte, error) {
-	if err := a.nc.SetDeadline(time.Time{}); err != nil {
+	// Only the read deadline was set (the handshake timeout).
+	if err := a.nc.SetReadDeadline(time.Time{}); err != nil {
 		a.nc.Close()
 		return nil, nil, err
 	}
