@@ -63,7 +63,9 @@ type Config struct {
 	Deflate *permessagedeflate.Config
 
 	// SendQueueLimit bounds the bytes queued for sending and not yet
-	// written to the socket; 0 means DefaultSendQueueLimit.
+	// written to the socket; 0 means DefaultSendQueueLimit. A message
+	// to compress counts at its uncompressed size until it is compressed,
+	// which happens when the queue is written out, outside the loop.
 	SendQueueLimit int
 	// SendQueuePolicy is what a send does at the limit.
 	SendQueuePolicy Backpressure

@@ -20,7 +20,9 @@
 // arrive, inflates, runs the listeners in place under the loop's run lock,
 // and writes what they queued with one non-blocking writev. The system
 // calls run outside the lock: the pollers read and write in parallel, the
-// listeners of a loop still run one at a time. Timers (idle, ping, pong, message,
+// listeners of a loop still run one at a time. With permessage-deflate,
+// inflating and compressing run outside the lock too (only each
+// message's listeners take it), so connections compress in parallel. Timers (idle, ping, pong, message,
 // close) are a heap in the poller. An idle connection therefore holds no
 // goroutine, no stack and no buffer: its socket, its Conn and what the
 // application keeps. A socket that will not take everything queued gets a
@@ -54,7 +56,11 @@
 //
 // SendText, SendBinary, SendPing and Close are safe from any goroutine and
 // keep their order. A send encodes the frame into the connection's queue
-// and returns; it never blocks on the socket. Frames queued by listeners
+// and returns; it never blocks on the socket. A message to compress is
+// copied instead and compressed when the queue is written out (after the
+// listener returns, by the goroutine that writes), so compression, the
+// costly part of a compressed send, does not hold up the loop; frames sent
+// after it wait behind it. Frames queued by listeners
 // while the I/O goroutine dispatches go out in one writev when it is done;
 // a send from any other goroutine starts a short-lived flushing goroutine
 // when none is running. The queue is bounded by Config.SendQueueLimit:

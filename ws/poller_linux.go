@@ -409,11 +409,19 @@ func (p *poller) handle(c *Conn, now time.Time, batch int) {
 			// that is not running holds up the sockets with something
 			// to read.)
 			c.w.holdFlush()
-			p.loop.enter()
-			r.onLoop = true
-			c.process(buf[:n])
-			r.onLoop = false
-			p.loop.leave()
+			if c.params == nil {
+				p.loop.enter()
+				r.onLoop = true
+				c.process(buf[:n])
+				r.onLoop = false
+				p.loop.leave()
+			} else {
+				// Inflating is the costly part here: it runs
+				// outside the loop, which each message's
+				// listeners take on their own (as on the I/O
+				// goroutine).
+				c.process(buf[:n])
+			}
 			writing = c.w.releaseFlushNow(p)
 		}
 		if buf != nil {
@@ -593,6 +601,12 @@ func (w *writer) releaseFlushNow(p *poller) (writing bool) {
 		return writing
 	}
 	w.queuePongSlot()
+	w.settle()
+	if w.err != nil {
+		w.mu.Unlock()
+		w.c.abort()
+		return false
+	}
 	n, err := w.writeNow(&p.wv)
 	if n > 0 {
 		w.consumed(n)

@@ -15,8 +15,6 @@ import (
 	"unievent.dev/ws/frame"
 )
 
-const fake101 = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"
-
 // tcpConn starts a server connection on a loopback TCP socket (so that
 // the poller takes it) and returns it with its client.
 func tcpConn(t *testing.T, loop *Loop, cfg *Config, setup func(*Conn)) (*Conn, *wstest.Client) {

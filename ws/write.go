@@ -62,14 +62,36 @@ type writer struct {
 	err         error
 	wantDrain   bool
 
-	comp *permessagedeflate.Compressor
-	zbuf []byte
+	z *zwriter // with permessage-deflate only
+}
+
+// zwriter is the writer's permessage-deflate state.
+//
+// A message to compress is copied into later and compressed by whoever
+// writes the queue out (settle): the I/O goroutine after its listeners
+// have run, the poller, or a flushing goroutine. So compression, most of a
+// compressed send's cost, runs outside the loop, whose listeners run one
+// at a time: connections compress in parallel. While a message waits
+// there, every frame queued after it waits too, so the wire keeps the
+// order of the sends.
+type zwriter struct {
+	comp  *permessagedeflate.Compressor
+	buf   []byte // compression scratch
+	later []laterFrame
+}
+
+// laterFrame is a frame waiting in zwriter.later.
+type laterFrame struct {
+	h        frame.Header
+	p        []byte // a pooled copy of the payload
+	compress bool
+	size     int // what it counts in writer.queued until settled
 }
 
 func (w *writer) init(c *Conn) {
 	w.c = c
 	if c.params != nil && c.s.deflate != nil {
-		w.comp = permessagedeflate.NewCompressor(c.s.deflate, *c.params)
+		w.z = &zwriter{comp: permessagedeflate.NewCompressor(c.s.deflate, *c.params)}
 	}
 }
 
@@ -136,22 +158,14 @@ func (w *writer) sendData(op Opcode, p []byte, s string) error {
 	if p == nil {
 		payload = stringBytes(s)
 	}
-	rsv1 := false
-	if w.comp != nil && w.comp.ShouldCompress(n) {
-		z, err := w.comp.Compress(w.zbuf[:0], payload)
-		if err != nil {
-			w.mu.Unlock()
-			return err
-		}
-		w.zbuf = z
-		payload, rsv1 = z, true
-	}
 	if err := w.admit(frame.HeaderLen(int64(len(payload)), w.c.role == frame.RoleClient) + len(payload)); err != nil {
 		return err
 	}
-	w.appendFrame(frame.Header{Fin: true, Rsv1: rsv1, Opcode: op}, payload)
-	if cap(w.zbuf) > 64<<10 {
-		w.zbuf = nil // do not keep a large scratch buffer per connection
+	h := frame.Header{Fin: true, Opcode: op}
+	if w.z != nil && w.z.comp.ShouldCompress(n) {
+		w.later(h, payload, true)
+	} else {
+		w.appendFrame(h, payload)
 	}
 	w.c.messagesOut.Add(1)
 	w.kick()
@@ -219,6 +233,10 @@ func (w *writer) appendRaw(p []byte) {
 
 // appendFrame encodes a frame at the end of the queue; w.mu is held.
 func (w *writer) appendFrame(h frame.Header, p []byte) {
+	if w.z != nil && len(w.z.later) > 0 {
+		w.later(h, p, false) // behind a message still to compress
+		return
+	}
 	h.Length = int64(len(p))
 	if w.c.role == frame.RoleClient {
 		h.Masked = true
@@ -230,6 +248,55 @@ func (w *writer) appendFrame(h frame.Header, p []byte) {
 	w.put(hdr, false, h.Key)
 	w.put(p, h.Masked, h.Key)
 	w.queued += len(hdr) + len(p)
+}
+
+// later queues a frame in zwriter.later, to compress or behind one to
+// compress; w.mu is held.
+func (w *writer) later(h frame.Header, p []byte, compress bool) {
+	b := append(bufpool.Get(len(p))[:0], p...)
+	size := frame.HeaderLen(int64(len(p)), w.c.role == frame.RoleClient) + len(p)
+	w.z.later = append(w.z.later, laterFrame{h: h, p: b, compress: compress, size: size})
+	w.queued += size
+}
+
+// settle compresses and encodes the frames waiting in zwriter.later, in
+// order; w.mu is held and no other goroutine is writing. A compression
+// error (none is expected: the compressor writes to memory) fails the
+// writer, which ends the connection.
+func (w *writer) settle() {
+	if w.z == nil || len(w.z.later) == 0 {
+		return
+	}
+	z := w.z
+	later := z.later
+	z.later = nil // appendFrame encodes directly again
+	for i := range later {
+		f := &later[i]
+		w.queued -= f.size
+		if w.err == nil {
+			p := f.p
+			if f.compress {
+				out, err := z.comp.Compress(z.buf[:0], p)
+				if err != nil {
+					w.err = err
+				}
+				z.buf = out
+				p = out
+				f.h.Rsv1 = true
+			}
+			if w.err == nil {
+				w.appendFrame(f.h, p)
+			}
+		}
+		bufpool.Put(f.p)
+		*f = laterFrame{}
+	}
+	if cap(z.buf) > 64<<10 {
+		z.buf = nil // do not keep a large scratch buffer per connection
+	}
+	if z.later == nil && cap(later) <= 16 {
+		z.later = later[:0]
+	}
 }
 
 // put copies p to the end of the queue, masked with key when masked. It
@@ -305,8 +372,11 @@ func (w *writer) releaseFlush() {
 		// block needs no write deadline (a timer change and two clock
 		// reads per flush). What it leaves goes out the blocking way.
 		w.queuePongSlot()
-		if err := w.writeFirst(); err != nil {
-			w.err = err
+		w.settle()
+		if w.err == nil {
+			if err := w.writeFirst(); err != nil {
+				w.err = err
+			}
 		}
 		w.writing = true
 		drained = w.flushLocked()
@@ -351,7 +421,8 @@ func (w *writer) flushLocked() (drain bool) {
 	c := w.c
 	for w.err == nil {
 		w.queuePongSlot()
-		if w.queued == 0 {
+		w.settle()
+		if w.err != nil || w.queued == 0 {
 			break
 		}
 		bufs := w.out
@@ -495,9 +566,11 @@ func (w *writer) release() {
 	w.out = nil
 	w.off = 0
 	w.queued = 0
-	if w.comp != nil {
-		w.comp.Release()
-		w.comp = nil
+	if w.z != nil {
+		for _, f := range w.z.later {
+			bufpool.Put(f.p)
+		}
+		w.z.comp.Release()
+		w.z = nil
 	}
-	w.zbuf = nil
 }

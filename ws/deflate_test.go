@@ -1,0 +1,186 @@
+package ws
+
+import (
+	"bytes"
+	"errors"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"unievent.dev/internal/wstest"
+	"unievent.dev/ws/frame"
+	"unievent.dev/ws/permessagedeflate"
+)
+
+const fake101 = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"
+
+// deflateConn starts a server connection with permessage-deflate (context
+// takeover both ways, compressing from 64 bytes) on a net.Pipe and returns
+// it with its client.
+func deflateConn(t *testing.T, loop *Loop, cfg *Config, setup func(*Conn)) (*Conn, *wstest.Client) {
+	t.Helper()
+	srv, cli := net.Pipe()
+	t.Cleanup(func() { cli.Close() })
+	if cfg.Deflate == nil {
+		cfg.Deflate = &permessagedeflate.Config{Level: 1, Threshold: 64}
+	}
+	c := NewConn(srv, cfg, ConnOptions{Loop: loop, Role: frame.RoleServer, Deflate: &permessagedeflate.Params{}, Preamble: []byte(fake101)})
+	setup(c)
+	c.Start()
+	wc, err := wstest.ReadHandshake(cli, time.Now().Add(5*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, wc
+}
+
+// A message to compress waits in the queue and is compressed by whoever
+// writes the queue out, outside the loop; what is sent after it (a message
+// below the threshold, a ping, another compressed message, the close) must
+// still reach the wire after it, in the order of the sends, and the
+// compressor's window must carry over in that order.
+func TestDeflatedSendsKeepTheirOrder(t *testing.T) {
+	loop := runningLoop(t)
+	big1 := strings.Repeat(`{"id":1,"name":"first"},`, 200)
+	big2 := strings.Repeat(`{"id":2,"name":"second"},`, 300)
+	_, cli := deflateConn(t, loop, &Config{}, func(c *Conn) {
+		c.OnMessage(func(c *Conn, m *Message) {
+			for _, err := range []error{
+				c.SendText(big1),
+				c.SendText("small"),
+				c.SendPing([]byte("p")),
+				c.SendText(big2),
+				c.SendBinary([]byte{1, 2, 3}),
+				c.Close(CloseNormal, "bye"),
+			} {
+				if err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	})
+	if err := cli.WriteMessage(byte(frame.OpText), []byte("go")); err != nil {
+		t.Fatal(err)
+	}
+	in := &wstest.Inflater{}
+	want := []struct {
+		op      frame.Opcode
+		rsv1    bool
+		payload string
+	}{
+		{frame.OpText, true, big1},
+		{frame.OpText, false, "small"},
+		{frame.OpPing, false, "p"},
+		{frame.OpText, true, big2},
+		{frame.OpBinary, false, "\x01\x02\x03"},
+		{frame.OpClose, false, string(wstest.ClosePayload(1000, "bye"))},
+	}
+	for i, w := range want {
+		f, err := cli.ReadFrame(5 * time.Second)
+		if err != nil {
+			t.Fatalf("frame %d: %v", i, err)
+		}
+		p := f.Payload
+		if f.Rsv1 {
+			if p, _, err = in.Inflate(p); err != nil {
+				t.Fatalf("frame %d: inflate: %v", i, err)
+			}
+		}
+		if frame.Opcode(f.Opcode) != w.op || f.Rsv1 != w.rsv1 || string(p) != w.payload || !f.Fin {
+			t.Fatalf("frame %d: opcode %d rsv1 %v fin %v, %d bytes; want opcode %d rsv1 %v, %d bytes",
+				i, f.Opcode, f.Rsv1, f.Fin, len(p), w.op, w.rsv1, len(w.payload))
+		}
+	}
+}
+
+// A message to compress counts in the send queue at its uncompressed size
+// until it is compressed: that is the memory it holds meanwhile, and what
+// SendQueueLimit bounds.
+func TestDeflatedSendCountsUncompressedUntilWritten(t *testing.T) {
+	loop := runningLoop(t)
+	const limit = 64 << 10
+	msg := bytes.Repeat([]byte("a"), 40<<10) // compresses to almost nothing
+	errs := make(chan error, 3)
+	_, cli := deflateConn(t, loop, &Config{SendQueueLimit: limit, SendQueuePolicy: BackpressureRefuse}, func(c *Conn) {
+		c.OnMessage(func(c *Conn, m *Message) {
+			// The listener runs before the queue is written out: the
+			// first message waits uncompressed, so the second would
+			// pass the limit.
+			errs <- c.SendBinary(msg)
+			errs <- c.SendBinary(msg)
+			errs <- c.SendText("after")
+		})
+	})
+	if err := cli.WriteMessage(byte(frame.OpText), []byte("go")); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-errs; err != nil {
+		t.Fatalf("first send: %v", err)
+	}
+	if err := <-errs; !errors.Is(err, ErrBackpressure) {
+		t.Fatalf("second send: %v, want ErrBackpressure", err)
+	}
+	if err := <-errs; err != nil {
+		t.Fatalf("third send: %v", err)
+	}
+	in := &wstest.Inflater{}
+	op, p, rsv1, err := cli.ReadMessage(5 * time.Second)
+	if err == nil && rsv1 {
+		p, _, err = in.Inflate(p)
+	}
+	if err != nil || op != byte(frame.OpBinary) || !rsv1 || !bytes.Equal(p, msg) {
+		t.Fatalf("first message: opcode %d rsv1 %v, %d bytes, %v", op, rsv1, len(p), err)
+	}
+	op, p, _, err = cli.ReadMessage(5 * time.Second)
+	if err != nil || op != byte(frame.OpText) || string(p) != "after" {
+		t.Fatalf("second message: opcode %d %q %v", op, p, err)
+	}
+}
+
+// A connection that ends with compressed messages still waiting gives
+// their buffers back (release) and reports its end once.
+func TestDeflatedSendsPendingAtTheEnd(t *testing.T) {
+	loop := runningLoop(t)
+	closed := make(chan CloseCode, 2)
+	msg := strings.Repeat("compress me ", 1000)
+	var conn *Conn
+	conn, cli := deflateConn(t, loop, &Config{}, func(c *Conn) {
+		c.OnMessage(func(c *Conn, m *Message) {
+			for range 10 {
+				c.SendText(msg)
+			}
+			c.nc.Close() // the socket fails before the queue is written
+		})
+		c.OnClose(func(_ *Conn, code CloseCode, _ string) { closed <- code })
+	})
+	if err := cli.WriteMessage(byte(frame.OpText), []byte("go")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case code := <-closed:
+		if code != CloseAbnormal {
+			t.Errorf("close code %d, want %d", code, CloseAbnormal)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no close event")
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		conn.w.mu.Lock()
+		z, queued := conn.w.z, conn.w.queued
+		conn.w.mu.Unlock()
+		if z == nil && queued == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after the end: %d bytes still queued (deflate state kept: %v)", queued, z != nil)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	select {
+	case code := <-closed:
+		t.Errorf("a second close event (%d)", code)
+	case <-time.After(50 * time.Millisecond):
+	}
+}
