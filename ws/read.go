@@ -358,8 +358,11 @@ func (c *Conn) deliver(p []byte) {
 		// Decompress tells a bomb by the byte past the limit: when the
 		// output may reach the limit, allocate room for that byte
 		// exactly (growing for it would cost a quarter of the limit
-		// more, the pool's next size class twice the limit).
-		size := min(int64(len(p))*4+64, c.s.maxMessage+1)
+		// more, the pool's next size class twice the limit). Otherwise
+		// start from a pooled buffer of at least a read buffer's size:
+		// text often inflates ten times or more, and a buffer the
+		// decompressor grows is not pooled.
+		size := min(max(int64(len(p))*4+64, int64(c.s.readBuf)), c.s.maxMessage+1)
 		var dst []byte
 		if size > c.s.maxMessage {
 			dst = make([]byte, 0, size)

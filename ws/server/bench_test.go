@@ -1,11 +1,16 @@
 package server
 
 import (
+	"bufio"
+	"encoding/binary"
 	"io"
 	"net"
+	"net/http"
+	"strings"
 	"testing"
 
 	"unievent.dev/internal/wstest"
+	"unievent.dev/ws/permessagedeflate"
 )
 
 // BenchmarkEcho measures a whole round trip over loopback: the client
@@ -61,6 +66,89 @@ func BenchmarkEcho(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkEchoDeflate is BenchmarkEcho with permessage-deflate (level 1):
+// the client sends a compressed 1 KiB or 16 KiB JSON message, the server
+// inflates it, echoes it, compresses the echo (outside its loop) and the
+// client reads the compressed reply. With and without the server's
+// context takeover.
+func BenchmarkEchoDeflate(b *testing.B) {
+	for _, size := range []int{1 << 10, 16 << 10} {
+		for _, takeover := range []bool{true, false} {
+			name := map[int]string{1 << 10: "1KiB", 16 << 10: "16KiB"}[size]
+			offer := "permessage-deflate"
+			if takeover {
+				name += "/takeover"
+			} else {
+				name += "/no-takeover"
+				offer += "; server_no_context_takeover"
+			}
+			b.Run(name, func(b *testing.B) {
+				var cfg Config
+				cfg.Deflate = &permessagedeflate.Config{Level: 1}
+				h := startBenchConfig(b, cfg)
+				nc, err := net.Dial("tcp", h.addr)
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer nc.Close()
+				c, err := wstest.Handshake(nc, "/", http.Header{"Sec-WebSocket-Extensions": {offer}})
+				if err != nil {
+					b.Fatal(err)
+				}
+				const item = `{"id":12345,"name":"benchmark","tags":["a","b"],"ok":true},`
+				msg := []byte(strings.Repeat(item, size/len(item)+1)[:size])
+				req := wstest.AppendFrame(nil, true, 4, 1, wstest.Deflate(msg))
+				fr := &frameReader{r: bufio.NewReader(c.Reader())}
+				b.SetBytes(int64(size))
+				b.ReportAllocs()
+				b.ResetTimer()
+				for b.Loop() {
+					if _, err := nc.Write(req); err != nil {
+						b.Fatal(err)
+					}
+					if _, err := fr.next(); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}
+
+// frameReader reads unmasked frames from the server without allocating in
+// steady state, so that allocs/op are the server's.
+type frameReader struct {
+	r   *bufio.Reader
+	hdr [10]byte
+	buf []byte
+}
+
+// next returns the next frame's payload, valid until the next call.
+func (f *frameReader) next() ([]byte, error) {
+	if _, err := io.ReadFull(f.r, f.hdr[:2]); err != nil {
+		return nil, err
+	}
+	n := int(f.hdr[1] & 0x7f)
+	switch n {
+	case 126:
+		if _, err := io.ReadFull(f.r, f.hdr[2:4]); err != nil {
+			return nil, err
+		}
+		n = int(binary.BigEndian.Uint16(f.hdr[2:4]))
+	case 127:
+		if _, err := io.ReadFull(f.r, f.hdr[2:10]); err != nil {
+			return nil, err
+		}
+		n = int(binary.BigEndian.Uint64(f.hdr[2:10]))
+	}
+	if cap(f.buf) < n {
+		f.buf = make([]byte, n)
+	}
+	f.buf = f.buf[:n]
+	_, err := io.ReadFull(f.r, f.buf)
+	return f.buf, err
 }
 
 // BenchmarkChurn measures a whole connection's life: dial, upgrade, one

@@ -99,9 +99,16 @@ func runtimeNumGoroutine() int { return runtime.NumGoroutine() }
 
 // startBench runs an echo server for a benchmark.
 func startBench(b *testing.B) *harness {
+	return startBenchConfig(b, Config{})
+}
+
+// startBenchConfig runs an echo server with cfg (its location is set
+// here) for a benchmark.
+func startBenchConfig(b *testing.B, cfg Config) *harness {
 	b.Helper()
 	loop := ws.NewLoop()
-	s, err := New(Config{Locations: []Location{{Host: "127.0.0.1"}}}, loop)
+	cfg.Locations = []Location{{Host: "127.0.0.1"}}
+	s, err := New(cfg, loop)
 	if err != nil {
 		b.Fatal(err)
 	}
