@@ -27,8 +27,9 @@
 //
 // On Linux a loop reads and writes its plain connections on one poller
 // goroutine per core, in parallel, but runs their callbacks (and the frame
-// parsing, unmasking, UTF-8 validation and inflating around them) one at
-// a time under its lock, so one loop's callbacks use at most one core, and
+// parsing, unmasking and UTF-8 validation around them) one at a time
+// under its lock; permessage-deflate's compressing and inflating run
+// outside it. So one loop's callbacks use at most one core, and
 // N loops on N cores multiply the throughput when the callbacks are heavy
 // and the connections many and independent, as in an echo or a relay.
 // Prefer one loop:
