@@ -144,7 +144,6 @@ func TestDeflatedSendsPendingAtTheEnd(t *testing.T) {
 	loop := runningLoop(t)
 	closed := make(chan CloseCode, 2)
 	msg := strings.Repeat("compress me ", 1000)
-	var conn *Conn
 	conn, cli := deflateConn(t, loop, &Config{}, func(c *Conn) {
 		c.OnMessage(func(c *Conn, m *Message) {
 			for range 10 {

@@ -21,9 +21,9 @@
 // and writes what they queued with one non-blocking writev. The system
 // calls run outside the lock: the pollers read and write in parallel, the
 // listeners of a loop still run one at a time. With permessage-deflate,
-// inflating and compressing run outside the lock too (only each
-// message's listeners take it), so connections compress in parallel. Timers (idle, ping, pong, message,
-// close) are a heap in the poller. An idle connection therefore holds no
+// inflating and compressing run outside the lock too (only each message's
+// listeners take it), so connections compress in parallel. Timers (idle,
+// ping, pong, message, close) are a heap in the poller. An idle connection therefore holds no
 // goroutine, no stack and no buffer: its socket, its Conn and what the
 // application keeps. A socket that will not take everything queued gets a
 // goroutine that waits to write the rest; meanwhile that socket is not
@@ -60,10 +60,10 @@
 // copied instead and compressed when the queue is written out (after the
 // listener returns, by the goroutine that writes), so compression, the
 // costly part of a compressed send, does not hold up the loop; frames sent
-// after it wait behind it. Frames queued by listeners
-// while the I/O goroutine dispatches go out in one writev when it is done;
-// a send from any other goroutine starts a short-lived flushing goroutine
-// when none is running. The queue is bounded by Config.SendQueueLimit:
+// after it wait behind it. Frames queued by listeners while the I/O
+// goroutine dispatches go out in one writev when it is done; a send from
+// any other goroutine starts a short-lived flushing goroutine when none is
+// running. The queue is bounded by Config.SendQueueLimit:
 // at the limit a send is refused (BackpressureRefuse) or the connection is
 // closed with 1008 (BackpressureClose, the default). BufferedAmount and the
 // drain event let a sender pace itself.

@@ -294,7 +294,7 @@ func (w *writer) settle() {
 	if cap(z.buf) > 64<<10 {
 		z.buf = nil // do not keep a large scratch buffer per connection
 	}
-	if z.later == nil && cap(later) <= 4 { // a few: an idle connection keeps little
+	if cap(later) <= 4 { // a few slots: an idle connection keeps little
 		z.later = later[:0]
 	}
 }
