@@ -3,6 +3,7 @@ package ws
 import (
 	"errors"
 	"fmt"
+	"math"
 	"sync/atomic"
 	"time"
 
@@ -52,7 +53,8 @@ type Config struct {
 	// MaxMessageSize bounds a whole message, counted while its frames
 	// arrive and again while it is inflated; 0 means
 	// DefaultMaxMessageSize. Over the limit, the connection closes with
-	// 1009.
+	// 1009. A message must fit in memory, so a limit beyond half the int
+	// range (1 GiB on 32-bit platforms) counts as that.
 	MaxMessageSize int64
 	// MaxFragments bounds the number of frames one message may be split
 	// into (a flood of tiny fragments costs a lot of work for little
@@ -121,6 +123,11 @@ func (c *Config) Validate() error {
 	return nil
 }
 
+// maxMessageCap is the largest message limit a connection applies: a
+// message is held in one slice, and limits passed on as an int (to the
+// inflater, to buffer sizing) must stay positive on 32-bit platforms.
+const maxMessageCap = math.MaxInt >> 1
+
 // settings is a Config with every default filled in, shared read-only by
 // the connections created with it.
 type settings struct {
@@ -183,6 +190,7 @@ func (c *Config) makeSettings() *settings {
 	if s.maxMessage == 0 {
 		s.maxMessage = DefaultMaxMessageSize
 	}
+	s.maxMessage = min(s.maxMessage, maxMessageCap)
 	if s.maxFrame == 0 || s.maxFrame > s.maxMessage {
 		s.maxFrame = s.maxMessage
 	}

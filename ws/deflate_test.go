@@ -3,6 +3,7 @@ package ws
 import (
 	"bytes"
 	"errors"
+	"math"
 	"net"
 	"strings"
 	"testing"
@@ -181,5 +182,36 @@ func TestDeflatedSendsPendingAtTheEnd(t *testing.T) {
 	case code := <-closed:
 		t.Errorf("a second close event (%d)", code)
 	case <-time.After(50 * time.Millisecond):
+	}
+}
+
+// A limit beyond what a message can be (math.MaxInt64, as a config meaning
+// "no limit" might say) still lets compressed messages through: the limit
+// handed to the inflater as an int must not wrap negative on 32-bit
+// platforms (it did, and every compressed message closed with 1009).
+func TestDeflatedMessageUnderAHugeLimit(t *testing.T) {
+	loop := runningLoop(t)
+	cfg := &Config{MaxMessageSize: math.MaxInt64, MaxFrameSize: math.MaxInt64}
+	if s := cfg.makeSettings(); s.maxMessage != maxMessageCap || int(s.maxMessage) <= 0 || s.maxFrame != maxMessageCap {
+		t.Fatalf("limits %d and %d from MaxInt64, want %d", s.maxMessage, s.maxFrame, maxMessageCap)
+	}
+	_, cli := deflateConn(t, loop, cfg, func(c *Conn) {
+		c.OnMessage(func(c *Conn, m *Message) { c.Send(m.Opcode, m.Payload) })
+	})
+	text := strings.Repeat(`{"id":7,"name":"huge limit"},`, 100)
+	if err := cli.Write(wstest.AppendFrame(nil, true, 4, byte(frame.OpText), wstest.Deflate([]byte(text)))); err != nil {
+		t.Fatal(err)
+	}
+	op, p, rsv1, err := cli.ReadMessage(5 * time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rsv1 {
+		if p, _, err = (&wstest.Inflater{}).Inflate(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if frame.Opcode(op) != frame.OpText || string(p) != text {
+		t.Fatalf("echo: opcode %d, %d bytes; want text, %d bytes", op, len(p), len(text))
 	}
 }

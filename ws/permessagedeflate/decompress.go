@@ -2,6 +2,7 @@ package permessagedeflate
 
 import (
 	"errors"
+	"math"
 	"sync"
 )
 
@@ -86,8 +87,9 @@ func (d *Decompressor) Release() {
 // payload is followed by more blocks at the next byte, section 7.2.3.4.)
 var tail = [...]byte{0x00, 0x00, 0xff, 0xff, 0x01, 0x00, 0x00, 0xff, 0xff}
 
-// maxLimit keeps limit arithmetic far from overflow; no message gets near.
-const maxLimit = 1 << 62
+// maxLimit keeps limit arithmetic far from overflow (a quarter of the int
+// range on 64-bit and 32-bit platforms alike); no message gets near.
+const maxLimit = math.MaxInt >> 2
 
 var inflaterPool = sync.Pool{New: func() any { return new(inflater) }}
 
