@@ -1,3 +1,5 @@
+//go:build !unievent_nopoll
+
 package ws
 
 import (

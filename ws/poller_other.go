@@ -1,9 +1,9 @@
-//go:build !linux
+//go:build !linux || unievent_nopoll
 
 package ws
 
-// poller: there is none outside Linux; every connection keeps its I/O
-// goroutine.
+// poller: there is none outside Linux (or with the build tag
+// unievent_nopoll); every connection keeps its I/O goroutine.
 type poller struct{}
 
 const pollable = false
