@@ -1,6 +1,7 @@
 package reliability
 
 import (
+	"crypto/tls"
 	"strconv"
 	"testing"
 
@@ -17,19 +18,30 @@ func TestIdleConnectionCost(t *testing.T) {
 	for _, tc := range []struct {
 		name              string
 		fields, fieldSize int
+		tls               bool
 		max               int64 // bytes per connection
 	}{
-		{"plain request", 0, 0, 16 << 10},
+		{"plain request", 0, 0, false, 16 << 10},
 		// The largest request an upgrade may have: as many fields as
 		// MaxHeaderFields allows (the handshake's own five included),
 		// filling MaxHeaderBytes.
-		{"the largest request head", server.DefaultMaxHeaderFields - 5, 75, 48 << 10},
+		{"the largest request head", server.DefaultMaxHeaderFields - 5, 75, false, 48 << 10},
+		// wss: a goroutine per connection, and crypto/tls's own state.
+		{"wss", 0, 0, true, 32 << 10},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			base := takeBaseline()
-			h := start(t, server.Config{}, echo)
+			cfg := server.Config{}
+			if tc.tls {
+				cert, _ := testCert(t)
+				cfg.Locations = []server.Location{{Host: "127.0.0.1", TLS: &tls.Config{Certificates: []tls.Certificate{cert}}}}
+			}
+			h := start(t, cfg, echo)
 			mem0, rss0 := goMemory(), settledRSS()
 			params := map[string]string{"ADDR": h.addr, "PATH": "/", "N": strconv.Itoa(n)}
+			if tc.tls {
+				params["TLS"] = "1"
+			}
 			if tc.fields > 0 {
 				params["FIELDS"] = strconv.Itoa(tc.fields)
 				params["FIELDSIZE"] = strconv.Itoa(tc.fieldSize)

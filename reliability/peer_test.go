@@ -3,6 +3,7 @@ package reliability
 import (
 	"bufio"
 	"bytes"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
@@ -220,7 +221,8 @@ func trickle(nc net.Conn, p []byte, interval time.Duration, gone chan struct{}) 
 // peerSlowReaders opens N WebSocket connections to ADDR on PATH with a
 // small receive buffer and never reads from them; with FIELDS, each
 // upgrade request carries that many extra header fields of FIELDSIZE
-// bytes. It prints
+// bytes; with TLS set, they are wss connections (the server's certificate
+// is not checked). It prints
 // "ready" once they are all upgraded and holds them until its standard
 // input closes.
 func peerSlowReaders() error {
@@ -239,6 +241,9 @@ func peerSlowReaders() error {
 			return fmt.Errorf("connection %d: %w", i, err)
 		}
 		nc.(*net.TCPConn).SetReadBuffer(4 << 10)
+		if peerParam("TLS") != "" {
+			nc = tls.Client(nc, &tls.Config{InsecureSkipVerify: true})
+		}
 		if _, err := wstest.Handshake(nc, path, hdr); err != nil {
 			return fmt.Errorf("connection %d: %w", i, err)
 		}

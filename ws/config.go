@@ -100,7 +100,10 @@ type Config struct {
 	// the poller reads one socket at a time, so that buffer is taken from
 	// the pool for the read and given back after it, whatever the number
 	// of connections, and a message up to its size that arrives whole is
-	// delivered without being copied.
+	// delivered without being copied. A connection that must hold its
+	// buffer while it waits for the peer (TLS, Windows) reads into at
+	// most 2 KiB after a read that did not fill its buffer, so that an
+	// idle one holds no more than that.
 	ReadBufferSize int
 }
 

@@ -40,7 +40,9 @@
 // other Unix systems that goroutine waits for its socket through the
 // runtime poller without holding a read buffer (an idle connection costs
 // its parked goroutine, about 7 KiB in all); on Windows and for TLS it
-// holds a pooled buffer of Config.ReadBufferSize while it waits. Building
+// cannot wait without a buffer, so after a read that did not fill its
+// buffer it waits with a 2 KiB one (a wss connection idles at about
+// 16 KiB, crypto/tls's own state included). Building
 // with the tag unievent_nopoll serves Linux connections that way too (the
 // tests run so, to cover the other platforms' path).
 //

@@ -46,6 +46,12 @@ func (c *Conn) serveHot() {
 	c.readLoop(true)
 }
 
+// quietReadSize bounds the buffer of a read that may wait for a silent peer
+// on a connection that cannot wait for readability first (TLS, and
+// platforms without sockReader): an idle connection holds this much, not a
+// whole read buffer. A message up to this size still arrives whole.
+const quietReadSize = 2 << 10
+
 // readLoop reads and processes until the connection ends, or, with
 // handoff, until the peer has been silent for handoffWait and the poller
 // takes the socket. So a short-lived connection (connect, a message or
@@ -55,6 +61,7 @@ func (c *Conn) readLoop(handoff bool) {
 	r := &c.r
 	r.handoff = handoff
 	fresh := false // the last read brought data: the peer is not silent
+	full := false  // the last read filled its buffer
 	for !r.failed && !r.peerClosed {
 		if r.handoff && !fresh && monoNow()-r.lastRead >= mono(handoffWait) {
 			r.handoff = false
@@ -71,9 +78,17 @@ func (c *Conn) readLoop(handoff bool) {
 		if r.sock.usable() {
 			buf, n, err = r.sock.read() // holds no buffer while the peer is silent
 		} else {
-			buf = bufpool.Get(c.s.readBuf)
+			// This read holds its buffer while the peer is silent. After a
+			// read that did not fill its buffer the peer may pause for
+			// long, so a small one; a full read says more is waiting.
+			size := c.s.readBuf
+			if !full {
+				size = min(size, quietReadSize)
+			}
+			buf = bufpool.Get(size)
 			buf = buf[:cap(buf)]
 			n, err = c.nc.Read(buf)
+			full = n == len(buf)
 		}
 		fresh = n > 0
 		if n > 0 {

@@ -2,10 +2,12 @@ package server
 
 import (
 	"bufio"
+	"crypto/tls"
 	"encoding/binary"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -19,6 +21,22 @@ import (
 // pre-encoded and reads into a fixed buffer, so allocs/op are the
 // server's.
 func BenchmarkEcho(b *testing.B) {
+	benchEcho(b, Config{}, func(addr string) (net.Conn, error) { return net.Dial("tcp", addr) })
+}
+
+// BenchmarkEchoTLS is BenchmarkEcho over wss: a connection on a goroutine
+// of its own, reading through crypto/tls.
+func BenchmarkEchoTLS(b *testing.B) {
+	ts := httptest.NewTLSServer(http.NotFoundHandler())
+	cert := ts.TLS.Certificates[0]
+	ts.Close()
+	cfg := Config{Locations: []Location{{Host: "127.0.0.1", TLS: &tls.Config{Certificates: []tls.Certificate{cert}}}}}
+	benchEcho(b, cfg, func(addr string) (net.Conn, error) {
+		return tls.Dial("tcp", addr, &tls.Config{InsecureSkipVerify: true})
+	})
+}
+
+func benchEcho(b *testing.B, cfg Config, dial func(addr string) (net.Conn, error)) {
 	for _, bc := range []struct {
 		name  string
 		size  int
@@ -27,11 +45,12 @@ func BenchmarkEcho(b *testing.B) {
 		{"16B", 16, 1},
 		{"16Bx32", 16, 32},
 		{"1KiB", 1024, 1},
+		{"4KiB", 4 << 10, 1},
 		{"64KiB", 64 << 10, 1},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			h := startBench(b)
-			nc, err := net.Dial("tcp", h.addr)
+			h := startBenchConfig(b, cfg)
+			nc, err := dial(h.addr)
 			if err != nil {
 				b.Fatal(err)
 			}
