@@ -4,10 +4,12 @@ import (
 	"bufio"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -226,5 +228,110 @@ func TestReusePortAndBacklog(t *testing.T) {
 	c.WriteMessage(1, []byte("x"))
 	if _, _, _, err := c.ReadMessage(wait); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A server mounted on a foreign http.Server answers every refusal through
+// the ResponseWriter it is given: a bad handshake with its status and
+// headers, too many header fields, a full server, a ResponseWriter that
+// cannot be hijacked, a stopped server.
+func TestMountedRefusals(t *testing.T) {
+	loop := ws.NewLoop()
+	s, err := New(Config{MaxConnections: 1}, loop)
+	if err != nil {
+		t.Fatal(err)
+	}
+	echo(s)
+	mux := http.NewServeMux()
+	mux.Handle("/ws", s)
+	hs := httptest.NewServer(mux)
+	defer hs.Close()
+	if err := s.Run(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- loop.Run() }()
+	addr := strings.TrimPrefix(hs.URL, "http://")
+
+	upgradeReq := func(method string, over http.Header) *http.Request {
+		r, err := http.NewRequest(method, hs.URL+"/ws", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		key, _ := handshake.NewKey()
+		r.Header = http.Header{
+			"Upgrade":               {"websocket"},
+			"Connection":            {"Upgrade"},
+			"Sec-Websocket-Key":     {key},
+			"Sec-Websocket-Version": {"13"},
+		}
+		for k, v := range over {
+			if v == nil {
+				r.Header.Del(k)
+			} else {
+				r.Header[http.CanonicalHeaderKey(k)] = v
+			}
+		}
+		return r
+	}
+	many := http.Header{}
+	for i := range DefaultMaxHeaderFields {
+		many["X-Field-"+strconv.Itoa(i)] = []string{"v"}
+	}
+	for _, tc := range []struct {
+		name           string
+		method         string
+		over           http.Header
+		status         int
+		header, hvalue string
+	}{
+		{"version 8", http.MethodGet, http.Header{"Sec-WebSocket-Version": {"8"}}, http.StatusUpgradeRequired, "Sec-WebSocket-Version", "13"},
+		{"no key", http.MethodGet, http.Header{"Sec-WebSocket-Key": nil}, http.StatusBadRequest, "X-Content-Type-Options", "nosniff"},
+		{"POST", http.MethodPost, nil, http.StatusMethodNotAllowed, "Allow", "GET"},
+		{"too many fields", http.MethodGet, many, http.StatusRequestHeaderFieldsTooLarge, "X-Content-Type-Options", "nosniff"},
+	} {
+		resp, err := http.DefaultClient.Do(upgradeReq(tc.method, tc.over))
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tc.status || resp.Header.Get(tc.header) != tc.hvalue || len(body) == 0 || !resp.Close {
+			t.Errorf("%s: %d %s: %q, body %q, close %v; want %d with %s: %s, a reason and Connection: close",
+				tc.name, resp.StatusCode, tc.header, resp.Header.Get(tc.header), body, resp.Close, tc.status, tc.header, tc.hvalue)
+		}
+	}
+
+	// A ResponseWriter that cannot be hijacked: 500, and the error.
+	rec := httptest.NewRecorder()
+	if err := s.UpgradeConnection(rec, upgradeReq(http.MethodGet, nil)); err == nil || rec.Code != http.StatusInternalServerError {
+		t.Errorf("unhijackable writer: %d, %v; want 500 and an error", rec.Code, err)
+	}
+
+	// The one connection allowed, then a second: 503 with Retry-After.
+	c, err := wstest.Dial(addr, "/ws", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(upgradeReq(http.MethodGet, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+		t.Errorf("over the limit: %d, Retry-After %q; want 503 with Retry-After", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+	c.WriteMessage(1, []byte("still served"))
+	if _, p, _, err := c.ReadMessage(wait); err != nil || string(p) != "still served" {
+		t.Fatalf("the admitted connection: %q %v", p, err)
+	}
+
+	s.Stop()
+	c.ExpectClose(wait)
+	c.Close()
+	<-done
+	rec = httptest.NewRecorder()
+	if err := s.UpgradeConnection(rec, upgradeReq(http.MethodGet, nil)); !errors.Is(err, ErrNotRunning) || rec.Code != http.StatusServiceUnavailable {
+		t.Errorf("after Stop: %d, %v; want 503 and ErrNotRunning", rec.Code, err)
 	}
 }

@@ -1,0 +1,116 @@
+package ws
+
+import (
+	"bytes"
+	"errors"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"unievent.dev/internal/wstest"
+	"unievent.dev/ws/frame"
+	"unievent.dev/ws/permessagedeflate"
+)
+
+// What an application may get wrong when it sends or closes: each call
+// is refused with its error, nothing of it reaches the wire, and the
+// connection goes on. Once the close frame is queued, every send is
+// refused with ErrClosed.
+func TestSendAndCloseRefuseBadArguments(t *testing.T) {
+	loop := runningLoop(t)
+	srv, cli := net.Pipe()
+	t.Cleanup(func() { cli.Close() })
+	c := NewConn(srv, &Config{}, ConnOptions{Loop: loop, Role: frame.RoleServer, Preamble: []byte(fake101)})
+	c.Start()
+	wc, err := wstest.ReadHandshake(cli, time.Now().Add(5*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	long := strings.Repeat("r", 124) // with the 2-byte code, over 125
+	for _, tc := range []struct {
+		name string
+		err  error
+		want error
+	}{
+		{"Close with a code not for the wire (1006)", c.Close(CloseAbnormal, ""), ErrInvalidCloseCode},
+		{"Close with an unassigned code (999)", c.Close(CloseCode(999), ""), ErrInvalidCloseCode},
+		{"Close with a reason and no code", c.Close(CloseNoStatus, "why"), ErrInvalidCloseCode},
+		{"Close with a 124-byte reason", c.Close(CloseNormal, long), ErrControlTooLong},
+		{"Close with a reason not UTF-8", c.Close(CloseNormal, "\xff"), ErrInvalidUTF8},
+		{"SendText not UTF-8", c.SendText("ok\xc3"), ErrInvalidUTF8},
+		{"SendTextBytes not UTF-8", c.SendTextBytes([]byte{0xed, 0xa0, 0x80}), ErrInvalidUTF8},
+		{"Send text not UTF-8", c.Send(OpText, []byte{0xff}), ErrInvalidUTF8},
+		{"Send with a ping opcode", c.Send(frame.OpPing, nil), ErrInvalidOpcode},
+		{"Send with a continuation opcode", c.Send(frame.OpContinuation, []byte("x")), ErrInvalidOpcode},
+		{"SendPing with 126 bytes", c.SendPing(make([]byte, 126)), ErrControlTooLong},
+	} {
+		if !errors.Is(tc.err, tc.want) {
+			t.Errorf("%s: %v, want %v", tc.name, tc.err, tc.want)
+		}
+	}
+	// None of it went out: the next frame on the wire is this one.
+	if err := c.SendPing(make([]byte, 125)); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.SendText("still open"); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []struct {
+		op      frame.Opcode
+		payload []byte
+	}{{frame.OpPing, make([]byte, 125)}, {frame.OpText, []byte("still open")}} {
+		f, err := wc.ReadFrame(5 * time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if frame.Opcode(f.Opcode) != want.op || !bytes.Equal(f.Payload, want.payload) {
+			t.Fatalf("frame opcode %d %q, want %d %q", f.Opcode, f.Payload, want.op, want.payload)
+		}
+	}
+
+	if err := c.Close(CloseNormal, strings.Repeat("r", 123)); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		err  error
+	}{
+		{"Close", c.Close(CloseNormal, "")},
+		{"SendText", c.SendText("late")},
+		{"SendBinary", c.SendBinary([]byte("late"))},
+		{"SendPing", c.SendPing(nil)},
+	} {
+		if !errors.Is(tc.err, ErrClosed) {
+			t.Errorf("%s after Close: %v, want ErrClosed", tc.name, tc.err)
+		}
+	}
+	if code, reason, err := wc.ExpectClose(5 * time.Second); err != nil || code != 1000 || len(reason) != 123 {
+		t.Fatalf("close %d, %d-byte reason, %v; want 1000 with the 123-byte reason", code, len(reason), err)
+	}
+}
+
+// Config.Validate refuses every setting that cannot work.
+func TestConfigValidateRefusesBadSettings(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cfg  Config
+	}{
+		{"negative MaxFrameSize", Config{MaxFrameSize: -1}},
+		{"negative MaxMessageSize", Config{MaxMessageSize: -1}},
+		{"negative MaxFragments", Config{MaxFragments: -1}},
+		{"negative SendQueueLimit", Config{SendQueueLimit: -1}},
+		{"negative ReadBufferSize", Config{ReadBufferSize: -1}},
+		{"ReadBufferSize below 512", Config{ReadBufferSize: 511}},
+		{"unknown SendQueuePolicy", Config{SendQueuePolicy: BackpressureRefuse + 1}},
+		{"deflate level 10", Config{Deflate: &permessagedeflate.Config{Level: 10}}},
+		{"deflate window bits 7", Config{Deflate: &permessagedeflate.Config{ServerMaxWindowBits: 7}}},
+	} {
+		if err := tc.cfg.Validate(); err == nil {
+			t.Errorf("%s: accepted", tc.name)
+		}
+	}
+	if err := (&Config{ReadBufferSize: 512, IdleTimeout: -1}).Validate(); err != nil {
+		t.Errorf("a valid config refused: %v", err)
+	}
+}
