@@ -42,9 +42,9 @@
 // its parked goroutine, about 7 KiB in all); on Windows and for TLS it
 // cannot wait without a buffer, so after a read that did not fill its
 // buffer it waits with a 2 KiB one (a wss connection idles at about
-// 16 KiB, crypto/tls's own state included). Building
-// with the tag unievent_nopoll serves Linux connections that way too (the
-// tests run so, to cover the other platforms' path).
+// 16 KiB, crypto/tls's own state included). Building with the tag
+// unievent_nopoll serves Linux connections that way too (the tests run
+// so, to cover the other platforms' path).
 //
 // Events posted while another goroutine holds the run lock (Loop.Post from
 // anywhere, drain events) are queued and run by the holder before it lets
