@@ -111,3 +111,35 @@ func TestNoPongAfterTheCloseFrame(t *testing.T) {
 		t.Errorf("the frame before the close is %v, want the pong for the newest ping", pong)
 	}
 }
+
+// The close timeout bounds waiting for the peer, not the server's own
+// delay: a listener that queues a reply and a close and then takes longer
+// than the close timeout must still get both out (net.Conn fails a write
+// whose deadline has passed without trying it; both used to be dropped,
+// found by FuzzConn on the goroutine path with a 10 ms close timeout).
+func TestCloseFrameOutAfterTheCloseTimeoutPassed(t *testing.T) {
+	loop := runningLoop(t)
+	srv, cli := net.Pipe() // a goroutine-path connection: every write takes the blocking flush
+	defer cli.Close()
+	cfg := &Config{CloseTimeout: 5 * time.Millisecond}
+	c := NewConn(srv, cfg, ConnOptions{Loop: loop, Role: frame.RoleServer, Preamble: []byte(fake101)})
+	c.OnMessage(func(c *Conn, m *Message) {
+		c.SendText("reply")
+		c.Close(CloseNormal, "done")
+		time.Sleep(50 * time.Millisecond) // the close timeout passes before the flush
+	})
+	c.Start()
+	wc, err := wstest.ReadHandshake(cli, time.Now().Add(5*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := wc.WriteMessage(byte(frame.OpText), []byte("go")); err != nil {
+		t.Fatal(err)
+	}
+	if op, p, _, err := wc.ReadMessage(5 * time.Second); err != nil || frame.Opcode(op) != frame.OpText || string(p) != "reply" {
+		t.Fatalf("reply: opcode %d %q %v", op, p, err)
+	}
+	if code, reason, err := wc.ExpectClose(5 * time.Second); err != nil || code != 1000 || reason != "done" {
+		t.Fatalf("close %d %q %v, want 1000 done", code, reason, err)
+	}
+}

@@ -502,15 +502,34 @@ func (w *writer) drainDue() bool {
 // WriteTimeout, and once our close frame is queued never after the close
 // timeout; zero for never. w.mu is held.
 func (w *writer) writeDeadline() time.Time {
+	if w.c.s.write <= 0 && w.closeBy == 0 {
+		return time.Time{}
+	}
+	now := time.Now()
 	var d time.Time
 	if w.c.s.write > 0 {
-		d = time.Now().Add(w.c.s.write)
+		d = now.Add(w.c.s.write)
 	}
-	if w.closeBy != 0 && (d.IsZero() || w.closeBy.time().Before(d)) {
-		d = w.closeBy.time()
+	if w.closeBy != 0 {
+		// A deadline already past makes net.Conn fail the write without
+		// trying it: the close timeout would then drop what the socket
+		// could take at once (the 101 and the close frame itself, when
+		// the server was slow to flush them). It bounds waiting for the
+		// peer, so the write still gets closeGrace.
+		by := w.closeBy.time()
+		if grace := now.Add(closeGrace); by.Before(grace) {
+			by = grace
+		}
+		if d.IsZero() || by.Before(d) {
+			d = by
+		}
 	}
 	return d
 }
+
+// closeGrace is how long a write may still block once the close timeout
+// has passed: long enough for one write that does not block.
+const closeGrace = 10 * time.Millisecond
 
 // drained fires the drain event when due; no lock may be held.
 func (c *Conn) drained(due bool) {
