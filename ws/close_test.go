@@ -119,10 +119,26 @@ func TestNoPongAfterTheCloseFrame(t *testing.T) {
 // found by FuzzConn on the goroutine path with a 10 ms close timeout).
 func TestCloseFrameOutAfterTheCloseTimeoutPassed(t *testing.T) {
 	loop := runningLoop(t)
-	srv, cli := net.Pipe() // a goroutine-path connection: every write takes the blocking flush
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	cli, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer cli.Close()
+	srv, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Hidden behind an interface, the socket is served the way a TLS or
+	// non-Unix one is: no poller, no write that skips the deadline, so
+	// every write takes the blocking flush (and, TCP, needs no reader to
+	// complete).
 	cfg := &Config{CloseTimeout: 5 * time.Millisecond}
-	c := NewConn(srv, cfg, ConnOptions{Loop: loop, Role: frame.RoleServer, Preamble: []byte(fake101)})
+	c := NewConn(struct{ net.Conn }{srv}, cfg, ConnOptions{Loop: loop, Role: frame.RoleServer, Preamble: []byte(fake101)})
 	c.OnMessage(func(c *Conn, m *Message) {
 		c.SendText("reply")
 		c.Close(CloseNormal, "done")
