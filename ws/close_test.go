@@ -119,20 +119,7 @@ func TestNoPongAfterTheCloseFrame(t *testing.T) {
 // found by FuzzConn on the goroutine path with a 10 ms close timeout).
 func TestCloseFrameOutAfterTheCloseTimeoutPassed(t *testing.T) {
 	loop := runningLoop(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	cli, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cli.Close()
-	srv, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, cli := tcpPair(t)
 	// Hidden behind an interface, the socket is served the way a TLS or
 	// non-Unix one is: no poller, no write that skips the deadline, so
 	// every write takes the blocking flush (and, TCP, needs no reader to

@@ -21,19 +21,7 @@ import (
 // the poller takes it) and returns it with its client.
 func tcpConn(t *testing.T, loop *Loop, cfg *Config, setup func(*Conn)) (*Conn, *wstest.Client) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	cli, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, cli := tcpPair(t)
 	c := NewConn(srv, cfg, ConnOptions{Loop: loop, Role: frame.RoleServer, Preamble: []byte(fake101)})
 	if setup != nil {
 		setup(c)
@@ -43,7 +31,6 @@ func tcpConn(t *testing.T, loop *Loop, cfg *Config, setup func(*Conn)) (*Conn, *
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { cli.Close() })
 	return c, wc
 }
 

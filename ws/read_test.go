@@ -28,6 +28,26 @@ func runningLoop(t *testing.T) *Loop {
 	return loop
 }
 
+// tcpPair returns both ends of a loopback TCP connection; the client's end
+// is closed when the test ends.
+func tcpPair(t *testing.T) (srv, cli net.Conn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	cli, err = net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cli.Close() })
+	if srv, err = ln.Accept(); err != nil {
+		t.Fatal(err)
+	}
+	return srv, cli
+}
+
 // The reassembly buffer grows with the payload that has arrived, not with
 // the length a frame header announces: a header for a 4 MiB frame followed
 // by one byte must not make the connection hold 4 MiB.
