@@ -146,3 +146,44 @@ func TestCloseFrameOutAfterTheCloseTimeoutPassed(t *testing.T) {
 		t.Fatalf("close %d %q %v, want 1000 done", code, reason, err)
 	}
 }
+
+// The same on the read side: the peer's answer to our close frame, already
+// in the socket when a slow listener lets the connection read again after
+// the close timeout, is still read (net.Conn does not try a read whose
+// deadline has passed), so the close event reports the handshake, not
+// 1006.
+func TestPeerCloseReadAfterTheCloseTimeoutPassed(t *testing.T) {
+	loop := runningLoop(t)
+	srv, cli := tcpPair(t)
+	cfg := &Config{CloseTimeout: 5 * time.Millisecond}
+	c := NewConn(struct{ net.Conn }{srv}, cfg, ConnOptions{Loop: loop, Role: frame.RoleServer, Preamble: []byte(fake101)})
+	closed := make(chan CloseCode, 1)
+	c.OnMessage(func(c *Conn, m *Message) {
+		c.Close(CloseNormal, "bye")
+		time.Sleep(100 * time.Millisecond) // the peer's close arrives meanwhile; the close timeout passes
+	})
+	c.OnClose(func(_ *Conn, code CloseCode, _ string) { closed <- code })
+	c.Start()
+	wc, err := wstest.ReadHandshake(cli, time.Now().Add(5*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := wc.WriteMessage(byte(frame.OpText), []byte("go")); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(20 * time.Millisecond)
+	if err := wc.Write(wstest.AppendFrame(nil, true, 0, byte(frame.OpClose), wstest.ClosePayload(1000, ""))); err != nil {
+		t.Fatal(err)
+	}
+	if code, reason, err := wc.ExpectClose(5 * time.Second); err != nil || code != 1000 || reason != "bye" {
+		t.Fatalf("close %d %q %v, want 1000 bye", code, reason, err)
+	}
+	select {
+	case code := <-closed:
+		if code != CloseNormal {
+			t.Fatalf("close event with %v, want %v: the peer's close frame was not read", code, CloseNormal)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no close event")
+	}
+}

@@ -75,7 +75,9 @@ type Config struct {
 	// CloseTimeout is how long to wait for the peer's close frame after
 	// sending ours (and for our queue to drain) before dropping the TCP
 	// connection; 0 means DefaultCloseTimeout. A write made after it has
-	// passed still gets 10 ms, so what the socket takes at once goes out.
+	// passed still gets 10 ms, so what the socket takes at once goes out,
+	// and so does one last read, so that a close frame already in the
+	// socket is seen.
 	CloseTimeout time.Duration
 	// IdleTimeout closes (1001) a connection from which no frame at all
 	// arrived for this long; 0 means DefaultIdleTimeout.

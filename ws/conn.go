@@ -136,6 +136,7 @@ type reader struct {
 type readerExtra struct {
 	pending  []byte                       // frames that came with the handshake
 	deadline time.Time                    // the socket's read deadline (the I/O goroutine's)
+	graceBy  mono                         // once the close timeout passed: one last read until then
 	ctrl     [maxControlPayloadBytes]byte // a control frame split across reads
 	ctrlLen  int
 }

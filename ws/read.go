@@ -103,13 +103,31 @@ func (c *Conn) readLoop(handoff bool) {
 			bufpool.Put(buf)
 		}
 		if err != nil {
-			if c.timedOut(err) {
+			if c.timedOut(err) || c.closeGrace(err) {
 				continue
 			}
 			break
 		}
 	}
 	c.finish()
+}
+
+// closeGrace gives a connection whose close timeout has passed one last
+// read of up to closeGrace: net.Conn fails a read whose deadline is past
+// without trying it, so a server slower than the close timeout would not
+// see the peer's close frame though it is already in the socket (and
+// would report 1006 instead of the handshake). It reports whether to read
+// again.
+func (c *Conn) closeGrace(err error) bool {
+	if !errors.Is(err, os.ErrDeadlineExceeded) || c.closeDeadline.Load() == 0 {
+		return false
+	}
+	x := c.r.extra()
+	if x.graceBy != 0 {
+		return false // had it
+	}
+	x.graceBy = monoNow() + mono(closeGrace)
+	return true
 }
 
 // setReadDeadline arms the socket's read deadline for the earliest of the
@@ -141,7 +159,11 @@ func (c *Conn) nextDeadline(closeDeadline int64) time.Time {
 		// We sent a close frame: only the close timeout is left. The
 		// other deadlines may have passed (the idle timeout is what
 		// closed it), and would wake every read at once.
-		return time.Unix(0, closeDeadline)
+		d := time.Unix(0, closeDeadline)
+		if x := r.x; x != nil && x.graceBy != 0 && x.graceBy.time().After(d) {
+			d = x.graceBy.time()
+		}
+		return d
 	}
 	// In monotonic nanoseconds, one conversion at the end: this runs
 	// before every read.
