@@ -112,30 +112,29 @@ func TestNoPongAfterTheCloseFrame(t *testing.T) {
 	}
 }
 
+// goroutineConn starts a server connection on loopback TCP hidden behind
+// an interface: it is served the way a TLS or non-Unix one is (no poller,
+// no write that skips the deadline, every write through the blocking
+// flush; TCP, so a write needs no reader to complete).
+func goroutineConn(t *testing.T, cfg *Config, setup func(*Conn)) *wstest.Client {
+	srv, cli := tcpPair(t)
+	_, wc := startConn(t, struct{ net.Conn }{srv}, cli, cfg, ConnOptions{Loop: runningLoop(t)}, setup)
+	return wc
+}
+
 // The close timeout bounds waiting for the peer, not the server's own
 // delay: a listener that queues a reply and a close and then takes longer
 // than the close timeout must still get both out (net.Conn fails a write
 // whose deadline has passed without trying it; both used to be dropped,
 // found by FuzzConn on the goroutine path with a 10 ms close timeout).
 func TestCloseFrameOutAfterTheCloseTimeoutPassed(t *testing.T) {
-	loop := runningLoop(t)
-	srv, cli := tcpPair(t)
-	// Hidden behind an interface, the socket is served the way a TLS or
-	// non-Unix one is: no poller, no write that skips the deadline, so
-	// every write takes the blocking flush (and, TCP, needs no reader to
-	// complete).
-	cfg := &Config{CloseTimeout: 5 * time.Millisecond}
-	c := NewConn(struct{ net.Conn }{srv}, cfg, ConnOptions{Loop: loop, Role: frame.RoleServer, Preamble: []byte(fake101)})
-	c.OnMessage(func(c *Conn, m *Message) {
-		c.SendText("reply")
-		c.Close(CloseNormal, "done")
-		time.Sleep(50 * time.Millisecond) // the close timeout passes before the flush
+	wc := goroutineConn(t, &Config{CloseTimeout: 5 * time.Millisecond}, func(c *Conn) {
+		c.OnMessage(func(c *Conn, m *Message) {
+			c.SendText("reply")
+			c.Close(CloseNormal, "done")
+			time.Sleep(50 * time.Millisecond) // the close timeout passes before the flush
+		})
 	})
-	c.Start()
-	wc, err := wstest.ReadHandshake(cli, time.Now().Add(5*time.Second))
-	if err != nil {
-		t.Fatal(err)
-	}
 	if err := wc.WriteMessage(byte(frame.OpText), []byte("go")); err != nil {
 		t.Fatal(err)
 	}
@@ -153,21 +152,14 @@ func TestCloseFrameOutAfterTheCloseTimeoutPassed(t *testing.T) {
 // deadline has passed), so the close event reports the handshake, not
 // 1006.
 func TestPeerCloseReadAfterTheCloseTimeoutPassed(t *testing.T) {
-	loop := runningLoop(t)
-	srv, cli := tcpPair(t)
-	cfg := &Config{CloseTimeout: 5 * time.Millisecond}
-	c := NewConn(struct{ net.Conn }{srv}, cfg, ConnOptions{Loop: loop, Role: frame.RoleServer, Preamble: []byte(fake101)})
 	closed := make(chan CloseCode, 1)
-	c.OnMessage(func(c *Conn, m *Message) {
-		c.Close(CloseNormal, "bye")
-		time.Sleep(100 * time.Millisecond) // the peer's close arrives meanwhile; the close timeout passes
+	wc := goroutineConn(t, &Config{CloseTimeout: 5 * time.Millisecond}, func(c *Conn) {
+		c.OnMessage(func(c *Conn, m *Message) {
+			c.Close(CloseNormal, "bye")
+			time.Sleep(100 * time.Millisecond) // the peer's close arrives meanwhile; the close timeout passes
+		})
+		c.OnClose(func(_ *Conn, code CloseCode, _ string) { closed <- code })
 	})
-	c.OnClose(func(_ *Conn, code CloseCode, _ string) { closed <- code })
-	c.Start()
-	wc, err := wstest.ReadHandshake(cli, time.Now().Add(5*time.Second))
-	if err != nil {
-		t.Fatal(err)
-	}
 	if err := wc.WriteMessage(byte(frame.OpText), []byte("go")); err != nil {
 		t.Fatal(err)
 	}

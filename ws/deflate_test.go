@@ -26,14 +26,7 @@ func deflateConn(t *testing.T, loop *Loop, cfg *Config, setup func(*Conn)) (*Con
 	if cfg.Deflate == nil {
 		cfg.Deflate = &permessagedeflate.Config{Level: 1, Threshold: 64}
 	}
-	c := NewConn(srv, cfg, ConnOptions{Loop: loop, Role: frame.RoleServer, Deflate: &permessagedeflate.Params{}, Preamble: []byte(fake101)})
-	setup(c)
-	c.Start()
-	wc, err := wstest.ReadHandshake(cli, time.Now().Add(5*time.Second))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c, wc
+	return startConn(t, srv, cli, cfg, ConnOptions{Loop: loop, Deflate: &permessagedeflate.Params{}}, setup)
 }
 
 // A message to compress waits in the queue and is compressed by whoever

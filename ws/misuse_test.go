@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"unievent.dev/internal/wstest"
 	"unievent.dev/ws/frame"
 	"unievent.dev/ws/permessagedeflate"
 )
@@ -21,12 +20,7 @@ func TestSendAndCloseRefuseBadArguments(t *testing.T) {
 	loop := runningLoop(t)
 	srv, cli := net.Pipe()
 	t.Cleanup(func() { cli.Close() })
-	c := NewConn(srv, &Config{}, ConnOptions{Loop: loop, Role: frame.RoleServer, Preamble: []byte(fake101)})
-	c.Start()
-	wc, err := wstest.ReadHandshake(cli, time.Now().Add(5*time.Second))
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, wc := startConn(t, srv, cli, &Config{}, ConnOptions{Loop: loop}, nil)
 	long := strings.Repeat("r", 124) // with the 2-byte code, over 125
 	for _, tc := range []struct {
 		name string

@@ -22,16 +22,7 @@ import (
 func tcpConn(t *testing.T, loop *Loop, cfg *Config, setup func(*Conn)) (*Conn, *wstest.Client) {
 	t.Helper()
 	srv, cli := tcpPair(t)
-	c := NewConn(srv, cfg, ConnOptions{Loop: loop, Role: frame.RoleServer, Preamble: []byte(fake101)})
-	if setup != nil {
-		setup(c)
-	}
-	c.Start()
-	wc, err := wstest.ReadHandshake(cli, time.Now().Add(5*time.Second))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c, wc
+	return startConn(t, srv, cli, cfg, ConnOptions{Loop: loop}, setup)
 }
 
 func echoListener(c *Conn) {

@@ -48,6 +48,24 @@ func tcpPair(t *testing.T) (srv, cli net.Conn) {
 	return srv, cli
 }
 
+// startConn starts a server connection on srv (its 101 as the preamble,
+// o's other options as given) after setup, and returns it with the client
+// reading on cli, past the handshake.
+func startConn(t *testing.T, srv, cli net.Conn, cfg *Config, o ConnOptions, setup func(*Conn)) (*Conn, *wstest.Client) {
+	t.Helper()
+	o.Role, o.Preamble = frame.RoleServer, []byte(fake101)
+	c := NewConn(srv, cfg, o)
+	if setup != nil {
+		setup(c)
+	}
+	c.Start()
+	wc, err := wstest.ReadHandshake(cli, time.Now().Add(5*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, wc
+}
+
 // The reassembly buffer grows with the payload that has arrived, not with
 // the length a frame header announces: a header for a 4 MiB frame followed
 // by one byte must not make the connection hold 4 MiB.
