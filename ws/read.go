@@ -103,7 +103,7 @@ func (c *Conn) readLoop(handoff bool) {
 			bufpool.Put(buf)
 		}
 		if err != nil {
-			if c.timedOut(err) || c.closeGrace(err) {
+			if c.timedOut(err) || c.graceRead(err) {
 				continue
 			}
 			break
@@ -112,13 +112,13 @@ func (c *Conn) readLoop(handoff bool) {
 	c.finish()
 }
 
-// closeGrace gives a connection whose close timeout has passed one last
+// graceRead gives a connection whose close timeout has passed one last
 // read of up to closeGrace: net.Conn fails a read whose deadline is past
 // without trying it, so a server slower than the close timeout would not
 // see the peer's close frame though it is already in the socket (and
 // would report 1006 instead of the handshake). It reports whether to read
 // again.
-func (c *Conn) closeGrace(err error) bool {
+func (c *Conn) graceRead(err error) bool {
 	if !errors.Is(err, os.ErrDeadlineExceeded) || c.closeDeadline.Load() == 0 {
 		return false
 	}

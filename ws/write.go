@@ -527,8 +527,9 @@ func (w *writer) writeDeadline() time.Time {
 	return d
 }
 
-// closeGrace is how long a write may still block once the close timeout
-// has passed: long enough for one write that does not block.
+// closeGrace is how long a write may still block, and the one last read
+// may wait (graceRead), once the close timeout has passed: long enough for
+// a write or read that does not block.
 const closeGrace = 10 * time.Millisecond
 
 // drained fires the drain event when due; no lock may be held.
