@@ -38,7 +38,7 @@ func TestDecompressionBomb(t *testing.T) {
 			base := takeBaseline()
 			var cfg server.Config
 			cfg.Deflate = &permessagedeflate.Config{}
-			cfg.MaxMessageSize = tc.limit
+			cfg.MaxMessageSize = int(tc.limit)
 			limit := tc.limit
 			if limit == 0 {
 				limit = ws.DefaultMaxMessageSize

@@ -197,7 +197,7 @@ func TestRaceStress(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 		c := cfg
 		c.SendQueueLimit = (64 + r.IntN(512)) << 10
-		c.MaxMessageSize = int64(1+r.IntN(8)) << 20
+		c.MaxMessageSize = (1 + r.IntN(8)) << 20
 		c.Locations = []server.Location{{Host: "127.0.0.1"}}
 		if r.IntN(2) == 0 {
 			c.Locations = append(c.Locations, server.Location{Host: "127.0.0.1", TCPNoDelay: true})

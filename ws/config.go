@@ -45,17 +45,19 @@ const (
 
 // Config holds a connection's limits and timeouts. The zero value is ready
 // to use: every zero field takes the default named beside it. A negative
-// duration turns that timeout off.
+// duration turns that timeout off. Every size and limit is an int (bytes,
+// or a count), as are server.HTTPConfig.MaxHeaderBytes and the other
+// limits of server.Config.
 type Config struct {
 	// MaxFrameSize bounds the payload of one frame (checked from the
 	// header, before any payload is read); 0 means MaxMessageSize.
-	MaxFrameSize int64
+	MaxFrameSize int
 	// MaxMessageSize bounds a whole message, counted while its frames
 	// arrive and again while it is inflated; 0 means
 	// DefaultMaxMessageSize. Over the limit, the connection closes with
 	// 1009. A message must fit in memory, so a limit beyond half the int
 	// range (1 GiB on 32-bit platforms) counts as that.
-	MaxMessageSize int64
+	MaxMessageSize int
 	// MaxFragments bounds the number of frames one message may be split
 	// into (a flood of tiny fragments costs a lot of work for little
 	// data); 0 means DefaultMaxFragments. Over it: close with 1009.
@@ -179,8 +181,8 @@ func (c *Config) settings() *settings {
 
 func (c *Config) makeSettings() *settings {
 	s := &settings{
-		maxMessage:   c.MaxMessageSize,
-		maxFrame:     c.MaxFrameSize,
+		maxMessage:   int64(c.MaxMessageSize),
+		maxFrame:     int64(c.MaxFrameSize),
 		maxFragments: c.MaxFragments,
 		deflate:      c.Deflate,
 		queueLimit:   c.SendQueueLimit,

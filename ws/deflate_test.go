@@ -178,15 +178,15 @@ func TestDeflatedSendsPendingAtTheEnd(t *testing.T) {
 	}
 }
 
-// A limit beyond what a message can be (math.MaxInt64, as a config meaning
+// A limit beyond what a message can be (math.MaxInt, as a config meaning
 // "no limit" might say) still lets compressed messages through: the limit
 // handed to the inflater as an int must not wrap negative on 32-bit
 // platforms (it did, and every compressed message closed with 1009).
 func TestDeflatedMessageUnderAHugeLimit(t *testing.T) {
 	loop := runningLoop(t)
-	cfg := &Config{MaxMessageSize: math.MaxInt64, MaxFrameSize: math.MaxInt64}
+	cfg := &Config{MaxMessageSize: math.MaxInt, MaxFrameSize: math.MaxInt}
 	if s := cfg.makeSettings(); s.maxMessage != maxMessageCap || int(s.maxMessage) <= 0 || s.maxFrame != maxMessageCap {
-		t.Fatalf("limits %d and %d from MaxInt64, want %d", s.maxMessage, s.maxFrame, maxMessageCap)
+		t.Fatalf("limits %d and %d from MaxInt, want %d", s.maxMessage, s.maxFrame, maxMessageCap)
 	}
 	_, cli := deflateConn(t, loop, cfg, func(c *Conn) {
 		c.OnMessage(func(c *Conn, m *Message) { c.Send(m.Opcode, m.Payload) })

@@ -61,6 +61,11 @@ func DefaultLoop() *Loop { return defaultLoop() }
 // handle at all it returns at once, after running what was already posted.
 // When Run returns, no callback of this loop is running and none will until
 // Run is called again.
+//
+// Until Run is called, nothing runs on the loop: a server's handshake and
+// connection callbacks wait, and so does the client whose upgrade is being
+// handled (mid-handshake, with no answer). Start a server with its Run and
+// then call the loop's Run (usually last, as it blocks); see Exec.
 func (l *Loop) Run() error {
 	l.qmu.Lock()
 	if l.running {
@@ -117,6 +122,11 @@ func (l *Loop) Post(f func()) {
 // Exec runs f on the loop and returns when f has returned, taking the run
 // lock itself when it is free. It must not be called from inside a callback
 // of the same loop (it would wait for itself); use Post there.
+//
+// Before the loop's Run has been called (and after it has returned), Exec
+// blocks until Run is called: the run lock is held on the loop's behalf
+// while it is not running. Call Post instead where the loop may not be
+// running yet.
 func (l *Loop) Exec(f func()) {
 	l.enter()
 	f()
