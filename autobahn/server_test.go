@@ -18,7 +18,7 @@ type testServer struct {
 func startServer(t *testing.T) *testServer {
 	t.Helper()
 	loop := ws.NewLoop()
-	srv, err := NewTestee(server.Location{Host: "127.0.0.1", TCPNoDelay: true}, loop)
+	srv, err := NewTestee(server.Location{Host: "127.0.0.1"}, loop)
 	if err != nil {
 		t.Fatal(err)
 	}

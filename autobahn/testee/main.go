@@ -39,7 +39,7 @@ func main() {
 	if err != nil {
 		log.Fatalf("testee: -addr: bad port %q", portStr)
 	}
-	srv, err := autobahn.NewTestee(server.Location{Host: host, Port: port, TCPNoDelay: true}, nil)
+	srv, err := autobahn.NewTestee(server.Location{Host: host, Port: port}, nil)
 	if err != nil {
 		log.Fatalf("testee: %v", err)
 	}

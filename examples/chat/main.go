@@ -89,7 +89,7 @@ func main() {
 	if err != nil {
 		log.Fatalf("chat: -addr: bad port %q", portStr)
 	}
-	srv, err := newChat(server.Location{Host: host, Port: port, TCPNoDelay: true}, nil)
+	srv, err := newChat(server.Location{Host: host, Port: port}, nil)
 	if err != nil {
 		log.Fatalf("chat: %v", err)
 	}

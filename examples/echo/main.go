@@ -38,7 +38,7 @@ func main() {
 		log.Fatalf("echo: -addr: bad port %q", portStr)
 	}
 	cfg := server.Config{
-		Locations: []server.Location{{Host: host, Port: port, TCPNoDelay: true}},
+		Locations: []server.Location{{Host: host, Port: port}},
 	}
 	if *deflate {
 		cfg.Deflate = &permessagedeflate.Config{Level: 1}

@@ -135,7 +135,7 @@ func start(cfg server.Config, host string, port, n int) ([]*server.Server, error
 		}
 	}
 	for range n {
-		loc := server.Location{Host: host, Port: port, ReusePort: true, TCPNoDelay: true}
+		loc := server.Location{Host: host, Port: port, ReusePort: true}
 		cfg.Locations = []server.Location{loc}
 		srv, err := server.New(cfg, ws.NewLoop())
 		if err != nil {

@@ -233,7 +233,7 @@ func TestConfigureAppliesToNewConnections(t *testing.T) {
 	h := start(t, cfg, echo)
 	old := h.dial(nil)
 	cfg.MaxMessageSize = 1000
-	cfg.Locations = []Location{{Host: "127.0.0.1"}, {Host: "127.0.0.1", Port: 0, TCPNoDelay: true}}
+	cfg.Locations = []Location{{Host: "127.0.0.1"}, {Host: "127.0.0.1", Port: 0, Nagle: true}}
 	if err := h.s.Configure(cfg); err != nil {
 		t.Fatal(err)
 	}
@@ -271,7 +271,7 @@ func TestConfigureAppliesToNewConnections(t *testing.T) {
 func TestBadConfig(t *testing.T) {
 	bad := []Config{
 		{Locations: []Location{{Port: 70000}}},
-		{Locations: []Location{{Host: "127.0.0.1"}, {Host: "127.0.0.1"}}},
+		{Locations: []Location{{Host: "127.0.0.1", Port: 8080}, {Host: "127.0.0.1", Port: 8080}}},
 		{Protocols: []string{"bad protocol"}},
 		{HTTP: HTTPConfig{MaxHeaderBytes: -1}},
 	}

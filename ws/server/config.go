@@ -107,10 +107,13 @@ func (c *Config) validate() error {
 	}
 	seen := make(map[Location]bool)
 	for i, l := range c.Locations {
-		if err := l.validate(); err != nil {
-			return fmt.Errorf("server: location %d: %w", i, err)
+		if err := l.validate(); errors.Is(err, ErrNoReusePort) {
+			return fmt.Errorf("%w (location %d, %s)", err, i, l.address())
+		} else if err != nil {
+			return fmt.Errorf("server: location %d (%s): %w", i, l.address(), err)
 		}
-		if seen[l] {
+		// Port 0 asks for a free port: each such location gets its own.
+		if seen[l] && l.Port != 0 {
 			return fmt.Errorf("server: location %d (%s) is listed twice", i, l.address())
 		}
 		seen[l] = true

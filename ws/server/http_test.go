@@ -331,7 +331,7 @@ func TestMountedRefusals(t *testing.T) {
 	c.Close()
 	<-done
 	rec = httptest.NewRecorder()
-	if err := s.UpgradeConnection(rec, upgradeReq(http.MethodGet, nil)); !errors.Is(err, ErrNotRunning) || rec.Code != http.StatusServiceUnavailable {
-		t.Errorf("after Stop: %d, %v; want 503 and ErrNotRunning", rec.Code, err)
+	if err := s.UpgradeConnection(rec, upgradeReq(http.MethodGet, nil)); !errors.Is(err, ErrStopped) || rec.Code != http.StatusServiceUnavailable {
+		t.Errorf("after Stop: %d, %v; want 503 and ErrStopped", rec.Code, err)
 	}
 }

@@ -5,19 +5,29 @@ import (
 	"errors"
 	"net"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 )
 
 // listener is one open location: its own accept loop tunes each accepted
 // connection and hands it to the server's current HTTP front end, so that
 // a reconfigured front end (new header limits, timeouts) takes over new
-// connections while the sockets stay open.
+// connections while the sockets stay open. loc is guarded by the server's
+// mu; the accept loop reads what it needs of it from accept.
 type listener struct {
-	loc  Location
-	tls  *tls.Config // loc.TLS restricted to HTTP/1.1
-	ln   net.Listener
-	s    *Server
-	done chan struct{}
+	loc     Location
+	accept  atomic.Pointer[acceptOptions]
+	ln      net.Listener
+	s       *Server
+	done    chan struct{} // closed when the accept loop has ended
+	closing atomic.Bool   // the server closed ln (rather than the user)
+}
+
+// acceptOptions is what a listener applies to each accepted connection.
+type acceptOptions struct {
+	tls   *tls.Config // loc.TLS restricted to HTTP/1.1
+	nagle bool
 }
 
 func newListener(s *Server, loc Location) (*listener, error) {
@@ -25,12 +35,21 @@ func newListener(s *Server, loc Location) (*listener, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := &listener{loc: loc, ln: ln, s: s, done: make(chan struct{})}
-	if loc.TLS != nil {
-		l.tls = loc.TLS.Clone()
-		l.tls.NextProtos = []string{"http/1.1"}
-	}
+	l := &listener{ln: ln, s: s, done: make(chan struct{})}
+	l.retune(loc)
 	return l, nil
+}
+
+// retune makes the listener serve loc, a location with the same socket
+// (see Location.sameSocket); the server's mu is held.
+func (l *listener) retune(loc Location) {
+	l.loc = loc
+	o := &acceptOptions{nagle: loc.Nagle}
+	if loc.TLS != nil {
+		o.tls = loc.TLS.Clone()
+		o.tls.NextProtos = []string{"http/1.1"}
+	}
+	l.accept.Store(o)
 }
 
 func (l *listener) serve() {
@@ -49,13 +68,13 @@ func (l *listener) serve() {
 			continue
 		}
 		backoff = 0
-		// TCPNoDelay needs no call: Go sets TCP_NODELAY on every
-		// accepted connection already.
-		if tc, ok := nc.(*net.TCPConn); ok && l.loc.Nagle {
+		o := l.accept.Load()
+		// Go sets TCP_NODELAY on every accepted connection already.
+		if tc, ok := nc.(*net.TCPConn); ok && o.nagle {
 			tc.SetNoDelay(false)
 		}
-		if l.tls != nil {
-			nc = tls.Server(nc, l.tls)
+		if o.tls != nil {
+			nc = tls.Server(nc, o.tls)
 		}
 		if fe := l.s.front(); fe != nil {
 			go l.s.serveConn(nc, fe)
@@ -67,7 +86,31 @@ func (l *listener) serve() {
 
 // close stops accepting; the accept loop ends on its own.
 func (l *listener) close() {
+	l.closing.Store(true)
 	l.ln.Close()
+}
+
+// open reports whether the listening socket is open: the user may have
+// closed it (Server.Listeners hands it out). A closed socket refuses a
+// control call at once, so this holds as soon as Close has returned,
+// before the accept loop has seen it.
+func (l *listener) open() bool {
+	select {
+	case <-l.done:
+		return false
+	default:
+	}
+	if l.closing.Load() {
+		return false
+	}
+	if sc, ok := l.ln.(syscall.Conn); ok {
+		rc, err := sc.SyscallConn()
+		if err != nil {
+			return false
+		}
+		return rc.Control(func(uintptr) {}) == nil
+	}
+	return true
 }
 
 // pipeListener is the net.Listener an http.Server serves: the accept loops

@@ -13,10 +13,12 @@ import (
 // Location is one address the server listens on (the reference's
 // "locations" entries).
 type Location struct {
-	// Host is the address to bind: an IP, a host name, or "*" or "" for
-	// every interface (IPv4 and IPv6).
+	// Host is the address to bind: an IP (an IPv6 one with or without
+	// brackets: "::1", "[::1]"), a host name, or "*" or "" for every
+	// interface (IPv4 and IPv6).
 	Host string
-	// Port is the TCP port; 0 picks a free one (see Server.Addr).
+	// Port is the TCP port; 0 picks a free one (see Server.Addr), a
+	// different one for each location that asks.
 	Port int
 	// ReusePort sets SO_REUSEPORT, so that several servers (one per loop,
 	// or one per process) can listen on the same port and the kernel
@@ -29,12 +31,10 @@ type Location struct {
 	// TLS makes the location serve wss: its handshakes run under this
 	// config. HTTP/2 is not offered (WebSocket needs HTTP/1.1).
 	TLS *tls.Config
-	// TCPNoDelay sets TCP_NODELAY on accepted connections. Go already sets
-	// it on every TCP connection, so false leaves it on too; set Nagle to
-	// turn Nagle's algorithm back on.
-	TCPNoDelay bool
 	// Nagle turns Nagle's algorithm on (TCP_NODELAY off) for accepted
-	// connections: fewer, fuller packets at the cost of latency.
+	// connections: fewer, fuller packets at the cost of latency. The zero
+	// value, false, leaves TCP_NODELAY on, as Go sets it on every TCP
+	// connection (the reference's tcp_nodelay => 1).
 	Nagle bool
 }
 
@@ -46,18 +46,26 @@ func (l Location) address() string {
 	if host == "*" {
 		host = ""
 	}
+	// An IPv6 address may come bracketed, as in a URL ("[::1]").
+	if len(host) > 1 && host[0] == '[' && host[len(host)-1] == ']' {
+		host = host[1 : len(host)-1]
+	}
 	return net.JoinHostPort(host, strconv.Itoa(l.Port))
+}
+
+// sameSocket reports whether o listens on the same socket as l, with the
+// same socket options: only what applies to accepted connections (TLS,
+// Nagle) may differ.
+func (l Location) sameSocket(o Location) bool {
+	return l.Port != 0 && l.address() == o.address() && l.ReusePort == o.ReusePort && l.Backlog == o.Backlog
 }
 
 func (l Location) validate() error {
 	if l.Port < 0 || l.Port > 65535 {
-		return fmt.Errorf("server: location port %d out of range", l.Port)
+		return fmt.Errorf("port %d out of range", l.Port)
 	}
 	if l.Backlog < 0 {
-		return fmt.Errorf("server: location backlog %d is negative", l.Backlog)
-	}
-	if l.TCPNoDelay && l.Nagle {
-		return errors.New("server: a location cannot set both TCPNoDelay and Nagle")
+		return fmt.Errorf("backlog %d is negative", l.Backlog)
 	}
 	if l.ReusePort && !reusePortSupported {
 		return ErrNoReusePort

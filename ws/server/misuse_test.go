@@ -13,7 +13,7 @@ import (
 // New and Configure refuse a config that cannot work, with an error; a
 // refused Configure leaves the running config as it was.
 func TestConfigRefusesBadSettings(t *testing.T) {
-	local := Location{Host: "127.0.0.1"}
+	local := Location{Host: "127.0.0.1", Port: 8080}
 	for _, tc := range []struct {
 		name string
 		cfg  Config
@@ -25,7 +25,6 @@ func TestConfigRefusesBadSettings(t *testing.T) {
 		{"port 65536", Config{Locations: []Location{{Host: "127.0.0.1", Port: 65536}}}},
 		{"negative port", Config{Locations: []Location{{Host: "127.0.0.1", Port: -1}}}},
 		{"negative backlog", Config{Locations: []Location{{Host: "127.0.0.1", Backlog: -1}}}},
-		{"TCPNoDelay and Nagle", Config{Locations: []Location{{Host: "127.0.0.1", TCPNoDelay: true, Nagle: true}}}},
 		{"a location twice", Config{Locations: []Location{local, local}}},
 		{"a subprotocol with a space", Config{Protocols: []string{"chat v2"}}},
 		{"an empty subprotocol", Config{Protocols: []string{""}}},

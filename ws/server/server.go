@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"iter"
 	"log"
 	"net"
@@ -36,6 +37,7 @@ type Server struct {
 	cfg       *Config     // for new connections; replaced, never modified
 	wsCfg     *ws.Config  // cfg.Config, shared by the connections it configured
 	running   bool        // between Run and Stop
+	stopped   bool        // after Stop, until Run
 	listening bool        // false after StopListening
 	listeners []*listener // open locations
 	fe        *frontEnd   // the HTTP server the locations feed
@@ -110,108 +112,221 @@ func (s *Server) front() *frontEnd {
 	return s.fe
 }
 
-// Configure applies cfg to connections established from now on; open
-// connections keep the config they started with. Listeners are compared
-// with the running ones: removed locations stop listening (their
-// connections are served on), new ones start, unchanged ones stay open.
+// Configure replaces the config, for connections established from now
+// on; open connections keep the config they started with. Its listeners
+// are compared with the open ones: removed locations stop listening
+// (their connections are served on), new ones start, unchanged ones stay
+// open (a port-0 location keeps its port). A location that changes only
+// TLS or Nagle keeps its socket; the change applies to the connections it
+// accepts from then on.
+//
+// Configure applies all of cfg or nothing: it validates cfg and opens
+// the new locations before it changes anything, and when one fails it
+// closes what it opened and returns the error, naming the location; the
+// server runs on exactly as before.
+//
+// A nil cfg.HTTP.Handler keeps the handler in force (see SetHTTPHandler,
+// which also removes it). To change a few fields, start from Config:
+//
+//	cfg := s.Config()
+//	cfg.MaxMessageSize = 1 << 20
+//	err := s.Configure(cfg)
 func (s *Server) Configure(cfg Config) error {
 	if err := cfg.validate(); err != nil {
 		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	var plan *listenPlan
+	if s.running && s.listening {
+		var err error
+		if plan, err = s.planListenersLocked(cfg.Locations); err != nil {
+			return err
+		}
+	}
+	if cfg.HTTP.Handler == nil {
+		cfg.HTTP.Handler = s.cfg.HTTP.Handler
+	}
 	old := s.cfg
 	s.setConfig(&cfg)
-	if old.HTTP.frontEndChanged(cfg.HTTP) && s.fe != nil {
-		prev := s.fe
-		s.fe = s.newFrontEnd()
-		// Requests in progress on the previous front end finish; it
-		// accepts nothing more.
-		prev.pipe.Close()
-		go func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			if prev.srv.Shutdown(ctx) != nil {
-				prev.srv.Close()
-			}
-		}()
+	if s.fe != nil && (len(cfg.Locations) == 0 || old.HTTP.frontEndChanged(cfg.HTTP)) {
+		retire(s.fe)
+		s.fe = nil
+		if len(cfg.Locations) > 0 {
+			s.fe = s.newFrontEnd()
+		}
 	}
-	if s.running && s.listening {
-		return s.syncListeners()
+	if plan != nil {
+		s.useListenersLocked(plan)
 	}
 	return nil
 }
 
-// syncListeners makes the open listeners match the configured locations;
-// s.mu is held.
-func (s *Server) syncListeners() error {
-	want := make(map[Location]bool, len(s.cfg.Locations))
-	for _, l := range s.cfg.Locations {
-		want[l] = true
-	}
-	kept := s.listeners[:0]
-	have := make(map[Location]bool)
-	for _, l := range s.listeners {
-		if want[l.loc] {
-			kept = append(kept, l)
-			have[l.loc] = true
-			continue
+// Config returns a copy of the config in force (the last one given to New
+// or Configure, with the handler SetHTTPHandler set).
+func (s *Server) Config() Config {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := *s.cfg
+	c.Locations = slices.Clone(c.Locations)
+	c.Protocols = slices.Clone(c.Protocols)
+	return c
+}
+
+// retire lets the requests in progress on a front end finish; it accepts
+// nothing more.
+func retire(fe *frontEnd) {
+	fe.pipe.Close()
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if fe.srv.Shutdown(ctx) != nil {
+			fe.srv.Close()
 		}
+	}()
+}
+
+// listenPlan is how the open listeners become those of a list of
+// locations: made by planListenersLocked, which has opened the new
+// sockets, and carried out by useListenersLocked, or given up by abort.
+type listenPlan struct {
+	next    []*listener // in the order of the locations
+	opened  []*listener // new, not accepting yet
+	retuned map[*listener]Location
+	unused  []*listener // open now, not needed
+}
+
+// abort closes the sockets the plan opened.
+func (p *listenPlan) abort() {
+	for _, l := range p.opened {
 		l.close()
 	}
-	s.listeners = kept
-	if len(s.cfg.Locations) > 0 && s.fe == nil {
-		s.fe = s.newFrontEnd()
+}
+
+// planListenersLocked matches locs with the open listeners (closed ones
+// dropped first) and opens a socket for each location left over. When one
+// cannot be opened it closes those it opened and returns the error; it
+// changes nothing else. s.mu is held.
+func (s *Server) planListenersLocked(locs []Location) (*listenPlan, error) {
+	s.pruneListenersLocked()
+	p := &listenPlan{next: make([]*listener, len(locs)), retuned: make(map[*listener]Location)}
+	free := slices.Clone(s.listeners)
+	take := func(match func(*listener) bool) *listener {
+		i := slices.IndexFunc(free, match)
+		if i < 0 {
+			return nil
+		}
+		l := free[i]
+		free = slices.Delete(free, i, i+1)
+		return l
 	}
-	var errs []error
-	for _, loc := range s.cfg.Locations {
-		if have[loc] {
+	for i, loc := range locs {
+		p.next[i] = take(func(l *listener) bool { return l.loc == loc })
+	}
+	for i, loc := range locs {
+		if p.next[i] != nil {
+			continue
+		}
+		if l := take(func(l *listener) bool { return l.loc.sameSocket(loc) }); l != nil {
+			p.next[i] = l
+			p.retuned[l] = loc
 			continue
 		}
 		l, err := newListener(s, loc)
 		if err != nil {
-			errs = append(errs, err)
-			continue
+			p.abort()
+			return nil, fmt.Errorf("server: location %d (%s): %w", i, loc.address(), err)
 		}
-		s.listeners = append(s.listeners, l)
+		p.next[i] = l
+		p.opened = append(p.opened, l)
+	}
+	p.unused = free
+	return p, nil
+}
+
+// useListenersLocked carries out p. s.mu is held.
+func (s *Server) useListenersLocked(p *listenPlan) {
+	for _, l := range p.unused {
+		l.close()
+	}
+	for l, loc := range p.retuned {
+		l.retune(loc)
+	}
+	s.listeners = p.next
+	if len(s.listeners) > 0 && s.fe == nil {
+		s.fe = s.newFrontEnd()
+	}
+	for _, l := range p.opened {
 		go l.serve()
 	}
-	return errors.Join(errs...)
+}
+
+// pruneListenersLocked drops the listeners whose socket the user closed
+// (see Listeners). s.mu is held.
+func (s *Server) pruneListenersLocked() {
+	s.listeners = slices.DeleteFunc(s.listeners, func(l *listener) bool { return !l.open() })
 }
 
 // Loop returns the loop the server's callbacks run on.
 func (s *Server) Loop() *ws.Loop { return s.loop }
 
-// Run starts the server and returns at once: it opens the locations (an
-// error when one cannot be opened; the others stay open) and registers the
-// server as an active handle of its loop, whose Run then serves it.
+// Run starts the server and returns at once: it opens the locations and
+// registers the server as an active handle of its loop, whose Run then
+// serves it. When a location cannot be opened, Run closes the ones it
+// opened and returns the error (naming the location): the server is not
+// running, and Run may be called again. Run on a running server does
+// nothing. Nothing runs on the loop (the handshake callback included, so
+// a client waits mid-handshake) until the loop's Run is called.
 func (s *Server) Run() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.running {
 		return nil
 	}
+	plan, err := s.planListenersLocked(s.cfg.Locations)
+	if err != nil {
+		return err
+	}
 	s.running = true
+	s.stopped = false
 	s.listening = true
 	s.loop.Ref()
-	return s.syncListeners()
+	s.useListenersLocked(plan)
+	return nil
 }
 
 // Stop sends a close frame with code (default ws.CloseAway) to every
 // peer, stops listening and stops the server. Close and disconnection
 // callbacks fire on each connection as the closing handshakes complete (or
 // time out); the loop's Run returns once nothing else is left on it.
-func (s *Server) Stop(code ...ws.CloseCode) {
+//
+// A code that may not be sent in a close frame (ws.CloseAbnormal 1006,
+// 1015, an unassigned one such as 999: see ws.CloseCode.ValidOnWire) is
+// refused before anything happens: Stop returns an error wrapping
+// ws.ErrInvalidCloseCode, and the server listens and serves on.
+// ws.CloseNoStatus sends close frames without a code, as ws.Conn.Close
+// does. Otherwise Stop returns the errors of the connections' Close
+// joined (errors.Join), except ws.ErrClosed from connections that were
+// closing already, and nil on a server that is not running.
+func (s *Server) Stop(code ...ws.CloseCode) error {
 	c := ws.CloseAway
-	if len(code) > 0 {
+	switch len(code) {
+	case 0:
+	case 1:
 		c = code[0]
+	default:
+		return fmt.Errorf("server: Stop takes one close code, got %d", len(code))
+	}
+	if c != ws.CloseNoStatus && !c.ValidOnWire() {
+		return fmt.Errorf("server: Stop with close code %d: %w", c, ws.ErrInvalidCloseCode)
 	}
 	s.mu.Lock()
 	if !s.running {
 		s.mu.Unlock()
-		return
+		return nil
 	}
 	s.running = false
+	s.stopped = true
 	for _, l := range s.listeners {
 		l.close()
 	}
@@ -232,10 +347,14 @@ func (s *Server) Stop(code ...ws.CloseCode) {
 	for nc := range heads {
 		nc.Close() // as net/http's Close does with the requests it is reading
 	}
+	var errs []error
 	for _, cn := range conns {
-		cn.Close(c, "")
+		if err := cn.Close(c, ""); err != nil && !errors.Is(err, ws.ErrClosed) {
+			errs = append(errs, fmt.Errorf("server: connection %d: %w", cn.id, err))
+		}
 	}
 	s.loop.Unref()
+	return errors.Join(errs...)
 }
 
 // StopListening closes the listening sockets; established connections
@@ -250,36 +369,52 @@ func (s *Server) StopListening() {
 	s.listeners = nil
 }
 
-// StartListening reopens the locations after StopListening. A location
-// with port 0 gets a new ephemeral port.
+// StartListening reopens the locations after StopListening (and those
+// whose listener the user closed). A location with port 0 gets a new
+// ephemeral port. As with Run, either every location opens or, with an
+// error naming the one that failed, none of those it opened stays open.
+// It returns ErrNotRunning before Run and ErrStopped after Stop.
 func (s *Server) StartListening() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.running {
-		return ErrNotRunning
+		return s.notRunningLocked()
+	}
+	plan, err := s.planListenersLocked(s.cfg.Locations)
+	if err != nil {
+		return err
 	}
 	s.listening = true
-	return s.syncListeners()
+	s.useListenersLocked(plan)
+	return nil
+}
+
+// notRunningLocked is the error for a server that is not running:
+// ErrStopped after Stop, ErrNotRunning before Run. s.mu is held.
+func (s *Server) notRunningLocked() error {
+	if s.stopped {
+		return ErrStopped
+	}
+	return ErrNotRunning
 }
 
 // Listeners returns the listening sockets, in the order of the
-// locations. They are for inspection and socket options; closing one
-// stops that location.
+// locations. They are for inspection and socket options. Closing one
+// stops that location: it is no longer listed, and Configure or
+// StartListening opens it again.
 func (s *Server) Listeners() []net.Listener {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]net.Listener, 0, len(s.listeners))
-	for _, loc := range s.cfg.Locations {
-		for _, l := range s.listeners {
-			if l.loc == loc {
-				out = append(out, l.ln)
-			}
-		}
+	s.pruneListenersLocked()
+	out := make([]net.Listener, len(s.listeners))
+	for i, l := range s.listeners {
+		out[i] = l.ln
 	}
 	return out
 }
 
-// Addr returns the address of the first listener, or ErrNoListeners.
+// Addr returns the address of the first listener (see Listeners), or
+// ErrNoListeners when there is none.
 func (s *Server) Addr() (net.Addr, error) {
 	ls := s.Listeners()
 	if len(ls) == 0 {
@@ -345,7 +480,8 @@ func (s *Server) HTTP() *http.Server {
 }
 
 // SetHTTPHandler replaces the handler for plain requests (see
-// HTTPConfig.Handler); nil restores the default 426 answer.
+// HTTPConfig.Handler); nil removes it, restoring the default 426 answer.
+// The handler stays through a Configure whose HTTP.Handler is nil.
 func (s *Server) SetHTTPHandler(h http.Handler) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

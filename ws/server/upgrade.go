@@ -49,7 +49,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // it validates the request, runs the handshake callback, answers (101, or
 // the refusal) and hands the connection to the loop, where the connection
 // listeners run. It returns nil once the connection is established, or
-// the reason it is not (the HTTP answer has been sent where one could be).
+// the reason it is not (the HTTP answer has been sent where one could be):
+// a server not running answers 503 and returns ErrNotRunning before Run,
+// ErrStopped after Stop.
 func (s *Server) UpgradeConnection(w http.ResponseWriter, r *http.Request) error {
 	return s.upgrade(httpAnswer{w}, r)
 }
@@ -89,6 +91,7 @@ func (s *Server) upgrade(a answerer, r *http.Request) error {
 
 	s.mu.Lock()
 	cfg, wsCfg, running := s.cfg, s.wsCfg, s.running
+	notRunning := s.notRunningLocked()
 	limit := cfg.maxConnections()
 	full := limit > 0 && len(s.conns)+s.pending >= limit
 	if running && !full {
@@ -101,7 +104,7 @@ func (s *Server) upgrade(a answerer, r *http.Request) error {
 	s.mu.Unlock()
 	if !running {
 		a.refuse(http.StatusServiceUnavailable, "server is not running", nil)
-		return ErrNotRunning
+		return notRunning
 	}
 	if full {
 		a.refuse(http.StatusServiceUnavailable, "too many connections", http.Header{"Retry-After": {strconv.Itoa(cfg.retryAfter())}})
