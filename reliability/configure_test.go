@@ -59,7 +59,7 @@ func TestConfigureUnderLoad(t *testing.T) {
 	// Two configs that differ in everything Configure can change.
 	a := server.Config{Locations: []server.Location{{Host: "127.0.0.1"}}, Protocols: []string{"a"}}
 	a.MaxMessageSize = 1000
-	b := server.Config{Locations: []server.Location{{Host: "127.0.0.1"}}, Protocols: []string{"b"}}
+	b := server.Config{Locations: []server.Location{{Host: "127.0.0.1", Nagle: true}}, Protocols: []string{"b"}}
 	b.MaxMessageSize = 2000
 	b.HTTP.MaxHeaderBytes = 4 << 10
 	h := start(t, a, echo)

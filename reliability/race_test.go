@@ -200,7 +200,7 @@ func TestRaceStress(t *testing.T) {
 		c.MaxMessageSize = (1 + r.IntN(8)) << 20
 		c.Locations = []server.Location{{Host: "127.0.0.1"}}
 		if r.IntN(2) == 0 {
-			c.Locations = append(c.Locations, server.Location{Host: "127.0.0.1"})
+			c.Locations = append(c.Locations, server.Location{Host: "127.0.0.1", Nagle: true})
 		}
 		if err := h.s.Configure(c); err != nil {
 			unexpected.Store(err)
