@@ -19,7 +19,8 @@ var streamTail = []byte{0x00, 0x00, 0xff, 0xff, 0x01, 0x00, 0x00, 0xff, 0xff}
 // flateInflate is the reference: compress/flate reading payload and
 // streamTail as one stream, a final block inside it followed by a fresh
 // reader at the next byte whose dictionary is the last window bytes of
-// history and output. tooBig reports output beyond limit.
+// history and output, a final block that ends the payload ending the
+// message (RFC 7692 section 7.2.3.4). tooBig reports output beyond limit.
 func flateInflate(payload, history []byte, window, limit int) (out []byte, tooBig bool, err error) {
 	src := bytes.NewReader(append(bytes.Clone(payload), streamTail...)) // a ByteReader: no read-ahead
 	fr := flate.NewReaderDict(src, history[max(0, len(history)-window):])
@@ -35,7 +36,7 @@ func flateInflate(payload, history []byte, window, limit int) (out []byte, tooBi
 			continue
 		case rerr != io.EOF:
 			return nil, false, rerr
-		case src.Len() == 0:
+		case src.Len() == 0, src.Len() == len(streamTail):
 			return out, false, nil
 		}
 		all := append(bytes.Clone(history), out...)
@@ -151,7 +152,7 @@ func FuzzInflateStream(f *testing.F) {
 			}
 		case ferr == nil:
 			if bits < 15 && errors.Is(err, permessagedeflate.ErrCorrupt) {
-				_, maxDist, ierr := deflatetest.Inflate(append(bytes.Clone(payload), streamTail...), history)
+				_, maxDist, ierr := deflatetest.InflateMessage(payload, history)
 				if ierr == nil && maxDist > window {
 					return // beyond the agreed window
 				}

@@ -45,10 +45,27 @@ func (e *FormatError) Error() string {
 //
 // The stream ends where the data ends, provided that is right after a block
 // (only padding bits of the last byte left). A block with BFINAL set does
-// not end the decoding: as RFC 7692 section 7.2.1 allows, further blocks may
-// follow at the next byte boundary, with the window carried on. Callers that
-// decode a permessage-deflate payload append 00 00 ff ff first.
+// not end the decoding: as RFC 7692 section 7.2.3.4 allows, further blocks
+// may follow at the next byte boundary, with the window carried on.
+// InflateMessage decodes a permessage-deflate payload.
 func Inflate(data []byte, history []byte) (out []byte, maxDistance int, err error) {
+	return inflate(data, history, -1)
+}
+
+// InflateMessage decodes a permessage-deflate payload the way
+// ws/permessagedeflate reads it: with the 00 00 ff ff of RFC 7692 section
+// 7.2.2 appended, then an empty final stored block. A payload whose last
+// block has BFINAL set ends there (section 7.2.3.4,
+// https://www.rfc-editor.org/rfc/rfc7692#section-7.2.3.4): its stream is
+// over, and the appended octets are not read.
+func InflateMessage(payload []byte, history []byte) (out []byte, maxDistance int, err error) {
+	data := append(payload[:len(payload):len(payload)], 0x00, 0x00, 0xff, 0xff, 0x01, 0x00, 0x00, 0xff, 0xff)
+	return inflate(data, history, len(payload))
+}
+
+// inflate is Inflate, stopping after a final block that ends at byte
+// offset end (none if end is negative).
+func inflate(data []byte, history []byte, end int) (out []byte, maxDistance int, err error) {
 	d := decoder{in: data, win: append([]byte(nil), history...)}
 	base := len(d.win)
 	d.limit = base + MaxOutput
@@ -63,6 +80,9 @@ func Inflate(data []byte, history []byte) (out []byte, maxDistance int, err erro
 		}
 		if final {
 			d.align()
+			if d.pos == end {
+				break
+			}
 		}
 	}
 	return d.win[base:], d.maxDist, nil

@@ -293,3 +293,27 @@ func TestInflateMaxOutput(t *testing.T) {
 		t.Errorf("%d bytes out, cap %d", len(out), MaxOutput)
 	}
 }
+
+// TestInflateMessage: a permessage-deflate payload inflates whether it
+// ends with the header of an empty stored block (RFC 7692 section 7.2.1)
+// or with a block that has BFINAL set (section 7.2.3.4), and one that ends
+// inside a block does not.
+func TestInflateMessage(t *testing.T) {
+	tests := []struct {
+		name    string
+		payload []byte
+		want    string
+		ok      bool
+	}{
+		{"sync flush", []byte{0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00}, "Hello", true},
+		{"final fixed block", []byte{0xf3, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00}, "Hello", true},
+		{"final empty stored block", []byte{0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00, 0x00, 0x00, 0xff, 0xff, 0x01, 0x00, 0x00, 0xff, 0xff}, "Hello", true},
+		{"cut inside a block", []byte{0xf3, 0x48, 0xcd}, "", false},
+	}
+	for _, tt := range tests {
+		out, _, err := InflateMessage(tt.payload, nil)
+		if (err == nil) != tt.ok || tt.ok && string(out) != tt.want {
+			t.Errorf("%s: %q, %v", tt.name, out, err)
+		}
+	}
+}

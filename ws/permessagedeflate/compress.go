@@ -5,6 +5,8 @@ import (
 	"compress/flate"
 	"errors"
 	"sync"
+
+	"unievent.dev/internal/deflate"
 )
 
 // errReleased reports use of a Compressor or Decompressor after Release.
@@ -25,8 +27,8 @@ type Compressor struct {
 	bits      int
 	takeover  bool
 	released  bool
-	fw        *flateWriter // bits == 15 with context takeover
-	lz        *lz77        // bits < 15 with context takeover
+	fw        *flateWriter     // bits == 15 with context takeover
+	lz        *deflate.Encoder // bits < 15 with context takeover
 }
 
 // NewCompressor returns the compressor for a connection with the agreed
@@ -60,18 +62,16 @@ func (c *Compressor) Compress(dst, msg []byte) ([]byte, error) {
 	}
 	z := c.lz
 	if z == nil {
-		z = getLZ77(c.bits, c.level)
+		z = getEncoder(c.bits, c.level)
 		if c.takeover {
 			c.lz = z
 		}
 	}
-	w := bitWriter{out: dst}
-	z.compress(&w, msg)
-	w.syncFlush()
+	out := z.Encode(dst, msg)
 	if !c.takeover {
-		putLZ77(z)
+		putEncoder(z)
 	}
-	return w.out, nil
+	return stripTail(out, len(dst)), nil
 }
 
 // Release returns the compressor's state to the pools. The Compressor must
@@ -86,10 +86,28 @@ func (c *Compressor) Release() {
 		c.fw = nil
 	}
 	if c.lz != nil {
-		putLZ77(c.lz)
+		putEncoder(c.lz)
 		c.lz = nil
 	}
 }
+
+// encoderPools hold the encoders for windows below 15 bits (index bits-8),
+// for connections without context takeover.
+var encoderPools [maxWindowBits - minWindowBits]sync.Pool
+
+func getEncoder(bits, level int) *deflate.Encoder {
+	var z *deflate.Encoder
+	if v := encoderPools[bits-minWindowBits].Get(); v != nil {
+		z = v.(*deflate.Encoder)
+		z.Reset()
+	} else {
+		z = deflate.NewEncoder(bits)
+	}
+	z.SetLevel(level)
+	return z
+}
+
+func putEncoder(z *deflate.Encoder) { encoderPools[z.Bits()-minWindowBits].Put(z) }
 
 // flateWriter is a compress/flate writer with the sink it appends to.
 type flateWriter struct {

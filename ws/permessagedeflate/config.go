@@ -23,7 +23,7 @@ type Config struct {
 	// (BestCompression), or flate.HuffmanOnly; flate.DefaultCompression
 	// (-1) means 6. 0 means the default, 1: unlike compress/flate, 0 is not
 	// "no compression" (a server that wants that disables the extension).
-	// Below a 15-bit window it sets how hard this package's own encoder
+	// Below a 15-bit window it sets how hard the encoder of internal/deflate
 	// searches for matches, on the same scale.
 	Level int
 

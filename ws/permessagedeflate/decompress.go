@@ -4,6 +4,8 @@ import (
 	"errors"
 	"math"
 	"sync"
+
+	"unievent.dev/internal/deflate"
 )
 
 // ErrMessageTooBig reports a message whose inflated size exceeds the limit
@@ -51,9 +53,9 @@ type Decompressor struct {
 	takeover  bool
 	released  bool
 	inMessage bool
-	err       error     // sticky
-	inf       *inflater // during a message
-	hist      *history  // window; with context takeover kept between messages
+	err       error             // sticky
+	inf       *deflate.Inflater // during a message
+	hist      *deflate.Window   // with context takeover kept between messages
 }
 
 // NewDecompressor returns the decompressor for a connection with the
@@ -83,22 +85,22 @@ func (d *Decompressor) Release() {
 // block boundary: its payload with 00 00 ff ff must leave the decoder
 // between blocks, so that the final empty block ends the stream exactly
 // at the end of tail; anything else is corrupt. (This is the condition
-// compress/flate applies to the same bytes; a final block inside the
-// payload is followed by more blocks at the next byte, section 7.2.3.4.)
+// compress/flate applies to the same bytes.)
+//
+// A payload whose last block has BFINAL set (section 7.2.3.4,
+// https://www.rfc-editor.org/rfc/rfc7692#section-7.2.3.4) has ended its
+// DEFLATE stream already: a decoder stops there, and the 00 00 ff ff put
+// back after it are not read. Such a message is complete without tail.
 var tail = [...]byte{0x00, 0x00, 0xff, 0xff, 0x01, 0x00, 0x00, 0xff, 0xff}
 
 // maxLimit keeps limit arithmetic far from overflow (a quarter of the int
 // range on 64-bit and 32-bit platforms alike); no message gets near.
 const maxLimit = math.MaxInt >> 2
 
-var inflaterPool = sync.Pool{New: func() any { return new(inflater) }}
+var inflaterPool = sync.Pool{New: func() any { return new(deflate.Inflater) }}
 
 // historyPools hold window rings by window bits (index bits-8).
 var historyPools [maxWindowBits - minWindowBits + 1]sync.Pool
-
-// noHistory is the empty window of a message that has none yet. It is
-// never written.
-var noHistory history
 
 // Begin starts a message whose inflated size may be at most limit bytes (a
 // negative limit counts as 0). It abandons a message in progress, if any.
@@ -107,16 +109,12 @@ func (d *Decompressor) Begin(limit int) {
 		return
 	}
 	if d.inf == nil {
-		d.inf = inflaterPool.Get().(*inflater)
+		d.inf = inflaterPool.Get().(*deflate.Inflater)
 	}
 	if !d.takeover {
 		d.putHistory()
 	}
-	h := d.hist
-	if h == nil {
-		h = &noHistory
-	}
-	d.inf.reset(d.window, min(max(limit, 0), maxLimit), h)
+	d.inf.Reset(d.window, min(limit, maxLimit), d.hist)
 	d.inMessage = true
 }
 
@@ -147,14 +145,15 @@ func (d *Decompressor) Feed(dst, chunk []byte) ([]byte, error) {
 
 // End finishes the message: it feeds the 00 00 ff ff of section 7.2.2,
 // appends any output that completes, and checks that the payload ended at
-// a block boundary (ErrCorrupt otherwise). After End the next message
+// a block boundary (ErrCorrupt otherwise). A payload that ended with a
+// block with BFINAL set is complete already. After End the next message
 // starts with Begin.
 func (d *Decompressor) End(dst []byte) ([]byte, error) {
 	if err := d.usable(); err != nil {
 		return dst, err
 	}
 	start := len(dst)
-	dst, err := d.inflate(dst, start, tail[:], true)
+	dst, err := d.end(dst, start)
 	if err != nil {
 		return dst[:start], d.fail(err)
 	}
@@ -173,9 +172,9 @@ func (d *Decompressor) End(dst []byte) ([]byte, error) {
 // grows at most to the limit. On an error dst is returned unchanged in
 // content, and the Decompressor fails every later call.
 //
-// A block with BFINAL set inside the payload is accepted: RFC 7692 section
-// 7.2.3.4 allows it, and the next block starts at the next byte with the
-// window carried on.
+// A block with BFINAL set is accepted (RFC 7692 section 7.2.3.4): at the
+// end of the payload it ends the message; inside it, the next block starts
+// at the next byte with the window carried on.
 func (d *Decompressor) Decompress(dst, payload []byte, limit int) ([]byte, error) {
 	if d.released {
 		return dst, errReleased
@@ -189,7 +188,7 @@ func (d *Decompressor) Decompress(dst, payload []byte, limit int) ([]byte, error
 	// needed within the message.
 	dst, err := d.inflate(dst, start, payload, false)
 	if err == nil {
-		dst, err = d.inflate(dst, start, tail[:], true)
+		dst, err = d.end(dst, start)
 	}
 	if err != nil {
 		return dst[:start], d.fail(err)
@@ -216,49 +215,24 @@ func (d *Decompressor) usable() error {
 // inflate runs the decoder over in, appending to dst; dst[hs:] is output
 // of this message that back-references may reach directly. It grows dst
 // as needed but never past the message's limit.
-func (d *Decompressor) inflate(dst []byte, hs int, in []byte, final bool) ([]byte, error) {
-	f := d.inf
-	for {
-		left := f.limit - f.produced
-		op0 := len(dst)
-		buf := dst[:cap(dst)]
-		end, atLimit := len(buf), false
-		if op0+left <= end {
-			end, atLimit = op0+left, true
-		}
-		op, ip, st := f.run(buf, hs, op0, end, atLimit, in, final)
-		f.produced += op - op0
-		dst = buf[:op]
-		in = in[ip:]
-		switch st {
-		case sInput, sDone:
-			if len(in) != 0 {
-				// The decoder stops for input only once it has all of
-				// it; anything else would lose data.
-				return dst, ErrCorrupt
-			}
-			return dst, nil
-		case sSpace:
-			// Double the buffer (or make room for four times the input
-			// left), never past the limit; once past half the limit the
-			// next doubling would be followed by one to the limit, so
-			// go there at once: a bomb then allocates about 1.5 times
-			// the limit in all.
-			room := left - (op - op0) // what the limit still allows
-			grow := min(room, max(len(dst), 4*len(in), 512))
-			if len(dst)+grow >= (len(dst)+room)/2 {
-				grow = room
-			}
-			// Not slices.Grow: append's growth steps would overshoot.
-			nb := make([]byte, len(dst), len(dst)+grow)
-			copy(nb, dst)
-			dst = nb
-		case sTooBig:
-			return dst, ErrMessageTooBig
-		default:
-			return dst, ErrCorrupt
-		}
+func (d *Decompressor) inflate(dst []byte, hs int, in []byte, last bool) ([]byte, error) {
+	dst, err := d.inf.Inflate(dst, hs, in, last)
+	switch err {
+	case nil:
+		return dst, nil
+	case deflate.ErrTooBig:
+		return dst, ErrMessageTooBig
+	default:
+		return dst, ErrCorrupt
 	}
+}
+
+// end feeds tail unless the payload's last block had BFINAL set.
+func (d *Decompressor) end(dst []byte, hs int) ([]byte, error) {
+	if d.inf.Ended() {
+		return dst, nil
+	}
+	return d.inflate(dst, hs, tail[:], true)
 }
 
 // remember copies output that later calls may refer back to into the
@@ -270,10 +244,10 @@ func (d *Decompressor) remember(p []byte) {
 	if d.hist == nil {
 		d.hist = getHistory(d.bits)
 		if d.inf != nil {
-			d.inf.hist = d.hist
+			d.inf.SetHistory(d.hist)
 		}
 	}
-	d.hist.write(p)
+	d.hist.Write(p)
 }
 
 // fail makes err sticky and gives the buffers back.
@@ -289,7 +263,7 @@ func (d *Decompressor) fail(err error) error {
 func (d *Decompressor) finish() {
 	d.inMessage = false
 	if d.inf != nil {
-		d.inf.hist = nil
+		d.inf.SetHistory(nil)
 		inflaterPool.Put(d.inf)
 		d.inf = nil
 	}
@@ -298,13 +272,13 @@ func (d *Decompressor) finish() {
 	}
 }
 
-func getHistory(bits int) *history {
+func getHistory(bits int) *deflate.Window {
 	if v := historyPools[bits-minWindowBits].Get(); v != nil {
-		h := v.(*history)
-		h.pos, h.n = 0, 0
+		h := v.(*deflate.Window)
+		h.Reset()
 		return h
 	}
-	return &history{b: make([]byte, 1<<bits)}
+	return deflate.NewWindow(1 << bits)
 }
 
 func (d *Decompressor) putHistory() {

@@ -15,10 +15,16 @@
 // connection at the first invalid byte, as RFC 6455 section 8.1 asks.
 // Errors map to close codes: ErrMessageTooBig to 1009, ErrCorrupt to 1007.
 //
+// A message whose DEFLATE data ends with a block that has BFINAL set
+// instead of an empty stored block (section 7.2.3.4,
+// https://www.rfc-editor.org/rfc/rfc7692#section-7.2.3.4) is complete
+// there; a final block inside a message is followed by more at the next
+// byte.
+//
 // # Windows
 //
 // compress/flate always compresses with a 32 KiB window. A client that asks
-// for server_max_window_bits below 15 gets this package's own encoder:
+// for server_max_window_bits below 15 gets the encoder of internal/deflate:
 // hash-chain LZ77 whose distances never exceed 2^bits, written with the
 // fixed Huffman codes of RFC 1951 section 3.2.6 (stored blocks where that
 // is smaller). Its output is larger than compress/flate's, whose dynamic
@@ -28,17 +34,17 @@
 //
 // # Inflating
 //
-// The inflater is this package's own, written from RFC 1951 (inflate.go).
-// It decodes straight from and into byte slices with table-driven Huffman
-// decoding, a 64-bit bit buffer refilled eight bytes at a time and
-// word-sized match copies, and it can stop anywhere in its input and
-// resume with the next piece: it takes a step (a header field, a code
-// length, a literal or a length/distance pair) only once all its bits have
-// arrived, and otherwise keeps the few bits it has. Output is appended to
-// the caller's slice, never past the message's limit; the last window of
-// it is kept in a ring for later pieces and, with context takeover, later
-// messages. Measured by BenchmarkInflate (Go 1.26, linux/amd64, AMD EPYC,
-// 2 cores), the 15-bit payloads of BenchmarkDecompress, time per message:
+// The inflater is internal/deflate's, written from RFC 1951. It decodes
+// straight from and into byte slices with table-driven Huffman decoding, a
+// 64-bit bit buffer refilled eight bytes at a time and word-sized match
+// copies, and it can stop anywhere in its input and resume with the next
+// piece: it takes a step (a header field, a code length, a literal or a
+// length/distance pair) only once all its bits have arrived, and otherwise
+// keeps the few bits it has. Output is appended to the caller's slice,
+// never past the message's limit; the last window of it is kept in a ring
+// for later pieces and, with context takeover, later messages. Measured by
+// BenchmarkInflate (Go 1.26, linux/amd64, AMD EPYC, 2 cores), the 15-bit
+// payloads of BenchmarkDecompress, time per message:
 //
 //	message               compress/flate  Decompress  Feed, 512-byte pieces
 //	1KiB JSON, takeover          6.2 µs      2.6 µs       2.6 µs

@@ -1,23 +1,22 @@
-package permessagedeflate
+package deflate
 
 import (
 	"encoding/binary"
 	"math/bits"
-	"sync"
 )
 
-// lz77 compresses with a window of 2^bits bytes, for the windows below 15
-// bits that compress/flate cannot honour (it always uses 32 KiB). Matches
-// come from hash chains and never reach further back than 2^bits bytes
-// (RFC 7692 section 7.1.2.1); they are written with the fixed Huffman codes
-// of RFC 1951 section 3.2.6, or as stored blocks where those would be
-// larger (random data).
+// Encoder compresses with a window of 2^bits bytes (8 to 15 bits), for the
+// windows below 15 bits that compress/flate cannot honour (it always uses
+// 32 KiB). Matches come from hash chains and never reach further back than
+// 2^bits bytes (RFC 7692 section 7.1.2.1); they are written with the fixed
+// Huffman codes of RFC 1951 section 3.2.6, or as stored blocks where those
+// would be larger (random data). It is not safe for concurrent use.
 //
 // The buffer holds the window followed by not yet encoded input, like
 // zlib's: history of at least 2^bits bytes stays in front of the next
 // position, and the buffer slides down by multiples of 2^bits when full,
 // so the state does not grow with the message and positions fit in uint16.
-type lz77 struct {
+type Encoder struct {
 	bits  int
 	wsize int // 1 << bits: the farthest a match may reach
 	buf   []byte
@@ -65,28 +64,13 @@ const (
 	minSpan = 4096
 )
 
-// lzPools hold lz77 states per window bits (index bits-8) for connections
-// without context takeover.
-var lzPools [maxWindowBits - minWindowBits]sync.Pool
-
-func getLZ77(bits, level int) *lz77 {
-	var z *lz77
-	if v := lzPools[bits-minWindowBits].Get(); v != nil {
-		z = v.(*lz77)
-	} else {
-		z = newLZ77(bits)
-	}
-	z.setLevel(level)
-	z.reset()
-	return z
-}
-
-func putLZ77(z *lz77) { lzPools[z.bits-minWindowBits].Put(z) }
-
-func newLZ77(bits int) *lz77 {
+// NewEncoder returns an Encoder with a window of 2^bits bytes, bits from 8
+// to 15, at level 0 (Huffman only) until SetLevel.
+func NewEncoder(bits int) *Encoder {
+	bits = min(max(bits, 8), 15)
 	wsize := 1 << bits
 	hashBits := uint(min(max(bits+1, 10), 15))
-	return &lz77{
+	return &Encoder{
 		bits:     bits,
 		wsize:    wsize,
 		buf:      make([]byte, wsize+max(wsize, minSpan)+maxMatch),
@@ -96,24 +80,40 @@ func newLZ77(bits int) *lz77 {
 	}
 }
 
-func (z *lz77) setLevel(level int) {
+// Bits returns the base-2 logarithm of the window.
+func (z *Encoder) Bits() int { return z.bits }
+
+// SetLevel tunes the match search as compress/flate's levels do, from 1
+// (fastest) to 9 (smallest); any other level is Huffman only (literals
+// only, like flate.HuffmanOnly).
+func (z *Encoder) SetLevel(level int) {
 	if level < 0 || level >= len(lzLevels) {
 		level = 0 // flate.HuffmanOnly
 	}
 	z.lvl = lzLevels[level]
 }
 
-// reset forgets all history. Stale prev entries need no clearing: a chain
+// Reset forgets all history. Stale prev entries need no clearing: a chain
 // starts at head, and every position reachable from there was inserted
 // after the reset, together with its prev entry.
-func (z *lz77) reset() {
+func (z *Encoder) Reset() {
 	z.cur, z.end = 0, 0
 	clear(z.head)
 }
 
-// compress appends msg to w as DEFLATE blocks that are not final, using
-// and extending the history kept in z.
-func (z *lz77) compress(w *bitWriter, msg []byte) {
+// Encode appends msg to dst as DEFLATE blocks that are not final, using
+// and extending the history the Encoder keeps, then a sync flush: an empty
+// stored block, which ends the data on a byte boundary with 00 00 ff ff.
+// It returns the extended slice.
+func (z *Encoder) Encode(dst, msg []byte) []byte {
+	w := bitWriter{out: dst}
+	z.compress(&w, msg)
+	w.writeStored(nil)
+	return w.out
+}
+
+// compress appends msg to w as blocks that are not final.
+func (z *Encoder) compress(w *bitWriter, msg []byte) {
 	for {
 		if len(msg) > 0 && z.end == len(z.buf) {
 			z.slide()
@@ -139,7 +139,7 @@ func (z *lz77) compress(w *bitWriter, msg []byte) {
 // slide drops the oldest part of the buffer, keeping at least wsize bytes
 // before cur. The shift is a multiple of wsize so that prev, indexed by
 // position modulo wsize, stays valid.
-func (z *lz77) slide() {
+func (z *Encoder) slide() {
 	shift := (z.cur - z.wsize) / z.wsize * z.wsize
 	if shift <= 0 {
 		// Cannot happen: cur is at least wsize+minSpan when the buffer
@@ -160,7 +160,7 @@ func (z *lz77) slide() {
 
 // block encodes positions cur..limit (a final match may run on to end)
 // as one fixed-code block, or as stored blocks when that is smaller.
-func (z *lz77) block(w *bitWriter, limit int) {
+func (z *Encoder) block(w *bitWriter, limit int) {
 	start := z.cur
 	m := w.mark()
 	w.writeBits(headerFixed, 3)
@@ -184,7 +184,7 @@ func (z *lz77) block(w *bitWriter, limit int) {
 	}
 }
 
-func (z *lz77) greedyMatches(w *bitWriter, limit int) {
+func (z *Encoder) greedyMatches(w *bitWriter, limit int) {
 	for z.cur < limit {
 		length, dist := z.findMatch(z.cur, minMatch-1)
 		if length >= minMatch {
@@ -203,7 +203,7 @@ func (z *lz77) greedyMatches(w *bitWriter, limit int) {
 
 // lazyMatches defers each match by one position to see whether a longer
 // one starts there (RFC 1951 section 4 describes this "lazy matching").
-func (z *lz77) lazyMatches(w *bitWriter, limit int) {
+func (z *Encoder) lazyMatches(w *bitWriter, limit int) {
 	prevLen, prevDist := 0, 0 // a match starting at cur-1, or 0
 	pending := false          // the byte at cur-1 is not yet written
 	for z.cur < limit {
@@ -243,7 +243,7 @@ func (z *lz77) lazyMatches(w *bitWriter, limit int) {
 	w.writeLiteral(z.buf[z.cur-1])
 }
 
-func (z *lz77) hash(p int) uint32 {
+func (z *Encoder) hash(p int) uint32 {
 	b := z.buf[p : p+3]
 	v := uint32(b[0])<<16 | uint32(b[1])<<8 | uint32(b[2])
 	return (v * 0x9e3779b1) >> (32 - z.hashBits)
@@ -251,7 +251,7 @@ func (z *lz77) hash(p int) uint32 {
 
 // insert adds position p to its hash chain. Positions whose three bytes
 // are not all in the buffer yet are left out; that only loses a match.
-func (z *lz77) insert(p int) {
+func (z *Encoder) insert(p int) {
 	if p+minMatch > z.end {
 		return
 	}
@@ -265,7 +265,7 @@ func (z *lz77) insert(p int) {
 // at the window: a distance never exceeds wsize. p itself is not yet in the
 // chain, so the prev slot of a candidate, shared with candidate+wsize, has
 // not been overwritten.
-func (z *lz77) findMatch(p, atLeast int) (length, dist int) {
+func (z *Encoder) findMatch(p, atLeast int) (length, dist int) {
 	maxLen := min(maxMatch, z.end-p)
 	if maxLen < minMatch || atLeast >= maxLen {
 		return 0, 0

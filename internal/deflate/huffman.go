@@ -1,4 +1,4 @@
-package permessagedeflate
+package deflate
 
 import "math/bits"
 
@@ -147,7 +147,8 @@ const (
 // endOfBlock is symbol 256, seven zero bits.
 func (w *bitWriter) endOfBlock() { w.writeBits(0, 7) }
 
-// writeStored appends data as stored blocks of at most 65535 bytes.
+// writeStored appends data as stored blocks of at most 65535 bytes; empty
+// data is one empty stored block, the sync flush that ends an Encode.
 func (w *bitWriter) writeStored(data []byte) {
 	for {
 		n := min(len(data), 65535)
@@ -160,12 +161,4 @@ func (w *bitWriter) writeStored(data []byte) {
 			return
 		}
 	}
-}
-
-// syncFlush ends a message as RFC 7692 section 7.2.1 prescribes: an empty
-// stored block, of which the final 00 00 ff ff are then left out. What
-// stays is the block header bits and their padding.
-func (w *bitWriter) syncFlush() {
-	w.writeBits(headerStored, 3)
-	w.alignByte()
 }

@@ -1,32 +1,17 @@
-package permessagedeflate
+package deflate
 
 import (
 	"encoding/binary"
+	"errors"
 	"math/bits"
 )
 
-// This file is a resumable DEFLATE decoder (RFC 1951), written from the RFC
-// for Decompressor.
-//
-// Input arrives in pieces of any size, split anywhere, even inside a
-// Huffman code. The decoder keeps a 64-bit bit buffer between pieces and
-// takes a step (a block header field, one code length of a dynamic header,
-// or one literal or length/distance pair) only when every bit of that step
-// is already there; otherwise it keeps the few bits it has (fewer than 48,
-// they fit the buffer) and waits for the next piece. So it never needs to
-// hold input bytes apart from the bit buffer, and a step is never half
-// done. Stored blocks are copied as their bytes arrive.
-//
-// Output is appended to the caller's slice. Back-references reach into
-// what this call produced (contiguous in that slice) and, further back,
-// into a history ring holding the last window bytes of earlier output; see
-// history.
-//
-// Huffman codes are decoded with tables indexed by the next bits of input
-// (least significant bit first, so codes are stored bit-reversed): a
-// primary table of litRootBits (distRootBits for distances) bits whose
-// entries either give the symbol or point to a secondary table for the
-// longer codes (section 3.2.2 limits codes to 15 bits).
+// ErrCorrupt reports data that is not valid DEFLATE, a stream that ends
+// inside a block, or a back-reference beyond the window.
+var ErrCorrupt = errors.New("deflate: invalid compressed data")
+
+// ErrTooBig reports output that would pass the limit given to Reset.
+var ErrTooBig = errors.New("deflate: output exceeds the limit")
 
 const (
 	maxCodeLen   = 15
@@ -121,13 +106,13 @@ func init() {
 		}
 	}
 	if ok, _ := buildTable(fixedLitTable[:], lens[:], countLengths(new([maxCodeLen + 1]int), lens[:]), litInfo[:], litRootBits); !ok {
-		panic("permessagedeflate: fixed literal/length code")
+		panic("deflate: fixed literal/length code")
 	}
 	for sym := range 32 {
 		lens[sym] = 5
 	}
 	if ok, _ := buildTable(fixedDistTable[:], lens[:32], countLengths(new([maxCodeLen + 1]int), lens[:32]), distInfo[:], distRootBits); !ok {
-		panic("permessagedeflate: fixed distance code")
+		panic("deflate: fixed distance code")
 	}
 }
 
@@ -269,17 +254,37 @@ type status int
 
 const (
 	sInput   status = iota // all input used; more is needed
-	sDone                  // final input: the stream ended after a final block
+	sDone                  // last input: the stream ended after a final block
 	sSpace                 // the output buffer is full; grow it and call again
 	sTooBig                // the output would exceed the limit
-	sCorrupt               // invalid data, or final input that ends inside a block
+	sCorrupt               // invalid data, or last input that ends inside a block
 	sNext                  // internal: the mode changed, go on
 )
 
-// inflater is the per-message state of the decoder. It is about 14 KiB
-// (mostly tables) and comes from a pool for each message: between messages
-// the stream is at a block boundary and nothing but the history matters.
-type inflater struct {
+// Inflater is a resumable DEFLATE decoder (RFC 1951).
+//
+// Input arrives in pieces of any size, split anywhere, even inside a
+// Huffman code. The decoder keeps a 64-bit bit buffer between pieces and
+// takes a step (a block header field, one code length of a dynamic header,
+// or one literal or length/distance pair) only when every bit of that step
+// is already there; otherwise it keeps the few bits it has (fewer than 48,
+// they fit the buffer) and waits for the next piece. So it never needs to
+// hold input bytes apart from the bit buffer, and a step is never half
+// done. Stored blocks are copied as their bytes arrive.
+//
+// Output is appended to the caller's slice. Back-references reach into
+// what the current stream produced in that slice and, further back, into a
+// Window holding the last bytes of earlier output.
+//
+// Huffman codes are decoded with tables indexed by the next bits of input
+// (least significant bit first, so codes are stored bit-reversed): a
+// primary table of litRootBits (distRootBits for distances) bits whose
+// entries either give the symbol or point to a secondary table for the
+// longer codes (section 3.2.2 limits codes to 15 bits).
+//
+// An Inflater is about 14 KiB, mostly tables; its zero value is ready for
+// Reset. It is not safe for concurrent use.
+type Inflater struct {
 	b  uint64 // bit buffer: the next nb bits of input, least significant first
 	nb uint
 
@@ -302,47 +307,151 @@ type inflater struct {
 	litOwn  [litTableSize]uint32
 	distOwn [distTableSize]uint32
 
-	wsize int      // the farthest a back-reference may reach
-	hist  *history // output from before the current call's output
+	wsize int     // the farthest a back-reference may reach
+	hist  *Window // output from before the current call's output
 
-	limit    int // most bytes the message may inflate to
-	produced int // bytes the message inflated to so far
+	limit    int // most bytes the stream may inflate to
+	produced int // bytes the stream inflated to so far
 }
 
-// reset prepares f for a new message.
-func (f *inflater) reset(wsize, limit int, hist *history) {
+// noHistory is the window of a stream that has none. It is never written.
+var noHistory Window
+
+// Reset prepares f for a new stream whose back-references may reach window
+// bytes back, into hist (nil for none) before the stream's own output, and
+// whose output may be at most limit bytes (a negative limit counts as 0).
+func (f *Inflater) Reset(window, limit int, hist *Window) {
 	f.b, f.nb = 0, 0
 	f.mode = modeHeader
 	f.final, f.afterFinal = false, false
 	f.stored = 0
-	f.wsize = wsize
-	f.hist = hist
-	f.limit = limit
+	f.wsize = window
+	f.SetHistory(hist)
+	f.limit = max(limit, 0)
 	f.produced = 0
 }
 
-// run decodes from in, appending output at buf[op:]. Output must stay
-// below end (end <= len(buf)); limitAtEnd tells whether end is the
-// message's limit (running out of room is then sTooBig, not sSpace).
-// buf[hs:op] is output of the current message that immediately precedes
-// op and may be referred to; anything before it comes from f.hist. final
-// says that in is the last of the input. It returns the new output
-// position, how much of in was used and why it stopped.
-func (f *inflater) run(buf []byte, hs, op, end int, limitAtEnd bool, in []byte, final bool) (int, int, status) {
-	ip := 0
+// SetHistory replaces the window of output before the current call's
+// output (nil for none): after a call, the caller may move that output
+// into a Window and hand it over here for the next call.
+func (f *Inflater) SetHistory(hist *Window) {
+	if hist == nil {
+		hist = &noHistory
+	}
+	f.hist = hist
+}
+
+// Ended reports whether the input so far ends a stream: a block with
+// BFINAL set has ended, and not a bit of another block has arrived.
+func (f *Inflater) Ended() bool {
+	return f.mode == modeHeader && f.afterFinal && f.nb == 0
+}
+
+// Inflate decodes in, appending the output to dst, which it grows as
+// needed but never past the stream's limit; dst[hs:] is output of the
+// current stream that back-references may reach directly, anything further
+// back comes from the Window. last says that in is the last of the input:
+// the stream must then end (Ended) exactly at its end. Without last, a
+// step cut short at the end of in waits for the next call.
+//
+// Bytes returned are final. On an error (ErrCorrupt, or ErrTooBig as soon
+// as the output would pass the limit) dst holds what was decoded before
+// it, and the stream is over.
+func (f *Inflater) Inflate(dst []byte, hs int, in []byte, last bool) ([]byte, error) {
+	src := input{b: in, last: last}
+	for {
+		left := f.limit - f.produced
+		out := output{buf: dst[:cap(dst)], hs: hs, op: len(dst)}
+		op0 := out.op
+		out.end = len(out.buf)
+		if op0+left <= out.end {
+			out.end, out.atLimit = op0+left, true
+		}
+		st := f.run(&out, &src)
+		f.produced += out.op - op0
+		dst = out.buf[:out.op]
+		switch st {
+		case sInput, sDone:
+			if src.ip != len(src.b) {
+				// The decoder stops for input only once it has all of
+				// it; anything else would lose data.
+				return dst, ErrCorrupt
+			}
+			return dst, nil
+		case sSpace:
+			// Double the buffer (or make room for four times the input
+			// left), never past the limit; once past half the limit the
+			// next doubling would be followed by one to the limit, so
+			// go there at once: a bomb then allocates about 1.5 times
+			// the limit in all.
+			room := left - (out.op - op0) // what the limit still allows
+			grow := min(room, max(len(dst), 4*(len(src.b)-src.ip), 512))
+			if len(dst)+grow >= (len(dst)+room)/2 {
+				grow = room
+			}
+			// Not slices.Grow: append's growth steps would overshoot.
+			nb := make([]byte, len(dst), len(dst)+grow)
+			copy(nb, dst)
+			dst = nb
+		case sTooBig:
+			return dst, ErrTooBig
+		default:
+			return dst, ErrCorrupt
+		}
+	}
+}
+
+// output is where a run of the decoder writes: buf[op:end], end <=
+// len(buf). buf[hs:op] is output of the current stream that immediately
+// precedes op and may be referred to; anything before it comes from the
+// history. atLimit tells whether end is the stream's limit: running out of
+// room is then sTooBig, not sSpace.
+type output struct {
+	buf     []byte
+	hs      int
+	op, end int
+	atLimit bool
+}
+
+// noRoom is the status of a step whose output does not fit.
+func (o *output) noRoom() status {
+	if o.atLimit {
+		return sTooBig
+	}
+	return sSpace
+}
+
+// input is what a run of the decoder reads: b[ip:]. last says that no
+// input follows.
+type input struct {
+	b    []byte
+	ip   int
+	last bool
+}
+
+// short is the status of a step whose bits have not all arrived.
+func (in *input) short() status {
+	if in.last {
+		return sCorrupt
+	}
+	return sInput
+}
+
+// run decodes until it needs input or room, or the stream ends or fails.
+func (f *Inflater) run(out *output, in *input) status {
 	st := sNext
 	for st == sNext {
 		switch f.mode {
 		case modeHeader:
-			ip, st = f.header(in, ip, final)
+			st = f.header(in)
 		case modeStoredLen:
-			ip, st = f.storedLen(in, ip, final)
+			st = f.storedLen(in)
 		case modeStored:
-			op, ip, st = f.copyStored(buf, op, end, limitAtEnd, in, ip, final)
+			st = f.copyStored(out, in)
 		case modeDynCounts, modeDynCL, modeDynLens:
-			ip, st = f.dynamicHeader(in, ip, final)
+			st = f.dynamicHeader(in)
 		case modeHuffman:
-			op, ip, st = f.huffman(buf, hs, op, end, limitAtEnd, in, ip, final)
+			st = f.huffman(out, in)
 		}
 	}
 	if st == sInput {
@@ -353,32 +462,23 @@ func (f *inflater) run(buf []byte, hs, op, end int, limitAtEnd bool, in []byte, 
 			f.b &= 1<<f.nb - 1
 		}
 	}
-	return op, ip, st
+	return st
 }
 
 // fill moves input bytes into the bit buffer, one at a time, until it holds
 // at least 56 bits (at most 63, as the wide refill needs) or the input is
 // used up.
-func (f *inflater) fill(in []byte, ip int) int {
-	for f.nb < 56 && ip < len(in) {
-		f.b |= uint64(in[ip]) << f.nb
+func (f *Inflater) fill(in *input) {
+	for f.nb < 56 && in.ip < len(in.b) {
+		f.b |= uint64(in.b[in.ip]) << f.nb
 		f.nb += 8
-		ip++
+		in.ip++
 	}
-	return ip
-}
-
-// short is the status of a step whose bits have not all arrived.
-func short(final bool) status {
-	if final {
-		return sCorrupt
-	}
-	return sInput
 }
 
 // blockDone moves on after a block. After a final block, the next block
 // (RFC 7692 section 7.2.3.4 allows more) starts at the next byte.
-func (f *inflater) blockDone() {
+func (f *Inflater) blockDone() {
 	f.mode = modeHeader
 	if f.final {
 		f.afterFinal = true
@@ -388,17 +488,17 @@ func (f *inflater) blockDone() {
 	}
 }
 
-func (f *inflater) header(in []byte, ip int, final bool) (int, status) {
-	ip = f.fill(in, ip)
+func (f *Inflater) header(in *input) status {
+	f.fill(in)
 	if f.afterFinal && f.nb == 0 {
 		// Between blocks after a final one: the stream may end here.
-		if final {
-			return ip, sDone
+		if in.last {
+			return sDone
 		}
-		return ip, sInput
+		return sInput
 	}
 	if f.nb < 3 {
-		return ip, short(final)
+		return in.short()
 	}
 	f.final = f.b&1 != 0
 	typ := f.b >> 1 & 3
@@ -417,19 +517,19 @@ func (f *inflater) header(in []byte, ip int, final bool) (int, status) {
 	case 2:
 		f.mode = modeDynCounts
 	default:
-		return ip, sCorrupt // reserved block type
+		return sCorrupt // reserved block type
 	}
-	return ip, sNext
+	return sNext
 }
 
-func (f *inflater) storedLen(in []byte, ip int, final bool) (int, status) {
-	ip = f.fill(in, ip)
+func (f *Inflater) storedLen(in *input) status {
+	f.fill(in)
 	if f.nb < 32 {
-		return ip, short(final)
+		return in.short()
 	}
 	n := uint16(f.b)
 	if uint16(f.b>>16) != ^n {
-		return ip, sCorrupt
+		return sCorrupt
 	}
 	f.b >>= 32
 	f.nb -= 32
@@ -438,54 +538,46 @@ func (f *inflater) storedLen(in []byte, ip int, final bool) (int, status) {
 	if n == 0 {
 		f.blockDone()
 	}
-	return ip, sNext
+	return sNext
 }
 
-func (f *inflater) copyStored(buf []byte, op, end int, limitAtEnd bool, in []byte, ip int, final bool) (int, int, status) {
+func (f *Inflater) copyStored(out *output, in *input) status {
 	// Bytes already in the bit buffer come first; it holds whole bytes
 	// here, as the block started at a byte boundary.
 	for f.stored > 0 && f.nb >= 8 {
-		if op >= end {
-			return op, ip, noRoom(limitAtEnd)
+		if out.op >= out.end {
+			return out.noRoom()
 		}
-		buf[op] = byte(f.b)
-		op++
+		out.buf[out.op] = byte(f.b)
+		out.op++
 		f.b >>= 8
 		f.nb -= 8
 		f.stored--
 	}
 	if f.stored > 0 {
-		f.b = 0 // drop what a wide refill left of in[ip]
-		n := min(f.stored, len(in)-ip, end-op)
-		copy(buf[op:op+n], in[ip:ip+n])
-		op += n
-		ip += n
+		f.b = 0 // drop what a wide refill left of in.b[in.ip]
+		n := copy(out.buf[out.op:out.end], in.b[in.ip:min(len(in.b), in.ip+f.stored)])
+		out.op += n
+		in.ip += n
 		f.stored -= n
 		if f.stored > 0 {
-			if ip == len(in) {
-				return op, ip, short(final)
+			if in.ip == len(in.b) {
+				return in.short()
 			}
-			return op, ip, noRoom(limitAtEnd)
+			return out.noRoom()
 		}
 	}
 	f.blockDone()
-	return op, ip, sNext
-}
-
-func noRoom(limitAtEnd bool) status {
-	if limitAtEnd {
-		return sTooBig
-	}
-	return sSpace
+	return sNext
 }
 
 // dynamicHeader reads the header of a block with dynamic codes (section
 // 3.2.7), one field or code length at a time.
-func (f *inflater) dynamicHeader(in []byte, ip int, final bool) (int, status) {
+func (f *Inflater) dynamicHeader(in *input) status {
 	if f.mode == modeDynCounts {
-		ip = f.fill(in, ip)
+		f.fill(in)
 		if f.nb < 14 {
-			return ip, short(final)
+			return in.short()
 		}
 		f.nlit = int(f.b&31) + 257
 		f.ndist = int(f.b>>5&31) + 1
@@ -493,7 +585,7 @@ func (f *inflater) dynamicHeader(in []byte, ip int, final bool) (int, status) {
 		f.b >>= 14
 		f.nb -= 14
 		if f.nlit > maxLitSyms || f.ndist > maxDistSyms {
-			return ip, sCorrupt
+			return sCorrupt
 		}
 		f.clLens = [19]uint8{}
 		f.idx = 0
@@ -502,9 +594,9 @@ func (f *inflater) dynamicHeader(in []byte, ip int, final bool) (int, status) {
 	if f.mode == modeDynCL {
 		for f.idx < f.nclen {
 			if f.nb < 3 {
-				ip = f.fill(in, ip)
+				f.fill(in)
 				if f.nb < 3 {
-					return ip, short(final)
+					return in.short()
 				}
 			}
 			f.clLens[clOrder[f.idx]] = uint8(f.b & 7)
@@ -515,7 +607,7 @@ func (f *inflater) dynamicHeader(in []byte, ip int, final bool) (int, status) {
 		// The code length code must be complete: the other cases (none,
 		// or one code) cannot describe a valid block.
 		if ok, complete := buildTable(f.clTable[:], f.clLens[:], countLengths(&f.litCount, f.clLens[:]), clInfo[:], clRootBits); !ok || !complete {
-			return ip, sCorrupt
+			return sCorrupt
 		}
 		f.idx = 0
 		f.litCount, f.distCount = [maxCodeLen + 1]int{}, [maxCodeLen + 1]int{}
@@ -524,12 +616,12 @@ func (f *inflater) dynamicHeader(in []byte, ip int, final bool) (int, status) {
 	n := f.nlit + f.ndist
 	for f.idx < n {
 		if f.nb < 14 {
-			ip = f.fill(in, ip)
+			f.fill(in)
 		}
 		e := f.clTable[f.b&(1<<clRootBits-1)]
 		l := uint(e & 0xff)
 		if l > f.nb {
-			return ip, short(final)
+			return in.short()
 		}
 		sym := e >> 16
 		if sym < 16 {
@@ -550,7 +642,7 @@ func (f *inflater) dynamicHeader(in []byte, ip int, final bool) (int, status) {
 		switch sym {
 		case 16: // the previous length, 3-6 times
 			if f.idx == 0 {
-				return ip, sCorrupt
+				return sCorrupt
 			}
 			extra, rep, val = 2, 3, f.lens[f.idx-1]
 		case 17: // zero, 3-10 times
@@ -559,13 +651,13 @@ func (f *inflater) dynamicHeader(in []byte, ip int, final bool) (int, status) {
 			extra, rep = 7, 11
 		}
 		if l+extra > f.nb {
-			return ip, short(final)
+			return in.short()
 		}
 		rep += int(f.b >> l & (1<<extra - 1))
 		f.b >>= l + extra
 		f.nb -= l + extra
 		if f.idx+rep > n {
-			return ip, sCorrupt
+			return sCorrupt
 		}
 		inLit := min(rep, max(0, f.nlit-f.idx))
 		f.litCount[val&15] += inLit
@@ -578,35 +670,41 @@ func (f *inflater) dynamicHeader(in []byte, ip int, final bool) (int, status) {
 	// Every block ends with end-of-block, so a code without it cannot
 	// describe a valid block.
 	if f.lens[endOfBlock] == 0 {
-		return ip, sCorrupt
+		return sCorrupt
 	}
 	f.litCount[0], f.distCount[0] = 0, 0
 	if ok, _ := buildTable(f.litOwn[:], f.lens[:f.nlit], &f.litCount, litInfo[:], litRootBits); !ok {
-		return ip, sCorrupt
+		return sCorrupt
 	}
 	if ok, _ := buildTable(f.distOwn[:], f.lens[f.nlit:n], &f.distCount, distInfo[:], distRootBits); !ok {
-		return ip, sCorrupt
+		return sCorrupt
 	}
 	f.lit, f.dist = &f.litOwn, &f.distOwn
 	f.mode = modeHuffman
-	return ip, sNext
+	return sNext
 }
 
 // huffman decodes the symbols of a block with Huffman codes. The fast loop
 // runs while at least 8 bytes of input remain (the bit buffer is refilled 8
 // bytes at a time, giving it the 48 bits of the longest step) and a match
-// fits below end; the careful step after it decodes one symbol only once
-// all of its bits are in the buffer and its output fits.
-func (f *inflater) huffman(buf []byte, hs, op, end int, limitAtEnd bool, in []byte, ip int, final bool) (int, int, status) {
+// fits below out.end; the careful step after it decodes one symbol only
+// once all of its bits are in the buffer and its output fits. The loops
+// work on local copies of the bit buffer and positions, stored back once
+// at the end.
+func (f *Inflater) huffman(out *output, in *input) status {
+	buf, hs, op, end := out.buf, out.hs, out.op, out.end
+	src, ip := in.b, in.ip
 	b, nb := f.b, f.nb
 	lt, dt := f.lit, f.dist
 	wsize := f.wsize
 	fastOut := end - 1       // room for two literals
 	chunkEnd := len(buf) - 8 // 8-byte copies may write up to 7 bytes past a match
-	fastIn := len(in) - 8
+	fastIn := len(src) - 8
+	var st status
+decode:
 	for {
 		for op < fastOut && ip <= fastIn {
-			b |= binary.LittleEndian.Uint64(in[ip:]) << (nb & 63)
+			b |= binary.LittleEndian.Uint64(src[ip:]) << (nb & 63)
 			ip += int((63 - nb) >> 3)
 			nb |= 56
 			e := lt[b&litMask]
@@ -632,12 +730,13 @@ func (f *inflater) huffman(buf []byte, hs, op, end int, limitAtEnd bool, in []by
 				continue
 			}
 			if e&(kEOB|kBad) != 0 {
-				f.b, f.nb = b>>n, nb-n
-				if e&kBad != 0 {
-					return op, ip, sCorrupt
+				b >>= n
+				nb -= n
+				st = sCorrupt
+				if e&kBad == 0 {
+					st = sNext
 				}
-				f.blockDone()
-				return op, ip, sNext
+				break decode
 			}
 			extra := uint(e >> 8 & 15)
 			length := int(e>>16) + int(b>>n&(1<<extra-1))
@@ -651,8 +750,8 @@ func (f *inflater) huffman(buf []byte, hs, op, end int, limitAtEnd bool, in []by
 				e = dt[e>>16+uint32(b>>distRootBits)&(1<<(e>>8&15)-1)]
 			}
 			if e&kBad != 0 {
-				f.b, f.nb = b, nb
-				return op, ip, sCorrupt
+				st = sCorrupt
+				break decode
 			}
 			n = uint(e & 63)
 			extra = uint(e >> 8 & 15)
@@ -661,15 +760,15 @@ func (f *inflater) huffman(buf []byte, hs, op, end int, limitAtEnd bool, in []by
 			nb -= n + extra
 			if dist > op-hs || dist > wsize {
 				if !f.fromHistory(buf, hs, op, dist, length) {
-					f.b, f.nb = b, nb
-					return op, ip, sCorrupt
+					st = sCorrupt
+					break decode
 				}
 			} else if dist >= 8 && op+length <= chunkEnd {
 				// Eight bytes at a time: each load reads bytes at least
 				// eight before the store, so overlap is harmless.
-				src := op - dist
+				from := op - dist
 				for i := 0; i < length; i += 8 {
-					binary.LittleEndian.PutUint64(buf[op+i:], binary.LittleEndian.Uint64(buf[src+i:]))
+					binary.LittleEndian.PutUint64(buf[op+i:], binary.LittleEndian.Uint64(buf[from+i:]))
 				}
 			} else {
 				repeatCopy(buf, op, op-dist, length)
@@ -679,7 +778,9 @@ func (f *inflater) huffman(buf []byte, hs, op, end int, limitAtEnd bool, in []by
 
 		// One careful step.
 		f.b, f.nb = b, nb
-		ip = f.fill(in, ip)
+		in.ip = ip
+		f.fill(in)
+		ip = in.ip
 		b, nb = f.b, f.nb
 		e := lt[b&litMask]
 		if e&kSub != 0 {
@@ -687,14 +788,17 @@ func (f *inflater) huffman(buf []byte, hs, op, end int, limitAtEnd bool, in []by
 		}
 		n := uint(e & 63)
 		if n > nb {
-			return op, ip, short(final)
+			st = in.short()
+			break
 		}
 		if e&kBad != 0 {
-			return op, ip, sCorrupt
+			st = sCorrupt
+			break
 		}
 		if e&kLit != 0 {
 			if op >= end {
-				return op, ip, noRoom(limitAtEnd)
+				st = out.noRoom()
+				break
 			}
 			buf[op] = byte(e >> 16)
 			op++
@@ -703,14 +807,16 @@ func (f *inflater) huffman(buf []byte, hs, op, end int, limitAtEnd bool, in []by
 			continue
 		}
 		if e&kEOB != 0 {
-			f.b, f.nb = b>>n, nb-n
-			f.blockDone()
-			return op, ip, sNext
+			b >>= n
+			nb -= n
+			st = sNext
+			break
 		}
 		extra := uint(e >> 8 & 15)
 		used := n + extra
 		if used > nb {
-			return op, ip, short(final)
+			st = in.short()
+			break
 		}
 		length := int(e>>16) + int(b>>n&(1<<extra-1))
 		d := b >> used
@@ -721,21 +827,26 @@ func (f *inflater) huffman(buf []byte, hs, op, end int, limitAtEnd bool, in []by
 		n = uint(e & 63)
 		extra = uint(e >> 8 & 15)
 		if used+n > nb {
-			return op, ip, short(final)
+			st = in.short()
+			break
 		}
 		if e&kBad != 0 {
-			return op, ip, sCorrupt
+			st = sCorrupt
+			break
 		}
 		if used+n+extra > nb {
-			return op, ip, short(final)
+			st = in.short()
+			break
 		}
 		dist := int(e>>16) + int(d>>n&(1<<extra-1))
 		used += n + extra
 		if dist > wsize || dist > op-hs+f.hist.n {
-			return op, ip, sCorrupt
+			st = sCorrupt
+			break
 		}
 		if length > end-op {
-			return op, ip, noRoom(limitAtEnd)
+			st = out.noRoom()
+			break
 		}
 		if dist > op-hs {
 			f.fromHistory(buf, hs, op, dist, length)
@@ -746,6 +857,12 @@ func (f *inflater) huffman(buf []byte, hs, op, end int, limitAtEnd bool, in []by
 		b >>= used
 		nb -= used
 	}
+	f.b, f.nb = b, nb
+	out.op, in.ip = op, ip
+	if st == sNext {
+		f.blockDone() // end of block
+	}
+	return st
 }
 
 // repeatCopy copies length bytes from buf[src:] to buf[op:], src < op,
@@ -762,10 +879,10 @@ func repeatCopy(buf []byte, op, src, length int) {
 	}
 }
 
-// fromHistory copies a match that starts before buf[hs], in the history
-// ring, and may go on into buf. It reports false for a distance beyond the
+// fromHistory copies a match that starts before buf[hs], in the history,
+// and may go on into buf. It reports false for a distance beyond the
 // window or the history.
-func (f *inflater) fromHistory(buf []byte, hs, op, dist, length int) bool {
+func (f *Inflater) fromHistory(buf []byte, hs, op, dist, length int) bool {
 	back := dist - (op - hs) // bytes before buf[hs]
 	if dist > f.wsize || back > f.hist.n {
 		return false
@@ -780,42 +897,4 @@ func (f *inflater) fromHistory(buf []byte, hs, op, dist, length int) bool {
 		repeatCopy(buf, op+n, op+n-dist, length-n)
 	}
 	return true
-}
-
-// history is a ring holding the last len(b) bytes of output: the window
-// that back-references of later output reach into, across Feed calls and,
-// with context takeover, across messages. Its buffer is nil until output is
-// written to it, and n then says how much of it is valid.
-type history struct {
-	b   []byte
-	pos int // where the next byte goes
-	n   int // valid bytes, at most len(b)
-}
-
-// write appends p to the history.
-func (h *history) write(p []byte) {
-	w := len(h.b)
-	if len(p) >= w {
-		copy(h.b, p[len(p)-w:])
-		h.pos, h.n = 0, w
-		return
-	}
-	k := copy(h.b[h.pos:], p)
-	copy(h.b, p[k:])
-	h.pos += len(p)
-	if h.pos >= w {
-		h.pos -= w
-	}
-	h.n = min(w, h.n+len(p))
-}
-
-// read fills dst with the bytes starting back bytes before the end of the
-// history; len(dst) <= back <= h.n.
-func (h *history) read(dst []byte, back int) {
-	s := h.pos - back
-	if s < 0 {
-		s += len(h.b)
-	}
-	k := copy(dst, h.b[s:])
-	copy(dst[k:], h.b)
 }
