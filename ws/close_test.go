@@ -99,9 +99,9 @@ func TestNoPongAfterTheCloseFrame(t *testing.T) {
 		}
 	}()
 	// What the I/O goroutine does with one read holding all of it.
-	c.w.holdFlush()
+	c.q.holdFlush()
 	c.process(wire)
-	c.w.releaseFlush()
+	c.q.releaseFlush()
 	srv.Close()
 	got := <-frames
 	if len(got) == 0 || got[len(got)-1].op != 8 {

@@ -2,11 +2,11 @@ package ws
 
 import (
 	"errors"
+	"log/slog"
 	"net"
+	"runtime/debug"
 	"sync/atomic"
-	"time"
 
-	"unievent.dev/internal/utf8stream"
 	"unievent.dev/ws/frame"
 	"unievent.dev/ws/permessagedeflate"
 )
@@ -72,8 +72,14 @@ type Stats struct {
 
 // Conn is one WebSocket connection. Its listeners run on its loop; its
 // methods are safe to call from any goroutine.
+//
+// Its state lives in owner types, each in its own file: the deadlines
+// (deadlines.go), the close handshake (closehandshake.go), the send queue
+// (sendqueue.go, flush.go, compressqueue.go), the message assembler
+// (assemble.go) and the reading side (inbound.go), served by a driver
+// (driver.go) over a transport (transport.go).
 type Conn struct {
-	nc       net.Conn
+	nc       transport
 	loop     *Loop
 	s        *settings
 	id       uint64
@@ -82,75 +88,33 @@ type Conn struct {
 	params   *permessagedeflate.Params
 	onClosed func(*Conn)
 	started  atomic.Bool
+	// aborted says the socket must be closed without a closing handshake
+	// (writing to it failed); any goroutine reads it.
+	aborted atomic.Bool
 
 	message, peerClose, ping, pong Event[func(*Conn, *Message)]
 	closeEv                        Event[func(*Conn, CloseCode, string)]
 	drainEv                        Event[func(*Conn)]
 
-	r reader
-	w writer
-
-	// closeDeadline is when a close handshake we started gives up
-	// (UnixNano, 0 when none); Close sets it from any goroutine.
-	closeDeadline atomic.Int64
+	r  reader
+	a  assembler
+	d  deadlines
+	hs closeHandshake
+	q  sendQueue
 
 	messagesIn, messagesOut, bytesIn, bytesOut atomic.Uint64
 
 	p pollState // the poller's bookkeeping, while it watches the socket
 }
 
-// reader is the state owned by the connection's I/O goroutine.
-type reader struct {
-	dec frame.Decoder
-
-	inMessage  bool
-	op         Opcode
-	compressed bool
-	streaming  bool // a compressed message is being inflated as it arrives
-	size       int64
-	frames     int
-	started    mono
-	buf        []byte
-	utf8       utf8stream.Validator
-	decomp     *permessagedeflate.Decompressor
-
-	x *readerExtra // what few connections need, made when needed
-
-	msg    Message
-	listen []*Listener[func(*Conn, *Message)]
-
-	lastRead     mono
-	pingSent     bool
-	handoff      bool // the I/O goroutine hands the socket to the poller once lastRead is handoffWait old
-	pongDeadline mono
-
-	peerClosed bool // a close frame arrived: nothing more is read
-	peerCode   CloseCode
-	failed     bool // we failed the connection: discard until EOF
-	onLoop     bool // the poller is processing a read and holds the loop
-	sock       sockReader
-}
-
-// readerExtra holds the reader's state that most connections never need,
-// kept out of Conn so that an idle connection costs less.
-type readerExtra struct {
-	pending  []byte                       // frames that came with the handshake
-	deadline time.Time                    // the socket's read deadline (the I/O goroutine's)
-	graceBy  mono                         // once the close timeout passed: one last read until then
-	ctrl     [maxControlPayloadBytes]byte // a control frame split across reads
-	ctrlLen  int
-}
-
-func (r *reader) extra() *readerExtra {
-	if r.x == nil {
-		r.x = new(readerExtra)
-	}
-	return r.x
-}
-
 // NewConn wraps nc, whose opening handshake is complete, in a Conn. Call
 // Start once the listeners are in place.
 func NewConn(nc net.Conn, cfg *Config, o ConnOptions) *Conn {
+	return newConn(nc, cfg, o)
+}
+
+// newConn is NewConn on any transport.
+func newConn(nc transport, cfg *Config, o ConnOptions) *Conn {
 	if cfg == nil {
 		cfg = &Config{}
 	}
@@ -171,9 +135,9 @@ func NewConn(nc net.Conn, cfg *Config, o ConnOptions) *Conn {
 	if len(o.Buffered) > 0 {
 		c.r.extra().pending = append([]byte(nil), o.Buffered...)
 	}
-	c.w.init(c)
+	c.q.init(c)
 	if len(o.Preamble) > 0 {
-		c.w.appendRaw(o.Preamble)
+		c.q.appendRaw(o.Preamble)
 	}
 	return c
 }
@@ -227,9 +191,13 @@ func (c *Conn) LocalAddr() net.Addr { return c.nc.LocalAddr() }
 // RemoteAddr returns the peer's network address.
 func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
 
-// NetConn returns the underlying connection. Reading from or writing to it
+// NetConn returns the underlying connection, nil when the connection runs
+// on a transport that is not a net.Conn. Reading from or writing to it
 // corrupts the WebSocket stream; it is there for socket options.
-func (c *Conn) NetConn() net.Conn { return c.nc }
+func (c *Conn) NetConn() net.Conn {
+	nc, _ := c.nc.(net.Conn)
+	return nc
+}
 
 // Stats returns the connection's traffic counters.
 func (c *Conn) Stats() Stats {
@@ -310,4 +278,16 @@ func (c *Conn) emit(ev *Event[func(*Conn, *Message)]) {
 		c.loop.execConn(c)
 	}
 	c.r.listen = nil
+}
+
+// call runs a user callback; a panic in it is logged through log/slog and
+// fails the connection with 1011, and the loop goes on.
+func (c *Conn) call(f func()) {
+	defer func() {
+		if p := recover(); p != nil {
+			slog.Error("ws: panic in a connection callback", "conn", c.id, "panic", p, "stack", string(debug.Stack()))
+			c.Close(CloseInternalError, "internal error")
+		}
+	}()
+	f()
 }

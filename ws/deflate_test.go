@@ -160,9 +160,9 @@ func TestDeflatedSendsPendingAtTheEnd(t *testing.T) {
 	}
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		conn.w.mu.Lock()
-		z, queued := conn.w.z, conn.w.queued
-		conn.w.mu.Unlock()
+		conn.q.mu.Lock()
+		z, queued := conn.q.z, conn.q.queued
+		conn.q.mu.Unlock()
 		if z == nil && queued == 0 {
 			break
 		}

@@ -38,9 +38,7 @@ type Loop struct {
 	handles atomic.Int64
 	wake    chan struct{}
 
-	pmu    sync.Mutex
-	pls    []*poller // created with the first socket they watch
-	nextPl int
+	pollers pollerSet
 }
 
 // NewLoop returns a loop that is not running.

@@ -84,7 +84,7 @@ func TestReassemblyBufferFollowsArrivedPayload(t *testing.T) {
 	// process runs on this goroutine here, as it would on the I/O
 	// goroutine: the reader's state may be inspected between calls.
 	c.process(wire[:hdrLen+1])
-	if n := cap(c.r.buf); n > DefaultReadBufferSize {
+	if n := cap(c.a.buf); n > DefaultReadBufferSize {
 		t.Fatalf("after a %d-byte frame header and 1 byte: %d bytes held", len(payload), n)
 	}
 	arrived := 1
@@ -92,15 +92,15 @@ func TestReassemblyBufferFollowsArrivedPayload(t *testing.T) {
 		end := min(off+DefaultReadBufferSize, len(wire))
 		c.process(wire[off:end])
 		arrived += end - off
-		if c.r.buf != nil && cap(c.r.buf) > 2*arrived+DefaultReadBufferSize {
-			t.Fatalf("%d bytes arrived, %d held", arrived, cap(c.r.buf))
+		if c.a.buf != nil && cap(c.a.buf) > 2*arrived+DefaultReadBufferSize {
+			t.Fatalf("%d bytes arrived, %d held", arrived, cap(c.a.buf))
 		}
 	}
 	if !bytes.Equal(got, payload) {
 		t.Fatalf("message of %d bytes delivered as %d bytes (or differs)", len(payload), len(got))
 	}
-	if c.r.buf != nil {
-		t.Fatalf("%d bytes still held after the message", cap(c.r.buf))
+	if c.a.buf != nil {
+		t.Fatalf("%d bytes still held after the message", cap(c.a.buf))
 	}
 }
 
@@ -178,14 +178,14 @@ func TestInflateBombCostsTheLimit(t *testing.T) {
 	// 1 GiB of zeros, about 1 MB compressed: over the limit as it
 	// arrives, so a smaller one (256 KiB compressed) makes the point.
 	wire := wstest.AppendFrame(nil, true, 4, 2, wstest.DeflateBomb(256))
-	c.r.decomp = permessagedeflate.NewDecompressor(*c.params)
+	c.a.decomp = permessagedeflate.NewDecompressor(*c.params)
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
 	c.process(wire)
 	runtime.ReadMemStats(&after)
-	if !c.r.failed || c.w.closeCode != CloseMessageTooBig {
-		t.Fatalf("failed %v with %v, want %v", c.r.failed, c.w.closeCode, CloseMessageTooBig)
+	if !c.hs.failed || c.hs.code != CloseMessageTooBig {
+		t.Fatalf("failed %v with %v, want %v", c.hs.failed, c.hs.code, CloseMessageTooBig)
 	}
 	allocated := after.TotalAlloc - before.TotalAlloc
 	t.Logf("%d bytes allocated inflating a 256 MiB bomb with a %d-byte limit", allocated, limit)

@@ -10,7 +10,7 @@ import (
 )
 
 // queueHeld is the memory the send queue's chunks take.
-func queueHeld(w *writer) (held, queued int) {
+func queueHeld(w *sendQueue) (held, queued int) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for _, b := range w.out {
@@ -30,7 +30,7 @@ func TestSendQueueMemoryFollowsItsBytes(t *testing.T) {
 		defer cli.Close()
 		cfg := &Config{SendQueueLimit: limit, SendQueuePolicy: BackpressureRefuse}
 		c := NewConn(srv, cfg, ConnOptions{Loop: NewLoop(), Role: frame.RoleServer})
-		c.w.holdFlush() // as while the I/O goroutine dispatches: nothing is written
+		c.q.holdFlush() // as while the I/O goroutine dispatches: nothing is written
 		msg := make([]byte, size)
 		for {
 			if err := c.SendBinary(msg); err != nil {
@@ -40,12 +40,12 @@ func TestSendQueueMemoryFollowsItsBytes(t *testing.T) {
 				break
 			}
 		}
-		held, queued := queueHeld(&c.w)
+		held, queued := queueHeld(&c.q)
 		t.Logf("%6d-byte messages: %d bytes queued in %d bytes of chunks", size, queued, held)
 		if held > queued+chunkSize {
 			t.Errorf("%d-byte messages: %d bytes queued take %d bytes", size, queued, held)
 		}
-		c.w.release()
+		c.q.release()
 		srv.Close()
 	}
 }
@@ -57,18 +57,18 @@ func TestFramesAcrossChunks(t *testing.T) {
 		srv, cli := net.Pipe()
 		defer cli.Close()
 		c := NewConn(srv, &Config{}, ConnOptions{Loop: NewLoop(), Role: role})
-		c.w.holdFlush()
+		c.q.holdFlush()
 		var msgs [][]byte
 		for i, size := range []int{10, chunkSize - 3, 3*chunkSize + 7, 1, 70 << 10} {
 			msgs = append(msgs, bytes.Repeat([]byte{byte('a' + i)}, size))
 			c.SendBinary(msgs[i])
 		}
 		var wire []byte
-		c.w.mu.Lock()
-		for _, b := range c.w.out {
+		c.q.mu.Lock()
+		for _, b := range c.q.out {
 			wire = append(wire, b...)
 		}
-		c.w.mu.Unlock()
+		c.q.mu.Unlock()
 		peer := frame.RoleClient // decodes what a server sends
 		if role == frame.RoleClient {
 			peer = frame.RoleServer
@@ -97,7 +97,7 @@ func TestFramesAcrossChunks(t *testing.T) {
 				t.Errorf("role %v: message %d (%d bytes) differs", role, i, len(msgs[i]))
 			}
 		}
-		c.w.release()
+		c.q.release()
 		srv.Close()
 	}
 }

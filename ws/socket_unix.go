@@ -28,7 +28,7 @@ type sockReader struct {
 	fn    func(fd uintptr) bool // built once: a fresh closure per read would allocate
 }
 
-func (s *sockReader) init(nc net.Conn, size int) {
+func (s *sockReader) init(nc transport, size int) {
 	switch nc.(type) {
 	case *net.TCPConn, *net.UnixConn:
 	default:

@@ -2,14 +2,12 @@
 
 package ws
 
-import "net"
-
 // sockReader is not implemented here: the connection reads through
 // net.Conn and holds its read buffer while it waits.
 type sockReader struct{}
 
-func (*sockReader) init(net.Conn, int) {}
-func (*sockReader) usable() bool       { return false }
+func (*sockReader) init(transport, int) {}
+func (*sockReader) usable() bool        { return false }
 func (*sockReader) read() ([]byte, int, error) {
 	panic("unreachable: usable is false")
 }

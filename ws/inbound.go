@@ -1,0 +1,110 @@
+package ws
+
+import (
+	"unievent.dev/ws/frame"
+)
+
+// reader is the state of the goroutine that reads the socket (the
+// connection's I/O goroutine, or its poller): the frame decoder, the
+// socket reader, and the message being handed to the listeners. Nobody
+// else touches it.
+type reader struct {
+	dec  frame.Decoder
+	sock sockReader
+
+	x *readerExtra // what few connections need, made when needed
+
+	msg    Message
+	listen []*Listener[func(*Conn, *Message)]
+
+	handoff bool // the I/O goroutine hands the socket to the poller once the peer is silent for handoffWait
+	onLoop  bool // the poller is processing a read and holds the loop
+}
+
+// readerExtra holds the reader's state that most connections never need,
+// kept out of Conn so that an idle connection costs less.
+type readerExtra struct {
+	pending []byte                       // frames that came with the handshake
+	ctrl    [maxControlPayloadBytes]byte // a control frame split across reads
+	ctrlLen int
+}
+
+func (r *reader) extra() *readerExtra {
+	if r.x == nil {
+		r.x = new(readerExtra)
+	}
+	return r.x
+}
+
+// isReading reports whether frames from the peer are still read: not once
+// its close frame arrived or we failed the connection.
+func (c *Conn) isReading() bool { return !c.hs.received && !c.hs.failed }
+
+// process decodes p, bytes from the socket, and acts on every frame piece
+// in it: data goes to the assembler, control frames are answered here.
+func (c *Conn) process(p []byte) {
+	r := &c.r
+	for len(p) > 0 && c.isReading() {
+		n, ch, ok, err := r.dec.Decode(p)
+		p = p[n:]
+		if err != nil {
+			c.failWith(err)
+			return
+		}
+		if !ok {
+			return
+		}
+		if ch.Header.Opcode.IsControl() {
+			c.control(&ch)
+		} else {
+			c.data(&ch)
+		}
+	}
+}
+
+// control gathers a control frame's payload (at most 125 bytes, which the
+// decoder guarantees) and acts on it once complete (RFC 6455 section 5.5,
+// https://www.rfc-editor.org/rfc/rfc6455#section-5.5).
+func (c *Conn) control(ch *frame.Chunk) {
+	r := &c.r
+	p := ch.Payload
+	if !ch.Start || !ch.End {
+		// Split across reads: gather it (rare; the buffer is made the
+		// first time).
+		x := r.extra()
+		if ch.Start {
+			x.ctrlLen = 0
+		}
+		x.ctrlLen += copy(x.ctrl[x.ctrlLen:], ch.Payload)
+		if !ch.End {
+			return
+		}
+		p = x.ctrl[:x.ctrlLen]
+		x.ctrlLen = 0 // gathered: nothing is left in progress
+	}
+	switch ch.Header.Opcode {
+	case frame.OpPing:
+		c.q.sendPong(p)
+		r.msg = Message{Opcode: OpPing, Payload: p}
+		c.emit(&c.ping)
+	case frame.OpPong:
+		r.msg = Message{Opcode: OpPong, Payload: p}
+		c.emit(&c.pong)
+	case frame.OpClose:
+		code, reason, err := frame.ParseClosePayload(p)
+		if err != nil {
+			c.failWith(err)
+			return
+		}
+		rs := string(reason)
+		c.answer(code, rs)
+		r.msg = Message{Opcode: OpClose, CloseCode: code, CloseReason: rs}
+		c.emit(&c.peerClose)
+	}
+}
+
+// releaseReading gives the reading side's buffers back once the
+// connection is over.
+func (c *Conn) releaseReading() {
+	c.a.release()
+}

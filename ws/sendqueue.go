@@ -1,0 +1,327 @@
+package ws
+
+import (
+	"math/rand/v2"
+	"sync"
+
+	"unievent.dev/internal/bufpool"
+	"unievent.dev/internal/mask"
+	"unievent.dev/internal/utf8stream"
+	"unievent.dev/ws/frame"
+)
+
+const (
+	chunkSize = 16 << 10 // a queue chunk; a frame may run over several
+	// maxQueuedPongs is how many pongs may wait in the queue; past it only
+	// the newest ping is answered (RFC 6455 section 5.5.3 allows that), so
+	// a ping flood from a peer that does not read costs a bounded amount.
+	maxQueuedPongs = 16
+)
+
+// sendQueue owns what a connection sends: admission against
+// Config.SendQueueLimit, the frames encoded into pooled chunks, the
+// collapsed pong, the frames waiting to be compressed (compressqueue.go),
+// who writes the queue out (flush.go), and the drain event's trigger.
+//
+// mu guards every field, and the send side of the close handshake
+// (closeHandshake.state, code, reason): a send checks that no close frame
+// is queued and queues its frame under one lock. Sends come from any
+// goroutine; they never block on the socket. The reading goroutine
+// brackets its processing of one read with holdFlush and releaseFlush so
+// that what its listeners queue goes out in one writev; a send from
+// anywhere else starts a flushing goroutine when none is running. Helpers
+// named ...Locked run with mu held and never let go of it.
+type sendQueue struct {
+	c  *Conn
+	mu sync.Mutex
+	// flushed, when waitFlushed waits, is closed by the flush that ends.
+	flushed chan struct{}
+
+	out     [][]byte // queued chunks, the last one still being filled
+	off     int      // bytes of out[0] already written
+	spare   [][]byte
+	queued  int  // bytes queued and not yet written
+	writing bool // a flush is under way
+	held    bool // the reading goroutine is dispatching and will flush after
+
+	pongs    int // pongs in the queue
+	pongSlot bool
+	pong     *[maxControlPayloadBytes]byte // made by the first pong that collapses
+	pongLen  int
+
+	err       error // writing failed: the connection is over
+	wantDrain bool
+
+	z *compressQueue // with permessage-deflate only
+}
+
+func (q *sendQueue) init(c *Conn) {
+	q.c = c
+	if c.params != nil && c.s.deflate != nil {
+		q.z = newCompressQueue(c)
+	}
+}
+
+// SendText sends s as one text message. It returns at once: the message
+// is queued and written in the background, in the order of the sends.
+func (c *Conn) SendText(s string) error {
+	return c.q.sendData(OpText, nil, s)
+}
+
+// SendTextBytes sends p, which must be valid UTF-8, as one text message.
+func (c *Conn) SendTextBytes(p []byte) error {
+	if !utf8stream.Valid(p) {
+		return ErrInvalidUTF8
+	}
+	return c.q.sendData(OpText, p, "")
+}
+
+// SendBinary sends p as one binary message. p is copied before SendBinary
+// returns.
+func (c *Conn) SendBinary(p []byte) error {
+	return c.q.sendData(OpBinary, p, "")
+}
+
+// Send sends p as one message of the given opcode (OpText or OpBinary).
+func (c *Conn) Send(op Opcode, p []byte) error {
+	if op == OpText {
+		return c.SendTextBytes(p)
+	}
+	if op != OpBinary {
+		return ErrInvalidOpcode
+	}
+	return c.SendBinary(p)
+}
+
+// SendPing sends a ping with payload p (at most 125 bytes).
+func (c *Conn) SendPing(p []byte) error {
+	if len(p) > maxControlPayloadBytes {
+		return ErrControlTooLong
+	}
+	return c.q.sendControl(frame.OpPing, p)
+}
+
+// BufferedAmount returns the number of bytes queued for sending and not yet
+// written to the socket.
+func (c *Conn) BufferedAmount() int {
+	c.q.mu.Lock()
+	defer c.q.mu.Unlock()
+	return c.q.queued
+}
+
+// acceptsLocked reports whether a frame may still be queued: no close
+// frame is queued, and the connection is not over.
+func (q *sendQueue) acceptsLocked() bool { return q.c.hs.state == stateOpen }
+
+func (q *sendQueue) sendData(op Opcode, p []byte, s string) error {
+	if p == nil && s != "" {
+		if !utf8stream.Valid([]byte(s)) {
+			return ErrInvalidUTF8
+		}
+	}
+	payload := p
+	if p == nil {
+		payload = stringBytes(s)
+	}
+	size := frame.HeaderLen(int64(len(payload)), q.c.role == frame.RoleClient) + len(payload)
+	q.mu.Lock()
+	if !q.acceptsLocked() {
+		q.mu.Unlock()
+		return ErrClosed
+	}
+	if !q.admitLocked(size) {
+		q.mu.Unlock()
+		if q.c.s.policy == BackpressureClose {
+			q.c.Close(ClosePolicyViolation, "send queue limit reached")
+		}
+		return ErrBackpressure
+	}
+	h := frame.Header{Fin: true, Opcode: op}
+	if q.z != nil && q.z.comp.ShouldCompress(len(payload)) {
+		q.laterLocked(h, payload, true)
+	} else {
+		q.appendFrameLocked(h, payload)
+	}
+	q.c.messagesOut.Add(1)
+	start := q.startFlushLocked()
+	q.mu.Unlock()
+	q.startFlush(start)
+	return nil
+}
+
+// admitLocked reports whether a frame of size bytes fits under the queue
+// limit. Past half the limit, and on a refusal, the drain event is armed.
+func (q *sendQueue) admitLocked(size int) bool {
+	limit := q.c.s.queueLimit
+	if q.queued+size > limit/2 {
+		q.wantDrain = true
+	}
+	return q.queued+size <= limit
+}
+
+// sendControl queues a ping. Control frames are exempt from the queue
+// limit: they are small and the protocol needs them.
+func (q *sendQueue) sendControl(op Opcode, p []byte) error {
+	q.mu.Lock()
+	if !q.acceptsLocked() {
+		q.mu.Unlock()
+		return ErrClosed
+	}
+	q.appendFrameLocked(frame.Header{Fin: true, Opcode: op}, p)
+	start := q.startFlushLocked()
+	q.mu.Unlock()
+	q.startFlush(start)
+	return nil
+}
+
+// sendPong answers a ping. Pongs beyond maxQueuedPongs waiting in the queue
+// collapse into one slot holding the newest payload.
+func (q *sendQueue) sendPong(p []byte) {
+	q.mu.Lock()
+	if !q.acceptsLocked() {
+		q.mu.Unlock()
+		return
+	}
+	if q.pongs < maxQueuedPongs {
+		q.pongs++
+		q.appendFrameLocked(frame.Header{Fin: true, Opcode: frame.OpPong}, p)
+	} else {
+		q.pongSlot = true
+		if q.pong == nil {
+			q.pong = new([maxControlPayloadBytes]byte)
+		}
+		q.pongLen = copy(q.pong[:], p)
+	}
+	start := q.startFlushLocked()
+	q.mu.Unlock()
+	q.startFlush(start)
+}
+
+// queuePongSlotLocked queues the pong that answers the newest ping, when
+// pongs collapsed into the slot.
+func (q *sendQueue) queuePongSlotLocked() {
+	if q.pongSlot {
+		q.pongSlot = false
+		q.appendFrameLocked(frame.Header{Fin: true, Opcode: frame.OpPong}, q.pong[:q.pongLen])
+	}
+}
+
+// appendRaw queues bytes that are not a frame (the handshake response);
+// nothing else can be using the queue yet.
+func (q *sendQueue) appendRaw(p []byte) {
+	q.putLocked(p, false, [4]byte{})
+	q.queued += len(p)
+}
+
+// appendFrameLocked encodes a frame at the end of the queue.
+func (q *sendQueue) appendFrameLocked(h frame.Header, p []byte) {
+	if q.z != nil && len(q.z.later) > 0 {
+		q.laterLocked(h, p, false) // behind a message still to compress
+		return
+	}
+	h.Length = int64(len(p))
+	if q.c.role == frame.RoleClient {
+		h.Masked = true
+		k := rand.Uint32()
+		h.Key = [4]byte{byte(k), byte(k >> 8), byte(k >> 16), byte(k >> 24)}
+	}
+	var buf [frame.MaxHeaderLen]byte
+	hdr := frame.AppendHeader(buf[:0], &h)
+	q.putLocked(hdr, false, h.Key)
+	q.putLocked(p, h.Masked, h.Key)
+	q.queued += len(hdr) + len(p)
+}
+
+// putLocked copies p to the end of the queue, masked with key when
+// masked. It fills the last chunk and runs on into new ones: a frame may
+// span chunks (the writev sends them as one stream), so the queue holds at
+// most one partly filled chunk more than the bytes it has queued, and
+// SendQueueLimit bounds its memory too.
+func (q *sendQueue) putLocked(p []byte, masked bool, key [4]byte) {
+	pos := 0
+	for len(p) > 0 {
+		k := len(q.out)
+		if k == 0 || len(q.out[k-1]) == cap(q.out[k-1]) {
+			q.out = append(q.out, bufpool.Get(chunkSize))
+			k++
+		}
+		cur := q.out[k-1]
+		start := len(cur)
+		n := min(len(p), cap(cur)-start)
+		cur = append(cur, p[:n]...)
+		if masked {
+			pos = mask.XOR(cur[start:], key, pos)
+		}
+		q.out[k-1] = cur
+		p = p[n:]
+	}
+}
+
+// consumedLocked drops the n bytes at the front of the queue, which the
+// socket took.
+func (q *sendQueue) consumedLocked(n int) {
+	q.queued -= n
+	q.c.bytesOut.Add(uint64(n))
+	k := 0
+	for k < len(q.out) {
+		left := len(q.out[k]) - q.off
+		if n < left {
+			break
+		}
+		n -= left
+		q.off = 0
+		bufpool.Put(q.out[k])
+		q.out[k] = nil
+		k++
+	}
+	q.off += n
+	if k > 0 {
+		m := copy(q.out, q.out[k:])
+		clear(q.out[m:])
+		q.out = q.out[:m]
+	}
+	if q.queued == 0 {
+		q.pongs = 0
+	}
+}
+
+// drainDueLocked reports, once, that the drain event is due: a send was
+// refused or the queue passed half its limit, and now it is empty.
+func (q *sendQueue) drainDueLocked() bool {
+	if q.wantDrain && q.queued == 0 && q.c.hs.state != stateClosed {
+		q.wantDrain = false
+		return true
+	}
+	return false
+}
+
+// drained fires the drain event when due; no lock may be held.
+func (c *Conn) drained(due bool) {
+	if due && c.drainEv.Len() > 0 {
+		c.loop.Post(c.runDrain)
+	}
+}
+
+func (c *Conn) runDrain() {
+	for _, l := range c.drainEv.snapshot() {
+		c.call(func() { l.f(c) })
+	}
+}
+
+// release returns the queue's buffers once the connection is gone, and
+// moves the close handshake to CLOSED: nothing can be sent any more.
+func (q *sendQueue) release() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.c.hs.state = stateClosed
+	for _, b := range q.out {
+		bufpool.Put(b)
+	}
+	q.out = nil
+	q.off = 0
+	q.queued = 0
+	if q.z != nil {
+		q.z.release()
+		q.z = nil
+	}
+}

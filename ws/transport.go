@@ -1,0 +1,35 @@
+package ws
+
+import (
+	"net"
+	"time"
+)
+
+// transport is the seam between a connection and the byte stream it runs
+// on: what the engine needs, narrower than net.Conn (no SetDeadline). A
+// TCP or Unix socket, a TLS connection, and later a client's socket or an
+// HTTP/2 stream (RFC 8441) all fit it.
+//
+// The engine asks a transport for more through optional interfaces, and
+// works without them:
+//   - syscall.Conn on *net.TCPConn and *net.UnixConn: reads that hold no
+//     buffer while the peer is silent (socket_unix.go), the non-blocking
+//     writev and the epoll driver on Linux;
+//   - CloseWrite() error: a half-close after failing the connection, so
+//     that our close frame is not lost to a reset (closehandshake.go);
+//   - the buffers writer that net.Buffers uses for one writev per flush.
+//
+// Read and Write are called by one goroutine at a time each; Close, the
+// deadlines and the addresses by any.
+type transport interface {
+	Read(p []byte) (int, error)
+	Write(p []byte) (int, error)
+	// SetReadDeadline and SetWriteDeadline are the only timers a
+	// goroutine-driven connection has; a read or write past its deadline
+	// fails with an error that wraps os.ErrDeadlineExceeded.
+	SetReadDeadline(t time.Time) error
+	SetWriteDeadline(t time.Time) error
+	Close() error
+	LocalAddr() net.Addr
+	RemoteAddr() net.Addr
+}
