@@ -3,7 +3,7 @@ package ws
 import "unsafe"
 
 // stringBytes views s as a byte slice without copying; the bytes must not
-// be modified (the writer only reads them while encoding).
+// be modified (the send queue only reads them while encoding).
 func stringBytes(s string) []byte {
 	return unsafe.Slice(unsafe.StringData(s), len(s))
 }

@@ -38,7 +38,7 @@ const (
 // in deadlines), closed (→ CLOSED, in finish); fail and answer are the
 // RFC's "Fail the WebSocket Connection" and the echo of section 5.5.1.
 //
-// state, code and reason are guarded by the send queue's mu (writer.mu):
+// state, code and reason are guarded by the send queue's mu (sendQueue.mu):
 // queuing the close frame and refusing the sends that may not follow it
 // are decided under one lock. received and failed belong to the goroutine
 // that reads the socket.
@@ -50,18 +50,19 @@ type closeHandshake struct {
 	failed   bool // we failed the connection: what the peer sends is discarded until EOF
 }
 
-// Close starts the closing handshake (RFC 6455 section 7.1.2): it queues a
-// close frame with code and reason and returns. Messages that arrive
-// afterwards are not delivered; the connection ends when the peer answers
-// or after Config.CloseTimeout, and then the close listeners run.
-// CloseNoStatus sends a close frame without a code. Close is safe to call
-// from any goroutine; after the first call it returns ErrClosed.
+// Close starts the closing handshake (RFC 6455 section 7.1.2,
+// https://www.rfc-editor.org/rfc/rfc6455#section-7.1.2): it queues a close
+// frame with code and reason and returns. Messages that arrive afterwards are
+// not delivered; the connection ends when the peer answers or after
+// Config.CloseTimeout, and then the close listeners run. CloseNoStatus sends a
+// close frame without a code. Close is safe to call from any goroutine; after
+// the first call it returns ErrClosed.
 func (c *Conn) Close(code CloseCode, reason string) error {
 	if code != CloseNoStatus && !code.ValidOnWire() {
 		return ErrInvalidCloseCode
 	}
 	if code == CloseNoStatus && reason != "" {
-		return ErrInvalidCloseCode // a reason needs a code (RFC 6455 section 5.5.1)
+		return ErrInvalidCloseCode // a reason needs a code (RFC 6455 section 5.5.1, https://www.rfc-editor.org/rfc/rfc6455#section-5.5.1)
 	}
 	if len(reason) > maxCloseReason {
 		return ErrControlTooLong
@@ -77,9 +78,9 @@ func (c *Conn) Close(code CloseCode, reason string) error {
 	return nil
 }
 
-// fail fails the connection (RFC 6455 section 7.1.7) with code: a close
-// frame goes out, nothing more is read. Only the reading goroutine calls
-// it.
+// fail fails the connection (RFC 6455 section 7.1.7,
+// https://www.rfc-editor.org/rfc/rfc6455#section-7.1.7) with code: a close
+// frame goes out, nothing more is read. Only the reading goroutine calls it.
 func (c *Conn) fail(code CloseCode, reason string) {
 	c.hs.failed = true
 	if len(reason) > maxCloseReason {
@@ -99,9 +100,10 @@ func (c *Conn) failWith(err error) {
 	c.fail(CloseProtocolError, err.Error())
 }
 
-// answer echoes the peer's close frame (RFC 6455 section 5.5.1) unless we
-// sent one first; the close listeners then get the peer's code and reason.
-// Only the reading goroutine calls it.
+// answer echoes the peer's close frame (RFC 6455 section 5.5.1,
+// https://www.rfc-editor.org/rfc/rfc6455#section-5.5.1) unless we sent one
+// first; the close listeners then get the peer's code and reason. Only the
+// reading goroutine calls it.
 func (c *Conn) answer(code CloseCode, reason string) {
 	c.hs.received = true
 	if c.startClose(code, "") == nil {
@@ -150,16 +152,16 @@ func (c *Conn) closeSent() bool {
 	return c.hs.state != stateOpen
 }
 
-// finish ends the connection once reading is over, and moves the
-// handshake to CLOSED. After a close handshake (or a failure) it lets our
-// close frame go out. When the handshake is complete (both close frames
-// crossed) the peer sends nothing more, and the socket is closed at once:
-// the server closes first (RFC 6455 section 7.1.1), with a FIN behind our
+// finish ends the connection once reading is over, and moves the handshake to
+// CLOSED. After a close handshake (or a failure) it lets our close frame go
+// out. When the handshake is complete (both close frames crossed) the peer
+// sends nothing more, and the socket is closed at once: the server closes
+// first (RFC 6455 section 7.1.1,
+// https://www.rfc-editor.org/rfc/rfc6455#section-7.1.1), with a FIN behind our
 // close frame. After a failure the peer may still be sending: then it
-// half-closes, runs the close listeners, and only then waits for the
-// peer's FIN before closing the socket, so that data still arriving does
-// not turn our close into a reset that could destroy the close frame in
-// flight.
+// half-closes, runs the close listeners, and only then waits for the peer's
+// FIN before closing the socket, so that data still arriving does not turn our
+// close into a reset that could destroy the close frame in flight.
 func (c *Conn) finish() {
 	hs := &c.hs
 	by := c.d.endBy(c.s)

@@ -10,8 +10,9 @@ import (
 	"unievent.dev/ws/permessagedeflate"
 )
 
-// Defaults for the zero values of Config. Unlike the reference, which
-// defaults to unlimited, every limit and timeout is on unless disabled.
+// Defaults for the zero values of Config. Unlike the Perl module
+// UniEvent::WebSocket::Server, which defaults to unlimited, every limit
+// and timeout is on unless disabled.
 const (
 	DefaultMaxMessageSize  = 4 << 20
 	DefaultMaxFragments    = 1 << 16

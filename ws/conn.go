@@ -20,10 +20,12 @@ var (
 	// BackpressureClose the connection is closing (1008) as well.
 	ErrBackpressure = errors.New("ws: send queue limit reached")
 	// ErrControlTooLong: a ping payload or close reason is over the 125
-	// bytes a control frame can carry (RFC 6455 section 5.5).
+	// bytes a control frame can carry (RFC 6455 section 5.5,
+	// https://www.rfc-editor.org/rfc/rfc6455#section-5.5).
 	ErrControlTooLong = errors.New("ws: control frame payload over 125 bytes")
 	// ErrInvalidCloseCode: Close was given a code that may not be sent
-	// (RFC 6455 section 7.4).
+	// (RFC 6455 section 7.4,
+	// https://www.rfc-editor.org/rfc/rfc6455#section-7.4).
 	ErrInvalidCloseCode = errors.New("ws: close code may not be sent on the wire")
 	// ErrInvalidOpcode: Send was given an opcode other than OpText and
 	// OpBinary.

@@ -2,6 +2,15 @@
 
 package ws
 
+// The poller's timers: a binary heap of the connections it watches, keyed
+// by the next deadline of each (deadlines.next), whose earliest entry is
+// the epoll wait's deadline. A connection's entry may be earlier than its
+// real deadline, never later: a busy connection's deadline moves later at
+// every read, and moving it in the heap each time would cost more than the
+// early wake-up that reschedules it. A timer wheel would make schedule
+// O(1), but schedule runs once per read and touches the heap only when the
+// deadline moved earlier, so the heap is not what a read costs.
+
 // schedule puts c's next deadline in the heap. An entry that is too early
 // costs a wake-up that reschedules it; one too late would miss a timer, so
 // only a deadline that moved earlier touches the heap.

@@ -7,9 +7,10 @@ import (
 	"sync/atomic"
 )
 
-// Event is a list of listeners of one kind, the Go form of the reference's
-// "_event" objects: Add and Prepend register listeners, Remove unregisters
-// one, Set replaces them all (the reference's "_callback" form).
+// Event is a list of listeners of one kind, the Go form of the "_event"
+// objects of the Perl module UniEvent::WebSocket::Server: Add and Prepend
+// register listeners, Remove unregisters one, Set replaces them all (its
+// "_callback" form).
 //
 // Every method is safe to call from any goroutine, also from inside a
 // listener of the same event. Listeners run on the loop that owns the event,

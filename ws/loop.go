@@ -11,8 +11,8 @@ import (
 // ErrLoopRunning is returned by Run when the loop is already running.
 var ErrLoopRunning = errors.New("ws: loop is already running")
 
-// Loop runs callbacks one at a time, the Go form of the reference's event
-// loop. Callbacks of one loop never run concurrently, so code inside them
+// Loop runs callbacks one at a time, the Go form of the event loop of the
+// Perl module UniEvent::WebSocket::Server. Callbacks of one loop never run concurrently, so code inside them
 // needs no locks; callbacks of different loops do run in parallel.
 //
 // There is no dispatcher goroutine. A goroutine that has an event to

@@ -2,7 +2,8 @@ package ws
 
 import "unievent.dev/ws/frame"
 
-// Opcode is a frame's opcode (RFC 6455 section 5.2).
+// Opcode is a frame's opcode (RFC 6455 section 5.2,
+// https://www.rfc-editor.org/rfc/rfc6455#section-5.2).
 type Opcode = frame.Opcode
 
 // The opcodes a Message can carry.
@@ -14,7 +15,8 @@ const (
 	OpPong   = frame.OpPong
 )
 
-// CloseCode is a close status code (RFC 6455 section 7.4).
+// CloseCode is a close status code (RFC 6455 section 7.4,
+// https://www.rfc-editor.org/rfc/rfc6455#section-7.4).
 type CloseCode = frame.CloseCode
 
 // Close codes by their IANA names (RFC 6455 section 7.4.1 and the IANA
