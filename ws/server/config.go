@@ -41,8 +41,10 @@ type HTTPConfig struct {
 	WriteTimeout time.Duration
 	// Handler serves plain (non-WebSocket) requests, and may answer or
 	// upgrade (Server.UpgradeConnection) WebSocket requests too; an
-	// upgrade request it leaves unanswered is upgraded automatically. nil
-	// answers plain requests with 426 Upgrade Required.
+	// upgrade request it leaves unanswered is upgraded automatically. A
+	// plain request it writes nothing for gets net/http's 200 with an
+	// empty body. nil answers plain requests with 426 Upgrade Required.
+	// Configure keeps the handler in force when this is nil.
 	Handler http.Handler
 }
 

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"fmt"
 	"net/http"
 	"sync"
 
@@ -68,29 +69,50 @@ func (c *Conn) Server() *Server { return c.server }
 // SendAcceptResponse accepts the upgrade from the handshake callback, with
 // the extra header fields and the subprotocol (one the client offered) in
 // resp; resp may be nil. The server fills in Sec-WebSocket-Extensions
-// itself. The response is written when the callback returns.
+// itself (resp.Extensions is ignored). The response is written when the
+// callback returns.
+//
+// The answer is checked here: a subprotocol the client did not offer, a
+// header name that is not a token, a value with CR, LF or another control
+// character, a field the handshake sets itself (Upgrade, Connection,
+// Sec-WebSocket-*, Content-Length, Transfer-Encoding), or an invalid
+// request (req.Err() != nil) return an error wrapping
+// handshake.ErrInvalidResponse, and the handshake stays unanswered: the
+// callback may answer again. Outside the callback, or once answered, it
+// returns ErrNotInHandshake.
 func (c *Conn) SendAcceptResponse(resp *handshake.Response) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !c.deciding || c.answered {
 		return ErrNotInHandshake
 	}
-	c.answered = true
 	if resp == nil {
 		resp = &handshake.Response{}
 	}
 	r := *resp
 	r.Extensions = nil
+	if _, err := handshake.AppendResponse(nil, c.req, &r); err != nil {
+		return fmt.Errorf("server: SendAcceptResponse: %w", err)
+	}
+	r.Header = r.Header.Clone()
+	c.answered = true
 	c.accept = &r
 	return nil
 }
 
 // SendAcceptError refuses the upgrade from the handshake callback with an
 // HTTP status (400 to 599), a text body and extra header fields. The
-// response is written when the callback returns.
+// response is written when the callback returns. A header that could not
+// be written (a name that is not a token, a value with CR, LF or another
+// control character, a Connection, Content-Length or Transfer-Encoding
+// field) returns an error wrapping handshake.ErrInvalidResponse, and the
+// handshake stays unanswered.
 func (c *Conn) SendAcceptError(status int, body string, header http.Header) error {
 	if status < 400 || status > 599 {
 		return errors.New("server: SendAcceptError needs a status from 400 to 599")
+	}
+	if _, err := handshake.AppendErrorResponse(nil, status, body, header); err != nil {
+		return fmt.Errorf("server: SendAcceptError: %w", err)
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -3,6 +3,7 @@ package server
 import (
 	"bufio"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -23,9 +24,12 @@ var (
 )
 
 // ServeHTTP makes the Server an http.Handler, so a foreign http.Server or
-// mux can mount it. The HTTP handler (HTTPConfig.Handler) sees the request
-// first when there is one; an upgrade request it leaves unanswered is
-// upgraded, a plain request nobody answers gets 426 Upgrade Required.
+// mux can mount it. The HTTP handler (HTTPConfig.Handler, SetHTTPHandler)
+// sees every request first when there is one: an upgrade request it leaves
+// unanswered (it wrote nothing) is upgraded, and a plain request gets
+// whatever the handler answered, which for a handler that wrote nothing is
+// net/http's 200 with an empty body, as anywhere in net/http. Without a
+// handler, a plain request gets 426 Upgrade Required.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	h := s.cfg.HTTP.Handler
@@ -135,7 +139,7 @@ func (s *Server) upgrade(a answerer, r *http.Request) error {
 		conn.deciding = false
 		conn.mu.Unlock()
 		if panicked {
-			a.refuse(http.StatusInternalServerError, "internal error", nil)
+			a.refuse(http.StatusInternalServerError, "internal server error", nil)
 			return errors.New("server: the handshake callback panicked")
 		}
 	}
@@ -169,8 +173,11 @@ func (s *Server) upgrade(a answerer, r *http.Request) error {
 	}
 	head, err := handshake.AppendResponse(nil, req, &resp)
 	if err != nil {
-		a.refuse(http.StatusInternalServerError, "internal error: "+err.Error(), nil)
-		return err
+		// SendAcceptResponse checked the callback's answer, so this is
+		// the server's own fault: the peer learns nothing of it.
+		slog.Error("server: cannot write the handshake response", "conn", conn.id, "err", err)
+		a.refuse(http.StatusInternalServerError, "internal server error", nil)
+		return fmt.Errorf("server: handshake response: %w", err)
 	}
 
 	nc, buffered, err := a.take()

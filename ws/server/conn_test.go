@@ -1,0 +1,78 @@
+package server
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"unievent.dev/ws/handshake"
+)
+
+// The handshake callback's answers are checked when given: an answer that
+// cannot be sent is an error to the callback, which may answer again,
+// and nothing of it reaches the peer.
+func TestHandshakeAnswersAreCheckedWhenGiven(t *testing.T) {
+	errs := make(chan []error, 1)
+	h := start(t, Config{}, func(s *Server) {
+		echo(s)
+		s.OnHandshake(func(s *Server, c *Conn, req *handshake.Request) {
+			errs <- []error{
+				c.SendAcceptResponse(&handshake.Response{Protocol: "not-offered"}),
+				c.SendAcceptResponse(&handshake.Response{Header: http.Header{"X-Evil": {"a\r\nInjected: 1"}}}),
+				c.SendAcceptResponse(&handshake.Response{Header: http.Header{"Bad Name": {"x"}}}),
+				c.SendAcceptResponse(&handshake.Response{Header: http.Header{"Sec-WebSocket-Accept": {"x"}}}),
+				c.SendAcceptError(http.StatusForbidden, "no", http.Header{"X-Evil": {"a\nb"}}),
+				c.SendAcceptResponse(&handshake.Response{Protocol: "chat", Header: http.Header{"X-Ok": {"yes"}}}),
+			}
+		})
+	})
+	c := h.dial(http.Header{"Sec-WebSocket-Protocol": {"chat"}})
+	got := <-errs
+	for i, err := range got[:5] {
+		if !errors.Is(err, handshake.ErrInvalidResponse) {
+			t.Errorf("answer %d: %v, want handshake.ErrInvalidResponse", i, err)
+		}
+	}
+	if got[5] != nil {
+		t.Fatalf("the valid answer after the refused ones: %v", got[5])
+	}
+	if c.Resp.Header.Get("X-Ok") != "yes" || c.Resp.Header.Get("Sec-WebSocket-Protocol") != "chat" || c.Resp.Header.Get("Injected") != "" {
+		t.Fatalf("101 header %v", c.Resp.Header)
+	}
+	echoes(t, c, "accepted")
+}
+
+// An accept for a request that is itself invalid is refused at the call,
+// and the request gets the default error response.
+func TestAcceptOfAnInvalidRequest(t *testing.T) {
+	errs := make(chan error, 1)
+	h := start(t, Config{}, func(s *Server) {
+		s.OnHandshake(func(s *Server, c *Conn, req *handshake.Request) {
+			errs <- c.SendAcceptResponse(nil)
+		})
+	})
+	resp := rawRequest(t, h.addr, "/", http.Header{"Sec-WebSocket-Key": {"short"}})
+	body, _ := io.ReadAll(resp.Body)
+	if err := <-errs; !errors.Is(err, handshake.ErrInvalidResponse) {
+		t.Errorf("SendAcceptResponse for a request without a key: %v", err)
+	}
+	if resp.StatusCode != http.StatusBadRequest || strings.Contains(string(body), "refused") {
+		t.Fatalf("%d %q, want the default 400", resp.StatusCode, body)
+	}
+}
+
+// A plain request the HTTP handler writes nothing for gets net/http's 200
+// with an empty body, as it would from any http.Handler.
+func TestHandlerThatWritesNothing(t *testing.T) {
+	h := start(t, Config{HTTP: HTTPConfig{Handler: http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})}}, echo)
+	resp, err := http.Get("http://" + h.addr + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := readBody(resp); resp.StatusCode != http.StatusOK || b != "" {
+		t.Fatalf("%d %q, want 200 and no body", resp.StatusCode, b)
+	}
+	echoes(t, h.dial(nil), "upgraded")
+}
