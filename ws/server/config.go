@@ -25,9 +25,16 @@ const (
 // locations (the reference's http server parameters). The zero value takes
 // the defaults; a negative duration turns that timeout off.
 type HTTPConfig struct {
-	// MaxHeaderBytes bounds the request line and headers; a larger request
-	// gets 431. net/http reads up to 4 KiB past it before refusing. 0
-	// means DefaultMaxHeaderBytes.
+	// MaxHeaderBytes bounds a request head: the request line, the header
+	// fields and the blank line ending them. The server reads the first
+	// request of every connection itself (TLS or not, with a Handler or
+	// not), and a head larger than MaxHeaderBytes gets 431, exactly.
+	// Later requests on a kept-alive plain HTTP connection are read by
+	// net/http, which reads up to 4 KiB past the limit before it answers
+	// 431. 0 means DefaultMaxHeaderBytes. A server mounted on a foreign
+	// http.Server (ServeHTTP, UpgradeConnection) is given requests that
+	// server has read: its own MaxHeaderBytes applies, with net/http's
+	// 4 KiB of slack.
 	MaxHeaderBytes int
 	// HandshakeTimeout bounds the TLS handshake and the reading of the
 	// request line and headers (slow or silent clients); 0 means

@@ -23,11 +23,13 @@
 //
 // # Limits
 //
-// The HTTP side bounds the request headers (431 past HTTPConfig.MaxHeaderBytes,
-// and for an upgrade request past Config.MaxHeaderFields fields)
-// and the time to read them and finish TLS (HTTPConfig.HandshakeTimeout);
-// a bad handshake gets 400 (405 for a method other than GET, 426 with
-// Sec-WebSocket-Version: 13 for another version); past
-// Config.MaxConnections an upgrade gets 503 with Retry-After. Every
-// connection limit and timeout of ws.Config applies to the connections.
+// The HTTP side bounds the request headers (431 past
+// HTTPConfig.MaxHeaderBytes, exactly for the first request of a
+// connection, and for an upgrade request past Config.MaxHeaderFields
+// fields) and the time to read them and finish TLS
+// (HTTPConfig.HandshakeTimeout); a bad handshake gets 400 (405 for a
+// method other than GET, 426 with Sec-WebSocket-Version: 13 for another
+// version); past Config.MaxConnections an upgrade gets 503 with
+// Retry-After. Every connection limit and timeout of ws.Config applies to
+// the connections.
 package server

@@ -2,11 +2,13 @@ package server
 
 import (
 	"bufio"
+	"context"
 	"crypto/tls"
 	"errors"
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -15,17 +17,17 @@ import (
 	"unievent.dev/ws/handshake"
 )
 
-// The locations' fast path: a plain (non-TLS) connection's first request
-// is read here, with a pooled buffer, instead of by net/http. An upgrade
-// request is upgraded on the spot, so an upgraded connection costs no
-// net/http connection state (its 4 KiB read and write buffers, its
-// goroutine, its contexts), which is most of what a connection used to
-// leave behind. Anything else — a plain request, a request when an HTTP
-// handler is configured (it must see every request), a TLS connection — goes
-// to the net/http front end, with the bytes read so far replayed first.
+// The locations' first request: every connection's first request head is
+// read here, with a pooled buffer, and held to HTTPConfig.MaxHeaderBytes
+// exactly. An upgrade request (when no HTTP handler is configured: a
+// handler must see every request) is upgraded on the spot, so an upgraded
+// connection costs no net/http connection state (its 4 KiB read and write
+// buffers, its goroutine, its contexts). Anything else goes to the net/http
+// front end, with the bytes read so far replayed first.
 
-// headerSlack is how far past HTTPConfig.MaxHeaderBytes a request head may
-// go before it is refused, as net/http allows.
+// headerSlack is how far past HTTPConfig.MaxHeaderBytes the first read may
+// go: the bytes a client sends behind its request head (pipelined frames, a
+// body) may arrive with it. Only the head itself counts against the limit.
 const headerSlack = 4096
 
 var readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 4096) }}
@@ -56,21 +58,35 @@ func (r *recorder) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// serveConn gives an accepted connection to the fast path or to net/http.
+// serveConn reads an accepted connection's first request and upgrades it
+// or hands the connection to net/http.
 func (s *Server) serveConn(nc net.Conn, fe *frontEnd) {
 	s.mu.Lock()
 	h := s.cfg.HTTP
 	s.mu.Unlock()
-	if _, isTLS := nc.(*tls.Conn); isTLS || h.Handler != nil {
-		fe.feed(nc)
-		return
-	}
 	limit := h.MaxHeaderBytes
 	if limit == 0 {
 		limit = DefaultMaxHeaderBytes
 	}
 	if t := orDuration(h.HandshakeTimeout, DefaultHandshakeTimeout); t > 0 {
 		nc.SetReadDeadline(time.Now().Add(t))
+	}
+	if !s.readingHead(nc, true) {
+		nc.Close() // stopped
+		return
+	}
+	tc, isTLS := nc.(*tls.Conn)
+	if isTLS {
+		if err := tc.Handshake(); err != nil {
+			s.readingHead(nc, false)
+			var re tls.RecordHeaderError
+			if errors.As(err, &re) && re.Conn != nil && looksLikeHTTP(re.RecordHeader) {
+				// As net/http answers plain HTTP on a TLS port.
+				refuseHijacked(re.Conn, http.StatusBadRequest, "client sent an HTTP request to an HTTPS server")
+			}
+			nc.Close()
+			return
+		}
 	}
 	rec := &recorder{nc: nc, buf: bufpool.Get(1024), limit: limit + headerSlack}
 	br := readerPool.Get().(*bufio.Reader)
@@ -79,14 +95,12 @@ func (s *Server) serveConn(nc net.Conn, fe *frontEnd) {
 		br.Reset(nil)
 		readerPool.Put(br)
 	}
-
-	if !s.readingHead(nc, true) {
-		release()
-		nc.Close() // stopped
-		return
-	}
 	req, err := http.ReadRequest(br)
 	s.readingHead(nc, false)
+	headLen := len(rec.buf) - br.Buffered()
+	if err == nil && headLen > limit {
+		err, rec.over = errHeadTooLarge, true
+	}
 	if err != nil {
 		release()
 		bufpool.Put(rec.buf)
@@ -100,18 +114,24 @@ func (s *Server) serveConn(nc net.Conn, fe *frontEnd) {
 		}
 		return
 	}
-	if !handshake.IsUpgradeRequest(req) {
+	if h.Handler != nil || !handshake.IsUpgradeRequest(req) {
 		release()
 		nc.SetReadDeadline(time.Time{})
 		fe.feed(&replayConn{Conn: nc, pending: rec.buf, rest: rec.buf})
 		return
 	}
-	// The head as it came, for Conn.Request to parse again later: a
-	// few hundred bytes instead of the parsed request's map and strings.
-	head := append([]byte(nil), rec.buf[:len(rec.buf)-br.Buffered()]...)
+	ra := &rawAnswer{nc: nc, br: br}
+	if isTLS {
+		st := tc.ConnectionState()
+		req.TLS = &st
+	} else {
+		// The head as it came, for Conn.Request to parse again later: a
+		// few hundred bytes instead of the parsed request's map and
+		// strings.
+		ra.head = append([]byte(nil), rec.buf[:headLen]...)
+	}
 	bufpool.Put(rec.buf)
 	req.RemoteAddr = nc.RemoteAddr().String()
-	ra := &rawAnswer{nc: nc, br: br, head: head}
 	s.upgrade(ra, req)
 	release()
 	if ra.conn != nil {
@@ -120,6 +140,16 @@ func (s *Server) serveConn(nc net.Conn, fe *frontEnd) {
 		// end).
 		ra.conn.Serve()
 	}
+}
+
+// looksLikeHTTP reports whether a TLS record header is the start of a
+// plain HTTP request instead.
+func looksLikeHTTP(hdr [5]byte) bool {
+	switch string(hdr[:]) {
+	case "GET /", "HEAD ", "POST ", "PUT /", "OPTIO":
+		return true
+	}
+	return false
 }
 
 // readingHead registers nc (on) as a connection whose request head is
@@ -178,7 +208,7 @@ func (a *rawAnswer) take() (net.Conn, []byte, error) {
 }
 
 // replayConn hands net/http a connection whose first bytes were already
-// read by the fast path.
+// read by serveConn.
 type replayConn struct {
 	net.Conn
 	pending []byte // still to replay
@@ -196,4 +226,36 @@ func (c *replayConn) Read(p []byte) (int, error) {
 		return n, nil
 	}
 	return c.Conn.Read(p)
+}
+
+// unwrap returns the connection under a hijacked replayConn (the socket
+// itself, so that the engine can wait on it without a goroutine) and the
+// bytes read from it that are not used yet: buffered, then what was still
+// to replay.
+func unwrap(nc net.Conn, buffered []byte) (net.Conn, []byte) {
+	c, ok := nc.(*replayConn)
+	if !ok {
+		return nc, buffered
+	}
+	if len(c.pending) > 0 {
+		buffered = append(slices.Clip(buffered), c.pending...)
+		bufpool.Put(c.rest)
+		c.rest, c.pending = nil, nil
+	}
+	return c.Conn, buffered
+}
+
+type tlsStateKey struct{}
+
+// connContext gives the requests net/http reads from a replayed TLS
+// connection their TLS state (net/http sets Request.TLS only for a
+// *tls.Conn): ServeHTTP puts it back.
+func connContext(ctx context.Context, nc net.Conn) context.Context {
+	if c, ok := nc.(*replayConn); ok {
+		if tc, ok := c.Conn.(*tls.Conn); ok {
+			st := tc.ConnectionState()
+			return context.WithValue(ctx, tlsStateKey{}, &st)
+		}
+	}
+	return ctx
 }

@@ -93,6 +93,7 @@ func (s *Server) newFrontEnd() *frontEnd {
 		IdleTimeout:       orDuration(h.IdleTimeout, DefaultHTTPIdleTimeout),
 		WriteTimeout:      orDuration(h.WriteTimeout, DefaultHTTPWriteTimeout),
 		TLSNextProto:      map[string]func(*http.Server, *tls.Conn, http.Handler){}, // HTTP/1.1 only
+		ConnContext:       connContext,
 		ErrorLog:          log.New(discard{}, "", 0),
 	}
 	if fe.srv.MaxHeaderBytes == 0 {

@@ -2,6 +2,7 @@ package server
 
 import (
 	"bufio"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -31,6 +32,10 @@ var (
 // net/http's 200 with an empty body, as anywhere in net/http. Without a
 // handler, a plain request gets 426 Upgrade Required.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if st, ok := r.Context().Value(tlsStateKey{}).(*tls.ConnectionState); ok && r.TLS == nil {
+		r = r.WithContext(r.Context())
+		r.TLS = st
+	}
 	s.mu.Lock()
 	h := s.cfg.HTTP.Handler
 	s.mu.Unlock()
@@ -87,6 +92,7 @@ func (a httpAnswer) take() (net.Conn, []byte, error) {
 		nc.Close()
 		return nil, nil, err
 	}
+	nc, buffered = unwrap(nc, buffered)
 	return nc, buffered, nil
 }
 
