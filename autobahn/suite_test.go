@@ -85,7 +85,7 @@ func TestConformance(t *testing.T) {
 						slots <- struct{}{}
 						defer func() { <-slots }()
 					}
-					err := play(srv.addr, c, fam.timeout)
+					err := play(srv.Addr, c, fam.timeout)
 					tally.record(fam, err == nil)
 					if err != nil {
 						t.Errorf("case %s (%s): %v", c.id, c.desc, err)

@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"unievent.dev/internal/wstest"
+	"unievent.dev/internal/wstest/servertest"
 	"unievent.dev/ws"
 	"unievent.dev/ws/frame"
 	"unievent.dev/ws/handshake"
@@ -79,12 +80,20 @@ func startConnServer(tb testing.TB) *connServer {
 	cfg.MessageTimeout = connMessage
 	cfg.PingInterval = -1 // a dropped peer has no close frame: kept out of this oracle
 	cfg.HTTP.HandshakeTimeout = time.Second
-	loop := ws.NewLoop()
-	s, err := server.New(cfg, loop)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	cs := &connServer{s: s, conns: map[string]*connRecord{}}
+	cs := &connServer{conns: map[string]*connRecord{}}
+	r := servertest.Start(tb, servertest.Options{NoLeakCheck: true}, func(loop *ws.Loop) (*server.Server, error) {
+		s, err := server.New(cfg, loop)
+		if err == nil {
+			cs.install(s)
+		}
+		return s, err
+	})
+	cs.s, cs.addr = r.Server, r.Addr
+	return cs
+}
+
+// install records every connection's events in cs.
+func (cs *connServer) install(s *server.Server) {
 	s.OnConnection(func(s *server.Server, c *server.Conn, req *handshake.Request) {
 		cs.mu.Lock()
 		rec := cs.conns[req.HTTP.Header.Get("X-Fuzz-Id")]
@@ -114,25 +123,6 @@ func startConnServer(tb testing.TB) *connServer {
 		rec.stillThere.Store(s.Connection(c.ID()) != nil)
 		close(rec.disconnected)
 	})
-	if err := s.Run(); err != nil {
-		tb.Fatal(err)
-	}
-	a, err := s.Addr()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	cs.addr = a.String()
-	done := make(chan error, 1)
-	go func() { done <- loop.Run() }()
-	tb.Cleanup(func() {
-		s.Stop()
-		select {
-		case <-done:
-		case <-time.After(connLimit):
-			tb.Error("the loop did not return after Stop")
-		}
-	})
-	return cs
 }
 
 var connSeq atomic.Uint64

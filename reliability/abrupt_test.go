@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unievent.dev/internal/wstest/servertest"
 
 	"unievent.dev/internal/wstest"
 	"unievent.dev/ws"
@@ -111,7 +112,7 @@ func TestAbruptEndings(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			base := takeBaseline()
+			base := servertest.TakeBaseline()
 			var cfg server.Config
 			if tc.cfg != nil {
 				tc.cfg(&cfg)
@@ -146,11 +147,11 @@ func TestAbruptEndings(t *testing.T) {
 			// and sockets are gone (the client's own, if it keeps one
 			// open, is counted).
 			running := base
-			running.goroutines += 3 // the listener, the HTTP front end, the loop
-			running.fds++           // the listening socket
-			checkBaseline(t, running, open, wait)
+			running.Goroutines += 3 // the listener, the HTTP front end, the loop
+			running.FDs++           // the listening socket
+			running.Check(t, open, wait)
 			h.stop()
-			checkBaseline(t, base, open, wait)
+			base.Check(t, open, wait)
 		})
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"runtime"
 	"testing"
+	"unievent.dev/internal/wstest/servertest"
 
 	"unievent.dev/internal/wstest"
 	"unievent.dev/ws"
@@ -35,7 +36,7 @@ func TestDecompressionBomb(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			base := takeBaseline()
+			base := servertest.TakeBaseline()
 			var cfg server.Config
 			cfg.Deflate = &permessagedeflate.Config{}
 			cfg.MaxMessageSize = int(tc.limit)
@@ -82,7 +83,7 @@ func TestDecompressionBomb(t *testing.T) {
 			}
 			c.Close()
 			h.stop()
-			checkBaseline(t, base, 0, wait)
+			base.Check(t, 0, wait)
 		})
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unievent.dev/internal/wstest/servertest"
 
 	"unievent.dev/internal/wstest"
 	"unievent.dev/ws/server"
@@ -77,9 +78,9 @@ func TestChurnSoak(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.ev.waitDisconnections(t, warm, wait)
-	base := takeBaseline()
-	checkBaseline(t, base, 0, wait) // the lingering sockets of the warm-up are gone
-	base = takeBaseline()
+	base := servertest.TakeBaseline()
+	base.Check(t, 0, wait) // the lingering sockets of the warm-up are gone
+	base = servertest.TakeBaseline()
 	rss0, mem0 := settledRSS(), goMemory()
 
 	took, err := run(cycles)
@@ -90,7 +91,7 @@ func TestChurnSoak(t *testing.T) {
 	if n := h.s.Len(); n != 0 {
 		t.Errorf("%d connections still registered", n)
 	}
-	checkBaseline(t, base, 0, wait)
+	base.Check(t, 0, wait)
 	rss1, mem1 := settledRSS(), goMemory()
 	h.ev.checkOnce(t, 0)
 	var ms runtime.MemStats
@@ -98,7 +99,7 @@ func TestChurnSoak(t *testing.T) {
 	t.Logf("%d cycles (connect, upgrade, echo, close) with %d clients in %v: %.0f connections per second",
 		cycles, workers, took.Round(time.Millisecond), float64(cycles)/took.Seconds())
 	t.Logf("RSS %s before, %s after; Go memory in use %s before, %s after; goroutines %d, file descriptors %d, as before",
-		mib(rss0), mib(rss1), kib(mem0), kib(mem1), base.goroutines, base.fds)
+		mib(rss0), mib(rss1), kib(mem0), kib(mem1), base.Goroutines, base.FDs)
 	if rss0 > 0 && rss1 > rss0+max(rss0/4, 8<<20) {
 		t.Errorf("RSS grew from %s to %s", mib(rss0), mib(rss1))
 	}

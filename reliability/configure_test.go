@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unievent.dev/internal/wstest/servertest"
 
 	"unievent.dev/internal/wstest"
 	"unievent.dev/ws/server"
@@ -55,7 +56,7 @@ func runEchoLoop(c *wstest.Client, size int, stop chan struct{}) *echoLoop {
 func TestConfigureUnderLoad(t *testing.T) {
 	k := scale(20, 200)
 	rounds := scale(10, 100)
-	base := takeBaseline()
+	base := servertest.TakeBaseline()
 	// Two configs that differ in everything Configure can change.
 	a := server.Config{Locations: []server.Location{{Host: "127.0.0.1"}}, Protocols: []string{"a"}}
 	a.MaxMessageSize = 1000
@@ -156,5 +157,5 @@ func TestConfigureUnderLoad(t *testing.T) {
 	h.ev.waitDisconnections(t, len(clients)+1+rounds, wait)
 	h.ev.checkOnce(t, 0)
 	h.stop()
-	checkBaseline(t, base, 0, wait)
+	base.Check(t, 0, wait)
 }

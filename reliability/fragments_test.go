@@ -4,6 +4,7 @@ import (
 	"runtime"
 	"testing"
 	"time"
+	"unievent.dev/internal/wstest/servertest"
 
 	"unievent.dev/internal/wstest"
 	"unievent.dev/ws"
@@ -51,7 +52,7 @@ func TestFragmentFlood(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			base := takeBaseline()
+			base := servertest.TakeBaseline()
 			var cfg server.Config
 			if tc.cfg != nil {
 				tc.cfg(&cfg)
@@ -98,7 +99,7 @@ func TestFragmentFlood(t *testing.T) {
 			}
 			h.ev.waitDisconnections(t, 1, wait)
 			h.stop()
-			checkBaseline(t, base, 0, wait)
+			base.Check(t, 0, wait)
 		})
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"unievent.dev/internal/wstest"
+	"unievent.dev/internal/wstest/servertest"
 	"unievent.dev/ws"
 	"unievent.dev/ws/handshake"
 	"unievent.dev/ws/server"
@@ -23,70 +24,48 @@ import (
 
 const wait = 10 * time.Second
 
-// harness is a server on its own loop, listening on 127.0.0.1 (unless the
-// config names locations), with a tracker of its events.
+// harness is a server on its own loop (servertest), listening on
+// 127.0.0.1 unless the config names locations, with a tracker of its
+// events.
 type harness struct {
+	*servertest.Running[*server.Server]
 	t    testing.TB
 	s    *server.Server
-	loop *ws.Loop
 	addr string
 	ev   *tracker
-	done chan error
 }
 
 // start runs a server with cfg; setup installs callbacks before Run (the
 // tracker is added after them). The cleanup stops the server and checks
-// that the loop returned.
+// that the loop returned; the tests check goroutines and descriptors
+// themselves, against a baseline of their own.
 func start(t testing.TB, cfg server.Config, setup func(*server.Server)) *harness {
 	t.Helper()
 	if cfg.Locations == nil {
 		cfg.Locations = []server.Location{{Host: "127.0.0.1"}}
 	}
-	loop := ws.NewLoop()
-	s, err := server.New(cfg, loop)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if setup != nil {
-		setup(s)
-	}
-	h := &harness{t: t, s: s, loop: loop, ev: newTracker(), done: make(chan error, 1)}
-	h.ev.install(s)
-	if err := s.Run(); err != nil {
-		t.Fatal(err)
-	}
-	a, err := s.Addr()
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.addr = a.String()
-	go func() { h.done <- loop.Run() }()
-	t.Cleanup(h.stop)
-	return h
+	ev := newTracker()
+	r := servertest.Start(t, servertest.Options{NoLeakCheck: true}, func(loop *ws.Loop) (*server.Server, error) {
+		s, err := server.New(cfg, loop)
+		if err == nil {
+			if setup != nil {
+				setup(s)
+			}
+			ev.install(s)
+		}
+		return s, err
+	})
+	return &harness{Running: r, t: t, s: r.Server, addr: r.Addr, ev: ev}
 }
 
 // stop stops the server (once) and waits for its loop to return.
 func (h *harness) stop() {
 	h.t.Helper()
-	h.s.Stop()
-	select {
-	case <-h.done:
-		h.done <- nil // a later stop returns at once
-	case <-time.After(30 * time.Second):
-		h.t.Errorf("the loop did not return after Stop")
-	}
+	h.Stop()
 }
 
 // dial opens a WebSocket connection to path; the test's cleanup closes it.
-func (h *harness) dial(path string, hdr http.Header) *wstest.Client {
-	h.t.Helper()
-	c, err := wstest.Dial(h.addr, path, hdr)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	h.t.Cleanup(func() { c.Close() })
-	return c
-}
+func (h *harness) dial(path string, hdr http.Header) *wstest.Client { return h.Dial(path, hdr) }
 
 // echo installs an echo of every message.
 func echo(s *server.Server) {
@@ -259,47 +238,6 @@ func (tr *tracker) checkOnce(t testing.TB, stillOpen int) map[ws.CloseCode]int {
 		t.Errorf("%d connections without any close or disconnection event, want %d", open, stillOpen)
 	}
 	return maps.Clone(tr.finished)
-}
-
-// baseline is the goroutine and file descriptor count of the process.
-type baseline struct {
-	goroutines, fds int
-}
-
-func takeBaseline() baseline {
-	return baseline{runtime.NumGoroutine(), fdCount()}
-}
-
-// fdCount returns the number of open file descriptors, -1 where
-// /proc/self/fd does not exist.
-func fdCount() int {
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		return -1
-	}
-	return len(ents) - 1 // the directory being read
-}
-
-// checkBaseline waits until goroutines and file descriptors are back to b
-// (plus extraFDs still open on purpose) and fails with a goroutine dump if
-// they are not within timeout.
-func checkBaseline(t testing.TB, b baseline, extraFDs int, timeout time.Duration) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		g, f := runtime.NumGoroutine(), fdCount()
-		if g <= b.goroutines && (b.fds < 0 || f <= b.fds+extraFDs) {
-			return
-		}
-		if time.Now().After(deadline) {
-			buf := make([]byte, 4<<20)
-			buf = buf[:runtime.Stack(buf, true)]
-			t.Errorf("not back to the baseline after %v: goroutines %d (baseline %d), file descriptors %d (baseline %d + %d)\n%s",
-				timeout, g, b.goroutines, f, b.fds, extraFDs, buf)
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 // rssBytes returns the process's resident set size from /proc/self/status

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unievent.dev/internal/wstest/servertest"
 
 	"unievent.dev/ws/server"
 )
@@ -56,7 +57,7 @@ func TestOversizedAndMalformedRequests(t *testing.T) {
 	h := start(t, server.Config{}, echo)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			base := takeBaseline()
+			base := servertest.TakeBaseline()
 			req := []byte(tc.request)
 			var before, after runtime.MemStats
 			runtime.ReadMemStats(&before) // no collection: the pools stay warm
@@ -91,7 +92,7 @@ func TestOversizedAndMalformedRequests(t *testing.T) {
 				t.Errorf("%d bytes allocated for a request cut at %d bytes, want at most %d", allocated, limit, tc.maxAlloc)
 			}
 			nc.Close()
-			checkBaseline(t, base, 0, wait)
+			base.Check(t, 0, wait)
 		})
 	}
 }

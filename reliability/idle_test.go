@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"strconv"
 	"testing"
+	"unievent.dev/internal/wstest/servertest"
 
 	"unievent.dev/ws/server"
 )
@@ -30,7 +31,7 @@ func TestIdleConnectionCost(t *testing.T) {
 		{"wss", 0, 0, true, 32 << 10},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			base := takeBaseline()
+			base := servertest.TakeBaseline()
 			cfg := server.Config{}
 			if tc.tls {
 				cert, _ := testCert(t)
@@ -58,7 +59,7 @@ func TestIdleConnectionCost(t *testing.T) {
 			p.stop()
 			h.ev.waitDisconnections(t, n, wait)
 			h.stop()
-			checkBaseline(t, base, 0, wait)
+			base.Check(t, 0, wait)
 		})
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"unievent.dev/internal/wstest/servertest"
 
 	"unievent.dev/internal/wstest"
 	"unievent.dev/ws/server"
@@ -20,7 +21,7 @@ import (
 func TestConnectionLimit(t *testing.T) {
 	limit := scale(50, 1000)
 	crowd := 4 * limit
-	base := takeBaseline()
+	base := servertest.TakeBaseline()
 	cfg := server.Config{MaxConnections: limit, RetryAfter: 7}
 	h := start(t, cfg, echo)
 
@@ -145,5 +146,5 @@ func TestConnectionLimit(t *testing.T) {
 	h.ev.waitDisconnections(t, discs+10+limit, wait)
 	h.ev.checkOnce(t, 0)
 	h.stop()
-	checkBaseline(t, base, 0, wait)
+	base.Check(t, 0, wait)
 }

@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unievent.dev/internal/wstest/servertest"
 
 	"unievent.dev/internal/wstest"
 	"unievent.dev/ws"
@@ -25,7 +26,7 @@ func TestPingFlood(t *testing.T) {
 	const maxQueued = 17 * (2 + 125)
 
 	t.Run("read afterwards", func(t *testing.T) {
-		base := takeBaseline()
+		base := servertest.TakeBaseline()
 		conns := make(chan *server.Conn, 1)
 		h := start(t, server.Config{}, func(s *server.Server) {
 			s.OnConnection(func(s *server.Server, c *server.Conn, _ *handshake.Request) { conns <- c })
@@ -80,11 +81,11 @@ func TestPingFlood(t *testing.T) {
 		}
 		c.Close()
 		h.stop()
-		checkBaseline(t, base, 0, wait)
+		base.Check(t, 0, wait)
 	})
 
 	t.Run("never read", func(t *testing.T) {
-		base := takeBaseline()
+		base := servertest.TakeBaseline()
 		conns := make(chan *server.Conn, 1)
 		var cfg server.Config
 		// A peer that reads nothing is dropped once one write has been
@@ -146,7 +147,7 @@ func TestPingFlood(t *testing.T) {
 		}
 		c.Close()
 		h.stop()
-		checkBaseline(t, base, 0, wait)
+		base.Check(t, 0, wait)
 	})
 }
 

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unievent.dev/internal/wstest/servertest"
 
 	"unievent.dev/internal/wstest"
 	"unievent.dev/ws"
@@ -81,7 +82,7 @@ func TestRaceStress(t *testing.T) {
 	// queue busy, not so many that the scheduler starves the accept loop,
 	// the chaos and the clients.
 	burst := max(1, scale(200_000, 1_000_000)/(senders*conns*1000))
-	base := takeBaseline()
+	base := servertest.TakeBaseline()
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	var sends, failures atomic.Int64
@@ -240,5 +241,5 @@ func TestRaceStress(t *testing.T) {
 	codes := h.ev.checkOnce(t, 0)
 	t.Logf("%v with %d connections at a time, %d senders each: %d sends (%d messages checked in order), %d sends refused once closed or full; %d closed by the server, %d by the client, %d reset, %d new; %d reconfigurations; close codes %v",
 		duration, conns, senders, sends.Load(), msgs, failures.Load(), closedByServer.Load(), closedByClient.Load(), reset.Load(), dialed.Load(), reconfigured.Load(), codes)
-	checkBaseline(t, base, 0, wait)
+	base.Check(t, 0, wait)
 }

@@ -3,6 +3,7 @@ package reliability
 import (
 	"testing"
 	"time"
+	"unievent.dev/internal/wstest/servertest"
 
 	"unievent.dev/internal/wstest"
 	"unievent.dev/ws"
@@ -19,7 +20,7 @@ func TestSilentClients(t *testing.T) {
 	n := scale(100, 1000)
 
 	t.Run("keepalive", func(t *testing.T) {
-		base := takeBaseline()
+		base := servertest.TakeBaseline()
 		var cfg server.Config
 		cfg.PingInterval = 200 * time.Millisecond
 		cfg.PongTimeout = 300 * time.Millisecond
@@ -61,11 +62,11 @@ func TestSilentClients(t *testing.T) {
 		closeAll(silent)
 		alive.Close()
 		h.stop()
-		checkBaseline(t, base, 0, wait)
+		base.Check(t, 0, wait)
 	})
 
 	t.Run("idle timeout", func(t *testing.T) {
-		base := takeBaseline()
+		base := servertest.TakeBaseline()
 		var cfg server.Config
 		cfg.PingInterval = -1
 		cfg.IdleTimeout = 300 * time.Millisecond
@@ -96,7 +97,7 @@ func TestSilentClients(t *testing.T) {
 		t.Logf("%d idle clients closed and gone %v after the upgrade (idle timeout %v, close timeout %v)", n, took.Round(time.Millisecond), cfg.IdleTimeout, cfg.CloseTimeout)
 		closeAll(silent)
 		h.stop()
-		checkBaseline(t, base, 0, wait)
+		base.Check(t, 0, wait)
 	})
 }
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"time"
+	"unievent.dev/internal/wstest/servertest"
 
 	"testing"
 
@@ -18,7 +19,7 @@ import (
 func TestSlowloris(t *testing.T) {
 	n := scale(300, 2000)
 	timeout := scale(3*time.Second, server.DefaultHandshakeTimeout)
-	base := takeBaseline()
+	base := servertest.TakeBaseline()
 	var cfg server.Config
 	cfg.HTTP.HandshakeTimeout = timeout
 	h := start(t, cfg, echo)
@@ -84,5 +85,5 @@ func TestSlowloris(t *testing.T) {
 	}
 	p.stop()
 	h.stop()
-	checkBaseline(t, base, 0, wait)
+	base.Check(t, 0, wait)
 }

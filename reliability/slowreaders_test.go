@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unievent.dev/internal/wstest/servertest"
 
 	"unievent.dev/internal/wstest"
 	"unievent.dev/ws"
@@ -31,7 +32,7 @@ func TestSlowReaders(t *testing.T) {
 	for _, policy := range []ws.Backpressure{ws.BackpressureRefuse, ws.BackpressureClose} {
 		name := map[ws.Backpressure]string{ws.BackpressureRefuse: "refuse", ws.BackpressureClose: "close"}[policy]
 		t.Run(name, func(t *testing.T) {
-			base := takeBaseline()
+			base := servertest.TakeBaseline()
 			var cfg server.Config
 			cfg.SendQueueLimit = limit
 			cfg.SendQueuePolicy = policy
@@ -117,7 +118,7 @@ func TestSlowReaders(t *testing.T) {
 			p.stop()
 			good.Close()
 			h.stop()
-			checkBaseline(t, base, 0, wait)
+			base.Check(t, 0, wait)
 		})
 	}
 }

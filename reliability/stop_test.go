@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unievent.dev/internal/wstest/servertest"
 
 	"unievent.dev/internal/wstest"
 	"unievent.dev/ws"
@@ -71,7 +72,7 @@ func runBusyClient(c *wstest.Client, gap time.Duration) *busyClient {
 // back to the baseline.
 func TestGracefulStop(t *testing.T) {
 	n := scale(200, 1000)
-	base := takeBaseline()
+	base := servertest.TakeBaseline()
 	var received atomic.Int64
 	h := start(t, server.Config{}, echo)
 	h.s.ConnectionEvent().Add(func(_ *server.Server, c *server.Conn, _ *handshake.Request) {
@@ -96,12 +97,7 @@ func TestGracefulStop(t *testing.T) {
 
 	stopped := time.Now()
 	h.s.Stop(ws.CloseAway)
-	select {
-	case <-h.done:
-		h.done <- nil
-	case <-time.After(30 * time.Second):
-		t.Fatal("the loop did not return after Stop")
-	}
+	h.stop() // waits for the loop to return
 	loopReturned := time.Since(stopped)
 	for i, nc := range heads {
 		nc.SetReadDeadline(time.Now().Add(wait))
@@ -133,5 +129,5 @@ func TestGracefulStop(t *testing.T) {
 	if h.s.Len() != 0 {
 		t.Errorf("%d connections still registered", h.s.Len())
 	}
-	checkBaseline(t, base, 0, wait)
+	base.Check(t, 0, wait)
 }

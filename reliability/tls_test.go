@@ -15,6 +15,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unievent.dev/internal/wstest/servertest"
 
 	"unievent.dev/internal/wstest"
 	"unievent.dev/ws/server"
@@ -76,7 +77,7 @@ func TestTLSAbuse(t *testing.T) {
 	timeout := scale(time.Second, 3*time.Second)
 	cert, pool := testCert(t)
 	hello := clientHello(t)
-	base := takeBaseline()
+	base := servertest.TakeBaseline()
 	cfg := server.Config{
 		Locations: []server.Location{{Host: "127.0.0.1", TLS: &tls.Config{Certificates: []tls.Certificate{cert}}}},
 		HTTP:      server.HTTPConfig{HandshakeTimeout: timeout},
@@ -177,9 +178,9 @@ func TestTLSAbuse(t *testing.T) {
 	echoes("after")
 	wss.Close()
 	running := base
-	running.goroutines += 3
-	running.fds++
-	checkBaseline(t, running, 0, wait) // nothing left behind, the server still running
+	running.Goroutines += 3
+	running.FDs++
+	running.Check(t, 0, wait) // nothing left behind, the server still running
 	h.stop()
-	checkBaseline(t, base, 0, wait)
+	base.Check(t, 0, wait)
 }

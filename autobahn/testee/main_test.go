@@ -8,40 +8,24 @@ import (
 	"net/http"
 	"testing"
 	"time"
-	"unievent.dev/autobahn"
 
+	"unievent.dev/autobahn"
 	"unievent.dev/internal/wstest"
+	"unievent.dev/internal/wstest/servertest"
 	"unievent.dev/ws"
 	"unievent.dev/ws/server"
 )
 
 const wait = 10 * time.Second
 
+// testee runs the testee on a loopback port (servertest) and returns its
+// address.
 func testee(t *testing.T) string {
 	t.Helper()
-	loop := ws.NewLoop()
-	srv, err := autobahn.NewTestee(server.Location{Host: "127.0.0.1"}, loop)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Run(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- loop.Run() }()
-	t.Cleanup(func() {
-		srv.Stop()
-		select {
-		case <-done:
-		case <-time.After(2 * wait):
-			t.Error("the loop did not return after Stop")
-		}
+	r := servertest.Start(t, servertest.Options{}, func(loop *ws.Loop) (*server.Server, error) {
+		return autobahn.NewTestee(server.Location{Host: "127.0.0.1"}, loop)
 	})
-	a, err := srv.Addr()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return a.String()
+	return r.Addr
 }
 
 func dial(t *testing.T, addr string, h http.Header) *wstest.Client {

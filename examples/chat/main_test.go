@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"unievent.dev/internal/wstest"
+	"unievent.dev/internal/wstest/servertest"
 	"unievent.dev/ws"
 	"unievent.dev/ws/server"
 )
@@ -55,32 +56,14 @@ func TestParseMessage(t *testing.T) {
 	}
 }
 
-// chat runs the chat server on a loop of its own and returns its address.
+// chat runs the chat server on a loop of its own (servertest) and
+// returns its address.
 func chat(t *testing.T) string {
 	t.Helper()
-	loop := ws.NewLoop()
-	srv, err := newChat(server.Location{Host: "127.0.0.1"}, loop)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Run(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- loop.Run() }()
-	t.Cleanup(func() {
-		srv.Stop()
-		select {
-		case <-done:
-		case <-time.After(2 * wait):
-			t.Error("the loop did not return after Stop")
-		}
+	r := servertest.Start(t, servertest.Options{}, func(loop *ws.Loop) (*server.Server, error) {
+		return newChat(server.Location{Host: "127.0.0.1"}, loop)
 	})
-	a, err := srv.Addr()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return a.String()
+	return r.Addr
 }
 
 func dial(t *testing.T, addr string) *wstest.Client {

@@ -10,22 +10,15 @@ import (
 	"time"
 
 	"unievent.dev/internal/wstest"
+	"unievent.dev/internal/wstest/servertest"
 	"unievent.dev/ws"
 )
 
 const wait = 5 * time.Second
 
 func TestMounted(t *testing.T) {
-	loop := ws.NewLoop()
-	srv, err := newEcho(loop)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Run(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- loop.Run() }()
+	r := servertest.Start(t, servertest.Options{}, newEcho)
+	srv := r.Server
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -78,9 +71,7 @@ func TestMounted(t *testing.T) {
 		t.Fatalf("after Stop: close %d, %v; want 1001", code, err)
 	}
 	c.WriteFrame(true, 8, wstest.ClosePayload(1001, ""))
-	select {
-	case <-done:
-	case <-time.After(2 * wait):
-		t.Fatal("the loop did not return after Stop")
+	if err := r.Stop(); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -152,23 +152,15 @@ func TestConnectionsAndBroadcast(t *testing.T) {
 
 func TestStopClosesEveryPeer(t *testing.T) {
 	closes := make(chan ws.CloseCode, 10)
-	loop := ws.NewLoop()
-	s, err := New(Config{Locations: []Location{{Host: "127.0.0.1"}}}, loop)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.OnConnection(func(s *Server, c *Conn, _ *handshake.Request) {
-		c.OnClose(func(_ *ws.Conn, code ws.CloseCode, _ string) { closes <- code })
+	h := start(t, Config{}, func(s *Server) {
+		s.OnConnection(func(s *Server, c *Conn, _ *handshake.Request) {
+			c.OnClose(func(_ *ws.Conn, code ws.CloseCode, _ string) { closes <- code })
+		})
 	})
-	if err := s.Run(); err != nil {
-		t.Fatal(err)
-	}
-	a, _ := s.Addr()
-	done := make(chan error, 1)
-	go func() { done <- loop.Run() }()
+	s := h.s
 	var cs []*wstest.Client
 	for range 3 {
-		c, err := wstest.Dial(a.String(), "/", nil)
+		c, err := wstest.Dial(h.addr, "/", nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -188,15 +180,13 @@ func TestStopClosesEveryPeer(t *testing.T) {
 			t.Fatalf("close event with %v", code)
 		}
 	}
-	select {
-	case <-done:
-	case <-time.After(wait):
-		t.Fatal("loop did not return after Stop")
+	if err := h.Stop(); err != nil {
+		t.Fatalf("loop: %v", err)
 	}
 	if _, err := s.Addr(); !errors.Is(err, ErrNoListeners) {
 		t.Fatalf("Addr after Stop: %v", err)
 	}
-	if _, err := net.Dial("tcp", a.String()); err == nil {
+	if _, err := net.Dial("tcp", h.addr); err == nil {
 		t.Fatal("still listening after Stop")
 	}
 }

@@ -2,91 +2,58 @@ package server
 
 import (
 	"net/http"
-	"runtime"
 	"testing"
 	"time"
 
 	"unievent.dev/internal/wstest"
+	"unievent.dev/internal/wstest/servertest"
 	"unievent.dev/ws"
 	"unievent.dev/ws/handshake"
 )
 
 const wait = 5 * time.Second
 
-// harness runs a server on its own loop on a loopback port.
+// harness is a server of this package on its own loop (servertest), with
+// the short names the tests use.
 type harness struct {
-	t    *testing.T
+	*servertest.Running[*Server]
 	s    *Server
 	addr string
-	done chan error
 }
 
-// start runs a server with cfg (listening on 127.0.0.1, port 0); setup
-// installs callbacks before Run. The cleanup stops it and checks that the
-// loop returned and no goroutine was left behind.
-func start(t *testing.T, cfg Config, setup func(*Server)) *harness {
-	t.Helper()
-	before := runtime.NumGoroutine()
+// start runs a server with cfg (listening on 127.0.0.1, port 0, when it
+// names no location); setup installs callbacks before Run. The cleanup
+// stops it and checks that the loop returned and nothing was left behind.
+func start(tb testing.TB, cfg Config, setup func(*Server)) *harness {
+	tb.Helper()
 	if cfg.Locations == nil {
 		cfg.Locations = []Location{{Host: "127.0.0.1"}}
 	}
-	loop := ws.NewLoop()
-	s, err := New(cfg, loop)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if setup != nil {
-		setup(s)
-	}
-	if err := s.Run(); err != nil {
-		t.Fatal(err)
-	}
-	a, err := s.Addr()
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := &harness{t: t, s: s, addr: a.String(), done: make(chan error, 1)}
-	go func() { h.done <- loop.Run() }()
-	t.Cleanup(func() {
-		s.Stop()
-		select {
-		case <-h.done:
-		case <-time.After(10 * time.Second):
-			t.Errorf("loop did not return after Stop")
+	return startWith(tb, servertest.Options{}, cfg, setup)
+}
+
+// startMounted runs a server with cfg as it is: without locations it
+// listens nowhere, for mounting on another http.Server.
+func startMounted(tb testing.TB, cfg Config, setup func(*Server)) *harness {
+	tb.Helper()
+	return startWith(tb, servertest.Options{}, cfg, setup)
+}
+
+func startWith(tb testing.TB, opts servertest.Options, cfg Config, setup func(*Server)) *harness {
+	tb.Helper()
+	r := servertest.Start(tb, opts, func(loop *ws.Loop) (*Server, error) {
+		s, err := New(cfg, loop)
+		if err == nil && setup != nil {
+			setup(s)
 		}
-		checkGoroutines(t, before)
+		return s, err
 	})
-	return h
+	return &harness{Running: r, s: r.Server, addr: r.Addr}
 }
 
-// checkGoroutines waits for the goroutine count to come back to before.
-func checkGoroutines(t *testing.T, before int) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		n := runtime.NumGoroutine()
-		if n <= before {
-			return
-		}
-		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<20)
-			buf = buf[:runtime.Stack(buf, true)]
-			t.Errorf("goroutines: %d before, %d after\n%s", before, n, buf)
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-func (h *harness) dial(hdr http.Header) *wstest.Client {
-	h.t.Helper()
-	c, err := wstest.Dial(h.addr, "/", hdr)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	h.t.Cleanup(func() { c.Close() })
-	return c
-}
+// dial opens a connection to "/" with the extra header hdr, closed by the
+// test's cleanup.
+func (h *harness) dial(hdr http.Header) *wstest.Client { return h.Dial("/", hdr) }
 
 // echo installs an echo of every message.
 func echo(s *Server) {
@@ -95,35 +62,15 @@ func echo(s *Server) {
 	})
 }
 
-func runtimeNumGoroutine() int { return runtime.NumGoroutine() }
-
 // startBench runs an echo server for a benchmark.
-func startBench(b *testing.B) *harness {
-	return startBenchConfig(b, Config{})
-}
+func startBench(b *testing.B) *harness { return startBenchConfig(b, Config{}) }
 
 // startBenchConfig runs an echo server with cfg (on 127.0.0.1 when it
 // names no location) for a benchmark.
 func startBenchConfig(b *testing.B, cfg Config) *harness {
 	b.Helper()
-	loop := ws.NewLoop()
 	if cfg.Locations == nil {
 		cfg.Locations = []Location{{Host: "127.0.0.1"}}
 	}
-	s, err := New(cfg, loop)
-	if err != nil {
-		b.Fatal(err)
-	}
-	echo(s)
-	if err := s.Run(); err != nil {
-		b.Fatal(err)
-	}
-	a, _ := s.Addr()
-	h := &harness{s: s, addr: a.String(), done: make(chan error, 1)}
-	go func() { h.done <- loop.Run() }()
-	b.Cleanup(func() {
-		s.Stop()
-		<-h.done
-	})
-	return h
+	return startWith(b, servertest.Options{NoLeakCheck: true}, cfg, echo)
 }

@@ -60,25 +60,16 @@ func TestPlainRequestWithoutHandler(t *testing.T) {
 }
 
 func TestMountedOnForeignServer(t *testing.T) {
-	before := countGoroutines()
-	loop := ws.NewLoop()
-	s, err := New(Config{}, loop)
-	if err != nil {
-		t.Fatal(err)
-	}
-	echo(s)
+	h := startMounted(t, Config{}, echo)
+	s := h.s
 	mux := http.NewServeMux()
 	mux.Handle("/ws", s)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "page") })
 	hs := httptest.NewServer(mux)
-	if err := s.Run(); err != nil {
-		t.Fatal(err)
-	}
+	t.Cleanup(hs.Close) // before the harness's check that nothing is left
 	if _, err := s.Addr(); err == nil {
 		t.Fatal("Addr without locations did not fail")
 	}
-	done := make(chan error, 1)
-	go func() { done <- loop.Run() }()
 	addr := strings.TrimPrefix(hs.URL, "http://")
 	c, err := wstest.Dial(addr, "/ws", nil)
 	if err != nil {
@@ -93,12 +84,10 @@ func TestMountedOnForeignServer(t *testing.T) {
 		t.Fatalf("close %d, want 1001", code)
 	}
 	c.Close()
-	<-done
-	hs.Close()
-	checkGoroutines(t, before)
+	if err := h.Stop(); err != nil {
+		t.Fatal(err)
+	}
 }
-
-func countGoroutines() int { return runtimeNumGoroutine() }
 
 func TestHeaderLimit(t *testing.T) {
 	h := start(t, Config{HTTP: HTTPConfig{MaxHeaderBytes: 1024}}, echo)
@@ -236,21 +225,12 @@ func TestReusePortAndBacklog(t *testing.T) {
 // headers, too many header fields, a full server, a ResponseWriter that
 // cannot be hijacked, a stopped server.
 func TestMountedRefusals(t *testing.T) {
-	loop := ws.NewLoop()
-	s, err := New(Config{MaxConnections: 1}, loop)
-	if err != nil {
-		t.Fatal(err)
-	}
-	echo(s)
+	h := startMounted(t, Config{MaxConnections: 1}, echo)
+	s := h.s
 	mux := http.NewServeMux()
 	mux.Handle("/ws", s)
 	hs := httptest.NewServer(mux)
-	defer hs.Close()
-	if err := s.Run(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- loop.Run() }()
+	t.Cleanup(hs.Close)
 	addr := strings.TrimPrefix(hs.URL, "http://")
 
 	upgradeReq := func(method string, over http.Header) *http.Request {
@@ -329,7 +309,7 @@ func TestMountedRefusals(t *testing.T) {
 	s.Stop()
 	c.ExpectClose(wait)
 	c.Close()
-	<-done
+	h.Stop()
 	rec = httptest.NewRecorder()
 	if err := s.UpgradeConnection(rec, upgradeReq(http.MethodGet, nil)); !errors.Is(err, ErrStopped) || rec.Code != http.StatusServiceUnavailable {
 		t.Errorf("after Stop: %d, %v; want 503 and ErrStopped", rec.Code, err)

@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"unievent.dev/internal/wstest"
-	"unievent.dev/ws"
 )
 
 // stopOnFirstWrite hijacks for the server and calls Stop right after the
@@ -39,14 +38,8 @@ func (c *hookConn) Write(p []byte) (int, error) {
 // A client that holds a 101 has an established connection (RFC 6455
 // section 4.2.2): Stop owes it a close frame, however close the two are.
 func TestStopRightAfterHandshake(t *testing.T) {
-	loop := ws.NewLoop()
-	s, err := New(Config{}, loop)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.Run()
-	done := make(chan error, 1)
-	go func() { done <- loop.Run() }()
+	h := startMounted(t, Config{}, nil)
+	s := h.s
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -66,7 +59,9 @@ func TestStopRightAfterHandshake(t *testing.T) {
 		t.Fatalf("close %d %v, want 1001", code, err)
 	}
 	c.WriteFrame(true, 8, wstest.ClosePayload(1001, ""))
-	<-done
+	if err := h.Stop(); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // Configure must not compare the handler (a func type panics when
