@@ -116,7 +116,7 @@ func (c *Conn) readLoop(handoff bool) {
 			bufpool.Put(buf)
 		}
 		if err != nil {
-			if errors.Is(err, os.ErrDeadlineExceeded) && !c.deadlinePassed() {
+			if errors.Is(err, os.ErrDeadlineExceeded) && !c.onReadDeadline() {
 				continue
 			}
 			break
@@ -125,14 +125,14 @@ func (c *Conn) readLoop(handoff bool) {
 	c.finish()
 }
 
-// deadlinePassed handles a read that ended at its deadline: it acts on the
+// onReadDeadline handles a read that ended at its deadline: it acts on the
 // timer that is due and reports whether the connection is over. Once the
 // close timeout has passed, one last read of up to closeGrace is granted:
 // net.Conn fails a read whose deadline is past without trying it, so a
 // connection slower than its close timeout would not see the peer's close
 // frame though it is already in the socket, and would report 1006 instead
 // of the handshake.
-func (c *Conn) deadlinePassed() bool {
+func (c *Conn) onReadDeadline() bool {
 	c.d.armed = 0 // the socket's deadline has passed: always re-arm
 	now := monoNow()
 	t := c.d.expired(c.s, now)
