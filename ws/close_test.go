@@ -32,10 +32,10 @@ func TestCloseTimeoutBoundsABlockedWrite(t *testing.T) {
 			srv, cli := net.Pipe() // unbuffered: every write blocks until read
 			defer cli.Close()
 			cfg := &Config{CloseTimeout: 200 * time.Millisecond, WriteTimeout: time.Minute, MaxMessageSize: 10}
-			c := NewConn(srv, cfg, ConnOptions{Loop: loop, Role: frame.RoleServer})
+			c := newConn(srv, cfg, connOptions{Loop: loop, Role: frame.RoleServer})
 			closed := make(chan CloseCode, 1)
 			c.OnClose(func(_ *Conn, code CloseCode, _ string) { closed <- code })
-			c.Start()
+			c.start()
 			wire := wstest.AppendFrame(nil, true, 0, 9, []byte("ping"))
 			if tc.close == nil {
 				wire = wstest.AppendFrame(wire, true, 0, 2, make([]byte, 11))
@@ -71,7 +71,7 @@ func TestCloseTimeoutBoundsABlockedWrite(t *testing.T) {
 func TestNoPongAfterTheCloseFrame(t *testing.T) {
 	srv, cli := net.Pipe()
 	defer cli.Close()
-	c := NewConn(srv, &Config{}, ConnOptions{Loop: NewLoop(), Role: frame.RoleServer})
+	c := newConn(srv, &Config{}, connOptions{Loop: NewLoop(), Role: frame.RoleServer})
 	var wire []byte
 	for i := range maxQueuedPongs + 4 {
 		wire = wstest.AppendFrame(wire, true, 0, 9, []byte{byte(i)})
@@ -118,7 +118,7 @@ func TestNoPongAfterTheCloseFrame(t *testing.T) {
 // flush; TCP, so a write needs no reader to complete).
 func goroutineConn(t *testing.T, cfg *Config, setup func(*Conn)) *wstest.Client {
 	srv, cli := tcpPair(t)
-	_, wc := startConn(t, struct{ net.Conn }{srv}, cli, cfg, ConnOptions{Loop: runningLoop(t)}, setup)
+	_, wc := startConn(t, struct{ net.Conn }{srv}, cli, cfg, connOptions{Loop: runningLoop(t)}, setup)
 	return wc
 }
 

@@ -23,8 +23,7 @@ const (
 	DefaultPongTimeout     = 20 * time.Second
 	DefaultWriteTimeout    = 30 * time.Second
 	DefaultReadBufferSize  = 32 << 10
-	PollerReadBufferSize   = 128 << 10
-	DefaultMessageTimeout  = 0 // see Config.MessageTimeout
+	pollerReadBufferSize   = 128 << 10 // see Config.ReadBufferSize
 	minReadBufferSize      = 512
 	maxControlPayloadBytes = 125
 )
@@ -102,7 +101,7 @@ type Config struct {
 
 	// ReadBufferSize is the size of the pooled buffer one socket read
 	// fills; 0 means DefaultReadBufferSize. A connection served by the
-	// Linux poller reads into a buffer of at least PollerReadBufferSize:
+	// Linux poller reads into a buffer of at least 128 KiB:
 	// the poller reads one socket at a time, so that buffer is taken from
 	// the pool for the read and given back after it, whatever the number
 	// of connections, and a message up to its size that arrives whole is

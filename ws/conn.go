@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 
 	"unievent.dev/ws/frame"
+	"unievent.dev/ws/internal/engine"
 	"unievent.dev/ws/permessagedeflate"
 )
 
@@ -35,33 +36,29 @@ var (
 	ErrInvalidUTF8 = errors.New("ws: text is not valid UTF-8")
 )
 
-// ConnOptions says how NewConn sets a connection up. A server fills it in
-// after the opening handshake.
-type ConnOptions struct {
-	// Loop runs the connection's callbacks; nil means DefaultLoop().
-	Loop *Loop
-	// ID identifies the connection to its server.
-	ID uint64
-	// Role is RoleServer for a connection accepted by a server, RoleClient
-	// for one a client opened (its frames are masked).
-	Role frame.Role
-	// Deflate holds the negotiated permessage-deflate parameters; nil when
-	// the extension is off.
-	Deflate *permessagedeflate.Params
-	// Protocol is the negotiated subprotocol, "" when none.
+// connOptions says how newConn sets a connection up (see
+// engine.Options).
+type connOptions struct {
+	Loop     *Loop
+	ID       uint64
+	Role     frame.Role
+	Deflate  *permessagedeflate.Params
 	Protocol string
-	// Buffered holds bytes already read from the peer after the handshake
-	// (frames a client sent right behind its upgrade request); NewConn
-	// copies them.
 	Buffered []byte
-	// Preamble is written before any frame: a server passes its 101
-	// response here, so that a close queued the moment the connection is
-	// registered (a concurrent Stop) still follows the handshake on the
-	// wire.
 	Preamble []byte
-	// OnClosed runs on the loop after the close listeners, once the
-	// connection is gone; servers unregister the connection there.
 	OnClosed func(*Conn)
+}
+
+func init() {
+	engine.Registered = &engine.Funcs[Conn, Loop, Config]{
+		NewConn: func(nc net.Conn, cfg *Config, loop *Loop, o engine.Options, onClosed func(*Conn)) *Conn {
+			return newConn(nc, cfg, connOptions{Loop: loop, ID: o.ID, Role: o.Role, Deflate: o.Deflate,
+				Protocol: o.Protocol, Buffered: o.Buffered, Preamble: o.Preamble, OnClosed: onClosed})
+		},
+		Start:   (*Conn).start,
+		Serve:   (*Conn).serveHere,
+		Handles: (*Loop).activeHandles,
+	}
 }
 
 // Stats counts a connection's traffic. Bytes are counted on the wire
@@ -109,14 +106,9 @@ type Conn struct {
 	p pollState // the poller's bookkeeping, while it watches the socket
 }
 
-// NewConn wraps nc, whose opening handshake is complete, in a Conn. Call
-// Start once the listeners are in place.
-func NewConn(nc net.Conn, cfg *Config, o ConnOptions) *Conn {
-	return newConn(nc, cfg, o)
-}
-
-// newConn is NewConn on any transport.
-func newConn(nc transport, cfg *Config, o ConnOptions) *Conn {
+// newConn wraps nc, whose opening handshake is complete, in a Conn. Call
+// start once the listeners are in place.
+func newConn(nc transport, cfg *Config, o connOptions) *Conn {
 	if cfg == nil {
 		cfg = &Config{}
 	}
@@ -144,21 +136,21 @@ func newConn(nc transport, cfg *Config, o ConnOptions) *Conn {
 	return c
 }
 
-// Start registers the connection as an active handle of its loop and
+// start registers the connection as an active handle of its loop and
 // starts reading. It does nothing when called again.
-func (c *Conn) Start() {
+func (c *Conn) start() {
 	if c.begin() {
 		go c.serve()
 	}
 }
 
-// Serve is Start on the calling goroutine: it serves the connection there
+// serveHere is start on the calling goroutine: it serves the connection there
 // until it hands the socket to its loop's poller (Linux, plain sockets:
 // once the peer is silent for a few milliseconds) or until the connection is
 // over, and then returns. A server that already runs a goroutine per
 // accepted socket saves starting another one. It does nothing when the
 // connection was started already.
-func (c *Conn) Serve() {
+func (c *Conn) serveHere() {
 	if c.begin() {
 		c.serve()
 	}

@@ -22,7 +22,7 @@ func TestKeepaliveTimers(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			srv, cli := tcpPair(t)
-			_, wc := startConn(t, tc.wrap(srv), cli, cfg, ConnOptions{Loop: runningLoop(t)}, nil)
+			_, wc := startConn(t, tc.wrap(srv), cli, cfg, connOptions{Loop: runningLoop(t)}, nil)
 			pings := 0
 			for {
 				f, err := wc.ReadFrame(5 * time.Second)

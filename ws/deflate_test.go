@@ -26,7 +26,7 @@ func deflateConn(t *testing.T, loop *Loop, cfg *Config, setup func(*Conn)) (*Con
 	if cfg.Deflate == nil {
 		cfg.Deflate = &permessagedeflate.Config{Level: 1, Threshold: 64}
 	}
-	return startConn(t, srv, cli, cfg, ConnOptions{Loop: loop, Deflate: &permessagedeflate.Params{}}, setup)
+	return startConn(t, srv, cli, cfg, connOptions{Loop: loop, Deflate: &permessagedeflate.Params{}}, setup)
 }
 
 // A message to compress waits in the queue and is compressed by whoever

@@ -156,7 +156,7 @@ func (l *Loop) poll(c *Conn) bool {
 		c.p.pl = p
 	}
 	c.p.hidx = -1
-	c.r.sock.size = max(c.r.sock.size, PollerReadBufferSize)
+	c.r.sock.size = max(c.r.sock.size, pollerReadBufferSize)
 	c.p.watched.Store(true)
 	if err := p.add(c); err != nil {
 		// No epoll here: the connection goes on without it; Close and

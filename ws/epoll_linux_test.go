@@ -22,7 +22,7 @@ import (
 func tcpConn(t *testing.T, loop *Loop, cfg *Config, setup func(*Conn)) (*Conn, *wstest.Client) {
 	t.Helper()
 	srv, cli := tcpPair(t)
-	return startConn(t, srv, cli, cfg, ConnOptions{Loop: loop}, setup)
+	return startConn(t, srv, cli, cfg, connOptions{Loop: loop}, setup)
 }
 
 func echoListener(c *Conn) {

@@ -73,8 +73,8 @@ func (e *Event[F]) Set(f F) {
 	})
 }
 
-// Len returns the number of listeners.
-func (e *Event[F]) Len() int {
+// len returns the number of listeners.
+func (e *Event[F]) len() int {
 	if p := e.list.Load(); p != nil {
 		return len(*p)
 	}

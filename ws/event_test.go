@@ -37,8 +37,8 @@ func TestEventAddPrependRemoveSet(t *testing.T) {
 		t.Fatalf("after Set (-want +got):\n%s", d)
 	}
 	e.Set(nil)
-	if e.Len() != 0 {
-		t.Fatalf("Set(nil) left %d listeners", e.Len())
+	if e.len() != 0 {
+		t.Fatalf("Set(nil) left %d listeners", e.len())
 	}
 }
 
@@ -51,7 +51,7 @@ func TestEventChangeDuringDispatch(t *testing.T) {
 	if d := cmp.Diff([]string{"first"}, collect(&e)); d != "" {
 		t.Fatalf("a listener added during dispatch ran in it (-want +got):\n%s", d)
 	}
-	if e.Len() != 2 {
-		t.Fatalf("Len %d, want 2", e.Len())
+	if e.len() != 2 {
+		t.Fatalf("Len %d, want 2", e.len())
 	}
 }

@@ -164,8 +164,8 @@ func (l *Loop) Unref() {
 	}
 }
 
-// Handles returns the number of active handles.
-func (l *Loop) Handles() int { return int(l.handles.Load()) }
+// activeHandles returns the number of active handles.
+func (l *Loop) activeHandles() int { return int(l.handles.Load()) }
 
 func (l *Loop) signal() {
 	select {

@@ -20,7 +20,7 @@ func TestSendAndCloseRefuseBadArguments(t *testing.T) {
 	loop := runningLoop(t)
 	srv, cli := net.Pipe()
 	t.Cleanup(func() { cli.Close() })
-	c, wc := startConn(t, srv, cli, &Config{}, ConnOptions{Loop: loop}, nil)
+	c, wc := startConn(t, srv, cli, &Config{}, connOptions{Loop: loop}, nil)
 	long := strings.Repeat("r", 124) // with the 2-byte code, over 125
 	for _, tc := range []struct {
 		name string

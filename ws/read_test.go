@@ -51,14 +51,14 @@ func tcpPair(t *testing.T) (srv, cli net.Conn) {
 // startConn starts a server connection on srv (its 101 as the preamble,
 // o's other options as given) after setup, and returns it with the client
 // reading on cli, past the handshake.
-func startConn(t *testing.T, srv, cli net.Conn, cfg *Config, o ConnOptions, setup func(*Conn)) (*Conn, *wstest.Client) {
+func startConn(t *testing.T, srv, cli net.Conn, cfg *Config, o connOptions, setup func(*Conn)) (*Conn, *wstest.Client) {
 	t.Helper()
 	o.Role, o.Preamble = frame.RoleServer, []byte(fake101)
-	c := NewConn(srv, cfg, o)
+	c := newConn(srv, cfg, o)
 	if setup != nil {
 		setup(c)
 	}
-	c.Start()
+	c.start()
 	wc, err := wstest.ReadHandshake(cli, time.Now().Add(5*time.Second))
 	if err != nil {
 		t.Fatal(err)
@@ -74,7 +74,7 @@ func TestReassemblyBufferFollowsArrivedPayload(t *testing.T) {
 	srv, cli := net.Pipe()
 	defer srv.Close()
 	defer cli.Close()
-	c := NewConn(srv, &Config{}, ConnOptions{Loop: loop, Role: frame.RoleServer})
+	c := newConn(srv, &Config{}, connOptions{Loop: loop, Role: frame.RoleServer})
 	var got []byte
 	c.OnMessage(func(_ *Conn, m *Message) { got = bytes.Clone(m.Payload) })
 
@@ -125,10 +125,10 @@ func TestIdleTimeoutCloseHandshake(t *testing.T) {
 	defer cli.Close()
 	cc := &countingConn{Conn: srv}
 	cfg := &Config{IdleTimeout: 50 * time.Millisecond, PingInterval: -1, CloseTimeout: time.Second}
-	c := NewConn(cc, cfg, ConnOptions{Loop: loop, Role: frame.RoleServer})
+	c := newConn(cc, cfg, connOptions{Loop: loop, Role: frame.RoleServer})
 	closed := make(chan CloseCode, 1)
 	c.OnClose(func(_ *Conn, code CloseCode, _ string) { closed <- code })
-	c.Start()
+	c.start()
 
 	cli.SetDeadline(time.Now().Add(5 * time.Second))
 	var hdr [2]byte
@@ -174,7 +174,7 @@ func TestInflateBombCostsTheLimit(t *testing.T) {
 	go io.Copy(io.Discard, cli) // the close frame
 	const limit = 1 << 20
 	cfg := &Config{MaxMessageSize: limit, Deflate: &permessagedeflate.Config{}}
-	c := NewConn(srv, cfg, ConnOptions{Loop: loop, Role: frame.RoleServer, Deflate: &permessagedeflate.Params{}})
+	c := newConn(srv, cfg, connOptions{Loop: loop, Role: frame.RoleServer, Deflate: &permessagedeflate.Params{}})
 	// 1 GiB of zeros, about 1 MB compressed: over the limit as it
 	// arrives, so a smaller one (256 KiB compressed) makes the point.
 	wire := wstest.AppendFrame(nil, true, 4, 2, wstest.DeflateBomb(256))

@@ -297,7 +297,7 @@ func (q *sendQueue) drainDueLocked() bool {
 
 // drained fires the drain event when due; no lock may be held.
 func (c *Conn) drained(due bool) {
-	if due && c.drainEv.Len() > 0 {
+	if due && c.drainEv.len() > 0 {
 		c.loop.Post(c.runDrain)
 	}
 }

@@ -26,10 +26,10 @@ func (s streamTransport) RemoteAddr() net.Addr               { return s.nc.Remot
 func TestConnOnATransportThatIsNotANetConn(t *testing.T) {
 	srv, cli := tcpPair(t)
 	closed := make(chan CloseCode, 1)
-	c := newConn(streamTransport{srv}, &Config{}, ConnOptions{Loop: runningLoop(t), Role: frame.RoleServer, Preamble: []byte(fake101)})
+	c := newConn(streamTransport{srv}, &Config{}, connOptions{Loop: runningLoop(t), Role: frame.RoleServer, Preamble: []byte(fake101)})
 	c.OnMessage(func(c *Conn, m *Message) { c.Send(m.Opcode, m.Payload) })
 	c.OnClose(func(_ *Conn, code CloseCode, _ string) { closed <- code })
-	c.Start()
+	c.start()
 	wc, err := wstest.ReadHandshake(cli, time.Now().Add(5*time.Second))
 	if err != nil {
 		t.Fatal(err)

@@ -29,7 +29,7 @@ func TestSendQueueMemoryFollowsItsBytes(t *testing.T) {
 		srv, cli := net.Pipe()
 		defer cli.Close()
 		cfg := &Config{SendQueueLimit: limit, SendQueuePolicy: BackpressureRefuse}
-		c := NewConn(srv, cfg, ConnOptions{Loop: NewLoop(), Role: frame.RoleServer})
+		c := newConn(srv, cfg, connOptions{Loop: NewLoop(), Role: frame.RoleServer})
 		c.q.holdFlush() // as while the I/O goroutine dispatches: nothing is written
 		msg := make([]byte, size)
 		for {
@@ -56,7 +56,7 @@ func TestFramesAcrossChunks(t *testing.T) {
 	for _, role := range []frame.Role{frame.RoleServer, frame.RoleClient} {
 		srv, cli := net.Pipe()
 		defer cli.Close()
-		c := NewConn(srv, &Config{}, ConnOptions{Loop: NewLoop(), Role: role})
+		c := newConn(srv, &Config{}, connOptions{Loop: NewLoop(), Role: role})
 		c.q.holdFlush()
 		var msgs [][]byte
 		for i, size := range []int{10, chunkSize - 3, 3*chunkSize + 7, 1, 70 << 10} {

@@ -138,7 +138,7 @@ func (s *Server) serveConn(nc net.Conn, fe *frontEnd) {
 		// This goroutine serves the connection until its peer pauses,
 		// then hands it to the poller (or, off Linux, serves it to the
 		// end).
-		ra.conn.Serve()
+		wsEngine.Serve(ra.conn)
 	}
 }
 
@@ -202,7 +202,7 @@ func (a *rawAnswer) take() (net.Conn, []byte, error) {
 		return nil, nil, err
 	}
 	// What the client sent behind its request (pipelined frames);
-	// ws.NewConn copies it before the reader goes back to its pool.
+	// the connection copies it before the reader goes back to its pool.
 	b, _ := a.br.Peek(a.br.Buffered())
 	return a.nc, b, nil
 }

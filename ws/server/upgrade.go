@@ -14,6 +14,7 @@ import (
 
 	"unievent.dev/ws"
 	"unievent.dev/ws/handshake"
+	"unievent.dev/ws/internal/engine"
 	"unievent.dev/ws/permessagedeflate"
 )
 
@@ -74,6 +75,10 @@ type answerer interface {
 	// the request.
 	take() (net.Conn, []byte, error)
 }
+
+// wsEngine makes and starts the connections (package ws lends it to its
+// servers only).
+var wsEngine = engine.Registered.(*engine.Funcs[ws.Conn, ws.Loop, ws.Config])
 
 type httpAnswer struct{ w http.ResponseWriter }
 
@@ -194,15 +199,13 @@ func (s *Server) upgrade(a answerer, r *http.Request) error {
 	// The 101 goes out as the connection's first queued bytes, and the
 	// connection is registered before anything is written: a Stop from now
 	// on reaches this client as a close frame after its 101.
-	wc := ws.NewConn(nc, wsCfg, ws.ConnOptions{
-		Loop:     s.loop,
+	wc := wsEngine.NewConn(nc, wsCfg, s.loop, engine.Options{
 		ID:       conn.id,
 		Deflate:  params,
 		Protocol: resp.Protocol,
 		Buffered: buffered,
 		Preamble: head,
-		OnClosed: s.closed,
-	})
+	}, s.closed)
 	conn.Conn = wc
 
 	s.mu.Lock()
@@ -239,7 +242,7 @@ func (s *Server) upgrade(a answerer, r *http.Request) error {
 		ra.conn = wc // serveConn serves it on its own goroutine
 		return nil
 	}
-	wc.Start()
+	wsEngine.Start(wc)
 	return nil
 }
 
@@ -267,7 +270,7 @@ func takeBuffered(nc net.Conn, brw *bufio.ReadWriter) ([]byte, error) {
 	if n == 0 {
 		return nil, nil
 	}
-	return brw.Reader.Peek(n) // ws.NewConn copies it
+	return brw.Reader.Peek(n) // the connection copies it
 }
 
 // refuseHijacked answers a hijacked request that cannot be upgraded after

@@ -81,7 +81,7 @@ func TestStopDuringUpgradeKeepsTheLoop(t *testing.T) {
 	}
 	h.s.Stop()
 	time.Sleep(50 * time.Millisecond) // time for the loop to look at its handles
-	if n := h.s.Loop().Handles(); n < 2 {
+	if n := wsEngine.Handles(h.s.Loop()); n < 2 {
 		t.Errorf("%d active handles after Stop with two upgrades under way, want 2", n)
 	}
 	close(release)

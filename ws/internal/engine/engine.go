@@ -1,0 +1,53 @@
+// Package engine is the seam through which ws/server makes and starts the
+// connections of package ws, so that ws does not export that plumbing to
+// its users. Package ws fills in Registered when it is initialised, before
+// any package that imports it.
+package engine
+
+import (
+	"net"
+
+	"unievent.dev/ws/frame"
+	"unievent.dev/ws/permessagedeflate"
+)
+
+// Options says how a connection is set up after its opening handshake.
+type Options struct {
+	// ID identifies the connection to its server.
+	ID uint64
+	// Role is RoleServer for a connection accepted by a server, RoleClient
+	// for one a client opened (its frames are masked).
+	Role frame.Role
+	// Deflate holds the negotiated permessage-deflate parameters; nil when
+	// the extension is off.
+	Deflate *permessagedeflate.Params
+	// Protocol is the negotiated subprotocol, "" when none.
+	Protocol string
+	// Buffered holds bytes already read from the peer after the handshake
+	// (frames a client sent right behind its upgrade request); they are
+	// copied.
+	Buffered []byte
+	// Preamble is written before any frame: a server passes its 101
+	// response here, so that a close queued the moment the connection is
+	// registered (a concurrent Stop) still follows the handshake on the
+	// wire.
+	Preamble []byte
+}
+
+// Funcs is what package ws lends its servers, for C = ws.Conn, L = ws.Loop
+// and Cfg = ws.Config.
+type Funcs[C, L, Cfg any] struct {
+	// NewConn wraps nc, whose opening handshake is complete; onClosed runs
+	// on the loop after the close listeners, once the connection is gone.
+	NewConn func(nc net.Conn, cfg *Cfg, loop *L, o Options, onClosed func(*C)) *C
+	// Start registers the connection with its loop and starts serving it
+	// on a goroutine of its own; Serve does that on the calling goroutine
+	// until the connection is handed to a poller or over.
+	Start, Serve func(*C)
+	// Handles returns the number of active handles of a loop (a running
+	// server, an open connection, an upgrade under way).
+	Handles func(*L) int
+}
+
+// Registered is package ws's *Funcs[ws.Conn, ws.Loop, ws.Config].
+var Registered any
