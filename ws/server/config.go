@@ -67,8 +67,9 @@ type Config struct {
 	// HTTP holds the parameters of the HTTP server on the locations.
 	HTTP HTTPConfig
 	// Protocols are the subprotocols the server speaks, most preferred
-	// first; the first the client offers is chosen (a handshake callback
-	// may choose another offered one).
+	// first. The server's order wins: the first of Protocols that the
+	// client offered is chosen, wherever the client listed it (a handshake
+	// callback may choose another offered one with SendAcceptResponse).
 	Protocols []string
 	// MaxConnections bounds the open WebSocket connections; an upgrade
 	// beyond it gets 503 with Retry-After. 0 means DefaultMaxConnections,

@@ -17,9 +17,18 @@ import (
 var ErrNotInHandshake = errors.New("server: the handshake has been answered")
 
 // Conn is a server's connection: a ws.Conn (send, close, listeners, stats)
-// with its id, its upgrade request and its server. Inside the handshake
-// callback the connection is not established yet: there, only ID, Request,
-// Server, SendAcceptResponse and SendAcceptError may be used.
+// with its id, its upgrade request and its server. It has every method of
+// the embedded ws.Conn (go doc unievent.dev/ws.Conn lists them) besides
+// its own. Inside the handshake callback the connection is not established
+// yet: there, only ID, Request, Server, SendAcceptResponse and
+// SendAcceptError may be used.
+//
+// The listeners of a connection (OnMessage, OnClose, ...) are given its
+// *ws.Conn, the one embedded here. To reach the *Conn from there (for
+// Request or Server), capture it in the listener's closure in the
+// connection callback, or look it up with Server.Connection(wc.ID()):
+// the ids are the same, and the lookup finds the connection until its
+// close listeners have run.
 type Conn struct {
 	*ws.Conn
 	server *Server

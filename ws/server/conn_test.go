@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"unievent.dev/internal/wstest"
+	"unievent.dev/ws"
 	"unievent.dev/ws/handshake"
 )
 
@@ -75,4 +77,50 @@ func TestHandlerThatWritesNothing(t *testing.T) {
 		t.Fatalf("%d %q, want 200 and no body", resp.StatusCode, b)
 	}
 	echoes(t, h.dial(nil), "upgraded")
+}
+
+// A listener finds its *Conn by the id it shares with its *ws.Conn, until
+// the close listeners have run; the disconnection callback no longer does.
+func TestConnectionFoundFromItsListeners(t *testing.T) {
+	type found struct {
+		where string
+		ok    bool
+	}
+	got := make(chan found, 3)
+	h := start(t, Config{}, func(s *Server) {
+		s.OnConnection(func(s *Server, c *Conn, _ *handshake.Request) {
+			c.OnMessage(func(wc *ws.Conn, m *ws.Message) {
+				sc := s.Connection(wc.ID())
+				got <- found{"message", sc != nil && sc.Conn == wc && sc.Request().HTTP.URL.Path == "/path"}
+			})
+			c.OnClose(func(wc *ws.Conn, _ ws.CloseCode, _ string) {
+				sc := s.Connection(wc.ID())
+				got <- found{"close", sc != nil && sc.Conn == wc}
+			})
+		})
+		s.OnDisconnection(func(s *Server, c *Conn) {
+			got <- found{"disconnection", s.Connection(c.ID()) == nil}
+		})
+	})
+	c, err := wstest.Dial(h.addr, "/path", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.WriteMessage(1, []byte("x"))
+	c.WriteFrame(true, 8, wstest.ClosePayload(1000, ""))
+	for _, want := range []string{"message", "close", "disconnection"} {
+		if f := <-got; f.where != want || !f.ok {
+			t.Fatalf("%+v, want %s and the lookup as documented", f, want)
+		}
+	}
+}
+
+// The server's order of subprotocols wins over the client's.
+func TestServerOrderOfProtocolsWins(t *testing.T) {
+	h := start(t, Config{Protocols: []string{"a", "b"}}, echo)
+	c := h.dial(http.Header{"Sec-WebSocket-Protocol": {"b, a"}})
+	if p := c.Resp.Header.Get("Sec-WebSocket-Protocol"); p != "a" {
+		t.Fatalf("subprotocol %q, want a (the server's first)", p)
+	}
 }

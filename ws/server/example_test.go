@@ -820,3 +820,81 @@ func ExampleServer_Loop() {
 	// same loop: true
 	// messages: 200
 }
+
+// Config returns the config in force: change one field and hand it back
+// to Configure, which keeps everything else (the HTTP handler too).
+func ExampleServer_Config() {
+	loop := ws.NewLoop()
+	srv, err := server.New(server.Config{Locations: []server.Location{loopback}}, loop)
+	if err != nil {
+		log.Fatal(err)
+	}
+	srv.SetHTTPHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "hello") }))
+	if err := srv.Run(); err != nil {
+		log.Fatal(err)
+	}
+	wait := runLoop(loop)
+	before, _ := srv.Addr()
+
+	cfg := srv.Config()
+	cfg.MaxMessageSize = 1 << 20
+	if err := srv.Configure(cfg); err != nil {
+		log.Fatal(err)
+	}
+	after, _ := srv.Addr()
+	fmt.Println("limit:", srv.Config().MaxMessageSize)
+	fmt.Println("same listener:", before.String() == after.String())
+	fmt.Println(get("http://" + after.String() + "/"))
+
+	srv.Stop()
+	wait()
+	// Output:
+	// limit: 1048576
+	// same listener: true
+	// 200 hello
+}
+
+// A connection's listeners are given its *ws.Conn. The *server.Conn (its
+// request, its server) is one closure away in the connection callback, or
+// one lookup away by id from a listener written on its own.
+func ExampleConn() {
+	loop := ws.NewLoop()
+	srv, err := server.New(server.Config{Locations: []server.Location{loopback}}, loop)
+	if err != nil {
+		log.Fatal(err)
+	}
+	// A listener that is not a closure: the server finds the connection
+	// by the id the two share.
+	whereAmI := func(wc *ws.Conn, m *ws.Message) {
+		c := srv.Connection(wc.ID())
+		wc.SendText(string(m.Payload) + " from " + c.Request().HTTP.URL.Path)
+	}
+	srv.OnConnection(func(_ *server.Server, c *server.Conn, req *handshake.Request) {
+		if req.HTTP.URL.Path == "/lookup" {
+			c.OnMessage(whereAmI)
+			return
+		}
+		// A closure: c is at hand.
+		c.OnMessage(func(wc *ws.Conn, m *ws.Message) {
+			wc.SendText(string(m.Payload) + " from " + c.Request().HTTP.URL.Path)
+		})
+	})
+	if err := srv.Run(); err != nil {
+		log.Fatal(err)
+	}
+	wait := runLoop(loop)
+	addr, _ := srv.Addr()
+
+	a := dial(addr, "/closure", nil)
+	fmt.Println(roundTrip(a, "hello"))
+	b := dial(addr, "/lookup", nil)
+	fmt.Println(roundTrip(b, "hello"))
+
+	srv.Stop()
+	answerClose(a)
+	answerClose(b)
+	wait()
+	// Output:
+	// hello from /closure
+	// hello from /lookup
+}
