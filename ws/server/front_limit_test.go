@@ -14,6 +14,17 @@ import (
 	"unievent.dev/ws/handshake"
 )
 
+// testCert returns a certificate for example.com and a pool that trusts
+// it (httptest's).
+func testCert() (tls.Certificate, *x509.CertPool) {
+	ts := httptest.NewUnstartedServer(nil)
+	ts.StartTLS() // only for its certificate
+	defer ts.Close()
+	pool := x509.NewCertPool()
+	pool.AddCert(ts.Certificate())
+	return ts.TLS.Certificates[0], pool
+}
+
 // requestOfSize returns an upgrade request (or a plain GET) whose head,
 // blank line included, is exactly n bytes.
 func requestOfSize(t *testing.T, n int, upgrade bool) string {
@@ -57,12 +68,7 @@ func statusOf(t *testing.T, dial func() (net.Conn, error), req string) int {
 // 431. On the fast path, through TLS and with an HTTP handler alike.
 func TestMaxHeaderBytesIsExact(t *testing.T) {
 	const limit = 1000
-	ts := httptest.NewUnstartedServer(nil)
-	ts.StartTLS() // only for its certificate
-	cert := ts.TLS.Certificates[0]
-	pool := x509.NewCertPool()
-	pool.AddCert(ts.Certificate())
-	ts.Close()
+	cert, pool := testCert()
 
 	nothing := http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})
 	for _, tc := range []struct {
@@ -114,12 +120,7 @@ func TestMaxHeaderBytesIsExact(t *testing.T) {
 // The HTTP handler of a TLS location sees its requests' TLS state, though
 // the server read the first request itself.
 func TestHandlerSeesTLSState(t *testing.T) {
-	ts := httptest.NewUnstartedServer(nil)
-	ts.StartTLS()
-	cert := ts.TLS.Certificates[0]
-	pool := x509.NewCertPool()
-	pool.AddCert(ts.Certificate())
-	ts.Close()
+	cert, pool := testCert()
 	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.TLS == nil || !r.TLS.HandshakeComplete {
 			http.Error(w, "no TLS state", http.StatusInternalServerError)

@@ -3,7 +3,6 @@ package server
 import (
 	"bufio"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"io"
 	"net"
@@ -149,12 +148,7 @@ func TestPanicInCallbackClosesWith1011(t *testing.T) {
 }
 
 func TestTLSLocation(t *testing.T) {
-	ts := httptest.NewUnstartedServer(nil)
-	ts.StartTLS() // only for its certificate
-	cert := ts.TLS.Certificates[0]
-	pool := x509.NewCertPool()
-	pool.AddCert(ts.Certificate())
-	ts.Close()
+	cert, pool := testCert()
 
 	h := start(t, Config{
 		Locations: []Location{{Host: "127.0.0.1", TLS: &tls.Config{Certificates: []tls.Certificate{cert}}}},
