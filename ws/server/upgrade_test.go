@@ -72,17 +72,12 @@ func TestStopDuringUpgradeKeepsTheLoop(t *testing.T) {
 	go dial("/block")
 	<-entered
 	go dial("/")
-	deadline := time.Now().Add(wait)
-	for h.s.Len() < 2 {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d connections registered, want 2", h.s.Len())
-		}
-		time.Sleep(time.Millisecond)
-	}
+	wstest.WaitFor(t, "two registered connections", func() bool { return h.s.Len() == 2 })
 	h.s.Stop()
-	time.Sleep(50 * time.Millisecond) // time for the loop to look at its handles
-	if n := wsEngine.Handles(h.s.Loop()); n < 2 {
-		t.Errorf("%d active handles after Stop with two upgrades under way, want 2", n)
+	// The loop is held in the first connection callback: Stop's work
+	// waits for it, and both handles stay active meanwhile.
+	if wstest.Poll(50*time.Millisecond, func() bool { return wsEngine.Handles(h.s.Loop()) < 2 }) {
+		t.Errorf("%d active handles after Stop with two upgrades under way, want 2", wsEngine.Handles(h.s.Loop()))
 	}
 	close(release)
 	for range 2 {

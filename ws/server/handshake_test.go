@@ -6,47 +6,8 @@ import (
 	"testing"
 
 	"unievent.dev/internal/wstest"
-	"unievent.dev/ws"
 	"unievent.dev/ws/handshake"
 )
-
-// New and Configure refuse a config that cannot work, with an error; a
-// refused Configure leaves the running config as it was.
-func TestConfigRefusesBadSettings(t *testing.T) {
-	local := Location{Host: "127.0.0.1", Port: 8080}
-	for _, tc := range []struct {
-		name string
-		cfg  Config
-	}{
-		{"negative MaxFrameSize", Config{Config: ws.Config{MaxFrameSize: -1}}},
-		{"ReadBufferSize below 512", Config{Config: ws.Config{ReadBufferSize: 100}}},
-		{"negative HTTP.MaxHeaderBytes", Config{HTTP: HTTPConfig{MaxHeaderBytes: -1}}},
-		{"negative RetryAfter", Config{RetryAfter: -1}},
-		{"port 65536", Config{Locations: []Location{{Host: "127.0.0.1", Port: 65536}}}},
-		{"negative port", Config{Locations: []Location{{Host: "127.0.0.1", Port: -1}}}},
-		{"negative backlog", Config{Locations: []Location{{Host: "127.0.0.1", Backlog: -1}}}},
-		{"a location twice", Config{Locations: []Location{local, local}}},
-		{"a subprotocol with a space", Config{Protocols: []string{"chat v2"}}},
-		{"an empty subprotocol", Config{Protocols: []string{""}}},
-	} {
-		if _, err := New(tc.cfg); err == nil {
-			t.Errorf("New, %s: accepted", tc.name)
-		}
-	}
-
-	h := start(t, Config{Protocols: []string{"chat"}}, echo)
-	if err := h.s.Configure(Config{Protocols: []string{"chat v2"}}); err == nil {
-		t.Fatal("Configure with a bad subprotocol: accepted")
-	}
-	c, err := wstest.Dial(h.addr, "/", http.Header{"Sec-WebSocket-Protocol": {"chat"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if got := c.Resp.Header.Get("Sec-WebSocket-Protocol"); got != "chat" {
-		t.Fatalf("protocol %q after a refused Configure, want chat", got)
-	}
-}
 
 // The handshake answers exist only inside the handshake callback, once,
 // and a refusal needs an error status.
