@@ -35,7 +35,7 @@ func TestAbruptEndings(t *testing.T) {
 		{"TCP reset in the middle of a frame", nil, func(t *testing.T, h *harness) int {
 			c := h.dial("/", nil)
 			c.Write(partialFrame)
-			time.Sleep(20 * time.Millisecond) // the server has read it
+			wstest.WaitFor(t, "the server reading the partial frame", func() bool { return h.bytesRead() >= uint64(len(partialFrame)) })
 			c.Conn.(*net.TCPConn).SetLinger(0)
 			c.Close()
 			return 0
@@ -134,11 +134,8 @@ func TestAbruptEndings(t *testing.T) {
 				if codes := h.ev.checkOnce(t, 0); codes[tc.code] != 1 {
 					t.Errorf("close events %v, want one with %v", codes, tc.code)
 				}
-			} else {
-				time.Sleep(100 * time.Millisecond)
-				if n := h.ev.connections(); n != 0 {
-					t.Errorf("%d connection events for an upgrade that never completed", n)
-				}
+			} else if wstest.Poll(100*time.Millisecond, func() bool { return h.ev.connections() != 0 }) {
+				t.Errorf("%d connection events for an upgrade that never completed", h.ev.connections())
 			}
 			if n := h.s.Len(); n != 0 {
 				t.Errorf("%d connections still registered", n)

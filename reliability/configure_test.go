@@ -48,6 +48,34 @@ func runEchoLoop(c *wstest.Client, size int, stop chan struct{}) *echoLoop {
 	return e
 }
 
+// progressed reports whether e made a round trip since it had made
+// before, or has ended (an ended loop reports its error at the end).
+func (e *echoLoop) progressed(before int64) bool {
+	select {
+	case <-e.done:
+		return true
+	default:
+		return e.trips.Load() > before
+	}
+}
+
+// waitRoundTrips waits until every loop has made another round trip.
+func waitRoundTrips(t *testing.T, loops []*echoLoop) {
+	t.Helper()
+	before := make([]int64, len(loops))
+	for i, e := range loops {
+		before[i] = e.trips.Load()
+	}
+	wstest.WaitFor(t, "a round trip on every connection", func() bool {
+		for i, e := range loops {
+			if !e.progressed(before[i]) {
+				return false
+			}
+		}
+		return true
+	})
+}
+
 // Item 13: Configure while traffic flows. Limits change, locations are
 // swapped (the old one stops listening, a new one opens) and the HTTP
 // front end is replaced, again and again; the connections in place keep
@@ -127,10 +155,10 @@ func TestConfigureUnderLoad(t *testing.T) {
 		if r < 2 {
 			dialLoops(addr.String()) // load on the new generations too
 		}
-		time.Sleep(20 * time.Millisecond) // traffic flows
+		waitRoundTrips(t, loops)
 	}
 	reconfigured := time.Since(started)
-	time.Sleep(100 * time.Millisecond)
+	waitRoundTrips(t, loops)
 	close(stop)
 	var trips int64
 	for i, e := range loops {

@@ -67,6 +67,16 @@ func (h *harness) stop() {
 // dial opens a WebSocket connection to path; the test's cleanup closes it.
 func (h *harness) dial(path string, hdr http.Header) *wstest.Client { return h.Dial(path, hdr) }
 
+// bytesRead returns how many bytes the server has read from the sockets
+// of its registered connections.
+func (h *harness) bytesRead() uint64 {
+	var n uint64
+	for c := range h.s.Connections() {
+		n += c.Stats().BytesIn
+	}
+	return n
+}
+
 // echo installs an echo of every message.
 func echo(s *server.Server) {
 	s.OnConnection(func(_ *server.Server, c *server.Conn, _ *handshake.Request) {

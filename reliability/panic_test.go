@@ -8,7 +8,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"unievent.dev/internal/wstest"
 	"unievent.dev/ws"
@@ -212,11 +211,10 @@ func TestPanicInCallbacks(t *testing.T) {
 				h.ev.waitDisconnections(t, discs+1, wait)
 			}
 			var logged []string
-			deadline := time.Now().Add(wait)
-			for len(logged) == 0 && time.Now().Before(deadline) {
-				logged = rec.take()
-				time.Sleep(5 * time.Millisecond)
-			}
+			wstest.Poll(wait, func() bool {
+				logged = append(logged, rec.take()...)
+				return len(logged) > 0
+			})
 			if len(logged) != 1 || logged[0] != tc.log {
 				t.Errorf("logged %q, want %q", logged, tc.log)
 			}

@@ -1,6 +1,7 @@
 package reliability
 
 import (
+	"sync/atomic"
 	"testing"
 	"time"
 	"unievent.dev/internal/wstest/servertest"
@@ -35,7 +36,8 @@ func TestSilentClients(t *testing.T) {
 		// The live client answers every ping, as browsers do.
 		stopPong := make(chan struct{})
 		pongDone := make(chan error, 1)
-		go func() { pongDone <- answerPings(alive, stopPong) }()
+		var answered atomic.Int64
+		go func() { pongDone <- answerPings(alive, stopPong, &answered) }()
 		h.ev.waitDisconnections(t, n, wait)
 		took := time.Since(started)
 		for _, c := range silent {
@@ -43,8 +45,10 @@ func TestSilentClients(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		// The live one is still there, three ping intervals on.
-		time.Sleep(3 * cfg.PingInterval)
+		// The live one is still there three pings on, longer than the pong
+		// timeout.
+		seen := answered.Load()
+		wstest.WaitFor(t, "three more pings answered", func() bool { return answered.Load() >= seen+3 })
 		close(stopPong)
 		if err := <-pongDone; err != nil {
 			t.Fatalf("the client answering pings: %v", err)
@@ -120,8 +124,9 @@ func closeAll(cs []*wstest.Client) {
 	}
 }
 
-// answerPings answers every ping with a pong until stop is closed.
-func answerPings(c *wstest.Client, stop chan struct{}) error {
+// answerPings answers every ping with a pong until stop is closed,
+// counting them in answered.
+func answerPings(c *wstest.Client, stop chan struct{}, answered *atomic.Int64) error {
 	for {
 		select {
 		case <-stop:
@@ -140,6 +145,7 @@ func answerPings(c *wstest.Client, stop chan struct{}) error {
 			if err := c.WriteFrame(true, 10, f.Payload); err != nil {
 				return err
 			}
+			answered.Add(1)
 		case 8:
 			return errClosedByServer
 		}

@@ -92,7 +92,7 @@ func TestGracefulStop(t *testing.T) {
 		nc.Write(req[:len(req)/2])
 		heads = append(heads, nc)
 	}
-	time.Sleep(300 * time.Millisecond) // traffic flows
+	wstest.WaitFor(t, "traffic (two messages a connection)", func() bool { return received.Load() >= int64(2*n) })
 	before := received.Load()
 
 	stopped := time.Now()
