@@ -17,9 +17,12 @@ const maxCloseReason = maxControlPayloadBytes - 2
 type closeState uint8
 
 const (
+	// stateConnecting: the opening handshake is being decided (the
+	// server's handshake callback runs): nothing can be sent yet.
+	stateConnecting closeState = iota
 	// stateOpen: the WebSocket connection is established (section 4.1):
 	// messages go both ways.
-	stateOpen closeState = iota
+	stateOpen
 	// stateClosing: "the WebSocket Closing Handshake is Started"
 	// (section 7.1.3): our close frame is queued, because we started the
 	// handshake (Close, a timeout), answer the peer's close frame
@@ -33,10 +36,11 @@ const (
 
 // closeHandshake owns the closing handshake: its state, the code and
 // reason the close listeners get, and whether the peer's close frame
-// arrived or we failed the connection. The transitions are the methods in
-// this file: startClose (OPEN → CLOSING, with the close timeout started
-// in deadlines), closed (→ CLOSED, in finish); fail and answer are the
-// RFC's "Fail the WebSocket Connection" and the echo of section 5.5.1.
+// arrived or we failed the connection. The transitions: establish
+// (CONNECTING → OPEN, conn.go), startClose (OPEN → CLOSING, with the close
+// timeout started in deadlines), sendQueue.release (→ CLOSED, from
+// finish); fail and answer are the RFC's "Fail the WebSocket Connection"
+// and the echo of section 5.5.1.
 //
 // state, code and reason are guarded by the send queue's mu (sendQueue.mu):
 // queuing the close frame and refusing the sends that may not follow it
@@ -115,13 +119,13 @@ func (c *Conn) answer(code CloseCode, reason string) {
 
 // startClose moves the handshake from OPEN to CLOSING: it queues a close
 // frame and starts the close timeout. It returns ErrClosed when the
-// handshake is past OPEN.
+// handshake is past OPEN, ErrNotEstablished before.
 func (c *Conn) startClose(code CloseCode, reason string) error {
 	q := &c.q
 	q.mu.Lock()
-	if c.hs.state != stateOpen {
+	if err := q.refusalLocked(); err != nil {
 		q.mu.Unlock()
-		return ErrClosed
+		return err
 	}
 	c.hs.state = stateClosing
 	c.hs.code, c.hs.reason = code, reason
@@ -149,7 +153,7 @@ func (c *Conn) startClose(code CloseCode, reason string) error {
 func (c *Conn) closeSent() bool {
 	c.q.mu.Lock()
 	defer c.q.mu.Unlock()
-	return c.hs.state != stateOpen
+	return c.hs.state >= stateClosing
 }
 
 // finish ends the connection once reading is over, and moves the handshake to

@@ -17,6 +17,10 @@ var (
 	// ErrClosed: the connection is closing or closed; nothing more can be
 	// sent.
 	ErrClosed = errors.New("ws: connection closed")
+	// ErrNotEstablished: the opening handshake is not complete (a server's
+	// handshake callback is deciding it, or refused it): nothing can be
+	// sent or closed yet. Listeners set meanwhile stay.
+	ErrNotEstablished = errors.New("ws: connection not established: its opening handshake is still being decided")
 	// ErrBackpressure: the send queue is at Config.SendQueueLimit. Under
 	// BackpressureClose the connection is closing (1008) as well.
 	ErrBackpressure = errors.New("ws: send queue limit reached")
@@ -39,21 +43,24 @@ var (
 // connOptions says how newConn sets a connection up (see
 // engine.Options).
 type connOptions struct {
-	Loop     *Loop
-	ID       uint64
-	Role     frame.Role
-	Deflate  *permessagedeflate.Params
-	Protocol string
-	Buffered []byte
-	Preamble []byte
-	OnClosed func(*Conn)
+	Loop          *Loop
+	Local, Remote net.Addr // of a pending connection
+	ID            uint64
+	Role          frame.Role
+	Deflate       *permessagedeflate.Params
+	Protocol      string
+	Buffered      []byte
+	Preamble      []byte
+	OnClosed      func(*Conn)
 }
 
 func init() {
 	engine.Registered = &engine.Funcs[Conn, Loop, Config]{
-		NewConn: func(nc net.Conn, cfg *Config, loop *Loop, o engine.Options, onClosed func(*Conn)) *Conn {
-			return newConn(nc, cfg, connOptions{Loop: loop, ID: o.ID, Role: o.Role, Deflate: o.Deflate,
-				Protocol: o.Protocol, Buffered: o.Buffered, Preamble: o.Preamble, OnClosed: onClosed})
+		Pending: func(cfg *Config, loop *Loop, p engine.Pending, onClosed func(*Conn)) *Conn {
+			return newPending(cfg, connOptions{Loop: loop, ID: p.ID, Role: p.Role, Local: p.Local, Remote: p.Remote, OnClosed: onClosed})
+		},
+		Establish: func(c *Conn, nc net.Conn, o engine.Options) {
+			c.establish(nc, connOptions{Deflate: o.Deflate, Protocol: o.Protocol, Buffered: o.Buffered, Preamble: o.Preamble})
 		},
 		Start:   (*Conn).start,
 		Serve:   (*Conn).serveHere,
@@ -109,23 +116,45 @@ type Conn struct {
 // newConn wraps nc, whose opening handshake is complete, in a Conn. Call
 // start once the listeners are in place.
 func newConn(nc transport, cfg *Config, o connOptions) *Conn {
+	c := newPending(cfg, o)
+	c.establish(nc, o)
+	return c
+}
+
+// newPending makes a connection whose opening handshake is still being
+// decided (CONNECTING): listeners may be set, the addresses are known, and
+// every send or close returns ErrNotEstablished until establish.
+func newPending(cfg *Config, o connOptions) *Conn {
 	if cfg == nil {
 		cfg = &Config{}
 	}
 	c := &Conn{
-		nc:       nc,
+		nc:       pendingTransport{local: o.Local, remote: o.Remote},
 		loop:     o.Loop,
 		s:        cfg.settings(),
 		id:       o.ID,
 		role:     o.Role,
-		protocol: o.Protocol,
-		params:   o.Deflate,
 		onClosed: o.OnClosed,
 	}
 	if c.loop == nil {
 		c.loop = DefaultLoop()
 	}
-	c.r.dec = frame.Decoder{Role: o.Role, MaxFrameSize: c.s.maxFrame, AllowRSV1: o.Deflate != nil}
+	c.q.c = c
+	c.hs.state = stateConnecting
+	return c
+}
+
+// establish completes the opening handshake on nc (CONNECTING → OPEN),
+// with what it negotiated. It runs before start, under the send queue's
+// lock: a send from another goroutine sees the connection CONNECTING or
+// OPEN, never half made.
+func (c *Conn) establish(nc transport, o connOptions) {
+	c.q.mu.Lock()
+	defer c.q.mu.Unlock()
+	c.nc = nc
+	c.protocol = o.Protocol
+	c.params = o.Deflate
+	c.r.dec = frame.Decoder{Role: c.role, MaxFrameSize: c.s.maxFrame, AllowRSV1: o.Deflate != nil}
 	if len(o.Buffered) > 0 {
 		c.r.extra().pending = append([]byte(nil), o.Buffered...)
 	}
@@ -133,7 +162,7 @@ func newConn(nc transport, cfg *Config, o connOptions) *Conn {
 	if len(o.Preamble) > 0 {
 		c.q.appendRaw(o.Preamble)
 	}
-	return c
+	c.hs.state = stateOpen
 }
 
 // start registers the connection as an active handle of its loop and
@@ -172,25 +201,43 @@ func (c *Conn) ID() uint64 { return c.id }
 // Loop returns the loop the connection's callbacks run on.
 func (c *Conn) Loop() *Loop { return c.loop }
 
-// Protocol returns the negotiated subprotocol, "" when none.
-func (c *Conn) Protocol() string { return c.protocol }
+// Protocol returns the negotiated subprotocol, "" when none (and while
+// the opening handshake is being decided).
+func (c *Conn) Protocol() string {
+	c.q.mu.Lock()
+	defer c.q.mu.Unlock()
+	return c.protocol
+}
 
 // Deflate returns the negotiated permessage-deflate parameters, nil when
-// the extension is off.
-func (c *Conn) Deflate() *permessagedeflate.Params { return c.params }
+// the extension is off (and while the opening handshake is being decided).
+func (c *Conn) Deflate() *permessagedeflate.Params {
+	c.q.mu.Lock()
+	defer c.q.mu.Unlock()
+	return c.params
+}
 
 // LocalAddr returns the local network address.
-func (c *Conn) LocalAddr() net.Addr { return c.nc.LocalAddr() }
+func (c *Conn) LocalAddr() net.Addr { return c.transport().LocalAddr() }
 
 // RemoteAddr returns the peer's network address.
-func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
+func (c *Conn) RemoteAddr() net.Addr { return c.transport().RemoteAddr() }
 
-// NetConn returns the underlying connection, nil when the connection runs
-// on a transport that is not a net.Conn. Reading from or writing to it
-// corrupts the WebSocket stream; it is there for socket options.
+// NetConn returns the underlying connection, nil while the opening
+// handshake is being decided and when the connection runs on a transport
+// that is not a net.Conn. Reading from or writing to it corrupts the
+// WebSocket stream; it is there for socket options.
 func (c *Conn) NetConn() net.Conn {
-	nc, _ := c.nc.(net.Conn)
+	nc, _ := c.transport().(net.Conn)
 	return nc
+}
+
+// transport returns c.nc for a caller that may run while establish sets
+// it (the engine's own code runs after establish, and reads c.nc as is).
+func (c *Conn) transport() transport {
+	c.q.mu.Lock()
+	defer c.q.mu.Unlock()
+	return c.nc
 }
 
 // Stats returns the connection's traffic counters.

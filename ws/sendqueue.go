@@ -109,9 +109,18 @@ func (c *Conn) BufferedAmount() int {
 	return c.q.queued
 }
 
-// acceptsLocked reports whether a frame may still be queued: no close
-// frame is queued, and the connection is not over.
-func (q *sendQueue) acceptsLocked() bool { return q.c.hs.state == stateOpen }
+// refusalLocked says why no frame may be queued: ErrNotEstablished
+// before the opening handshake is complete, ErrClosed once our close
+// frame is queued; nil when the connection is OPEN.
+func (q *sendQueue) refusalLocked() error {
+	switch q.c.hs.state {
+	case stateOpen:
+		return nil
+	case stateConnecting:
+		return ErrNotEstablished
+	}
+	return ErrClosed
+}
 
 func (q *sendQueue) sendData(op Opcode, p []byte, s string) error {
 	if p == nil && s != "" {
@@ -125,9 +134,9 @@ func (q *sendQueue) sendData(op Opcode, p []byte, s string) error {
 	}
 	size := frame.HeaderLen(int64(len(payload)), q.c.role == frame.RoleClient) + len(payload)
 	q.mu.Lock()
-	if !q.acceptsLocked() {
+	if err := q.refusalLocked(); err != nil {
 		q.mu.Unlock()
-		return ErrClosed
+		return err
 	}
 	if !q.admitLocked(size) {
 		q.mu.Unlock()
@@ -163,9 +172,9 @@ func (q *sendQueue) admitLocked(size int) bool {
 // limit: they are small and the protocol needs them.
 func (q *sendQueue) sendControl(op Opcode, p []byte) error {
 	q.mu.Lock()
-	if !q.acceptsLocked() {
+	if err := q.refusalLocked(); err != nil {
 		q.mu.Unlock()
-		return ErrClosed
+		return err
 	}
 	q.appendFrameLocked(frame.Header{Fin: true, Opcode: op}, p)
 	start := q.startFlushLocked()
@@ -178,7 +187,7 @@ func (q *sendQueue) sendControl(op Opcode, p []byte) error {
 // collapse into one slot holding the newest payload.
 func (q *sendQueue) sendPong(p []byte) {
 	q.mu.Lock()
-	if !q.acceptsLocked() {
+	if q.refusalLocked() != nil {
 		q.mu.Unlock()
 		return
 	}

@@ -33,3 +33,29 @@ type transport interface {
 	LocalAddr() net.Addr
 	RemoteAddr() net.Addr
 }
+
+// pendingTransport stands in for the transport while the opening handshake
+// is being decided: it has the addresses and nothing to read or write.
+type pendingTransport struct{ local, remote net.Addr }
+
+func (pendingTransport) Read([]byte) (int, error)         { return 0, ErrNotEstablished }
+func (pendingTransport) Write([]byte) (int, error)        { return 0, ErrNotEstablished }
+func (pendingTransport) SetReadDeadline(time.Time) error  { return nil }
+func (pendingTransport) SetWriteDeadline(time.Time) error { return nil }
+func (pendingTransport) Close() error                     { return nil }
+func (t pendingTransport) LocalAddr() net.Addr            { return orNoAddr(t.local) }
+func (t pendingTransport) RemoteAddr() net.Addr           { return orNoAddr(t.remote) }
+
+// noAddr is the address of a pending connection whose address is unknown
+// (a server mounted where the request carries none).
+type noAddr struct{}
+
+func (noAddr) Network() string { return "unknown" }
+func (noAddr) String() string  { return "" }
+
+func orNoAddr(a net.Addr) net.Addr {
+	if a == nil {
+		return noAddr{}
+	}
+	return a
+}

@@ -20,8 +20,10 @@ var ErrNotInHandshake = errors.New("server: the handshake has been answered")
 // with its id, its upgrade request and its server. It has every method of
 // the embedded ws.Conn (go doc unievent.dev/ws.Conn lists them) besides
 // its own. Inside the handshake callback the connection is not established
-// yet: there, only ID, Request, Server, SendAcceptResponse and
-// SendAcceptError may be used.
+// yet: SendAcceptResponse and SendAcceptError answer the handshake; ID,
+// Request, Server, LocalAddr and RemoteAddr work; listeners set there
+// stay and serve the connection once it is established; a send or a close
+// returns ws.ErrNotEstablished.
 //
 // The listeners of a connection (OnMessage, OnClose, ...) are given its
 // *ws.Conn, the one embedded here. To reach the *Conn from there (for
@@ -63,9 +65,7 @@ func (c *Conn) Request() *handshake.Request {
 			c.req = &handshake.Request{}
 			return c.req
 		}
-		if c.Conn != nil {
-			r.RemoteAddr = c.RemoteAddr().String()
-		}
+		r.RemoteAddr = c.RemoteAddr().String()
 		c.req, _ = handshake.Validate(r)
 		c.head = nil
 	}

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"runtime/debug"
 	"strconv"
 	"time"
@@ -140,6 +141,10 @@ func (s *Server) upgrade(a answerer, r *http.Request) error {
 	}
 
 	conn := &Conn{server: s, id: s.nextID.Add(1), req: req}
+	// The connection exists from the handshake callback on, CONNECTING:
+	// listeners set there stay, and a send or close is refused with
+	// ws.ErrNotEstablished.
+	conn.Conn = wsEngine.Pending(wsCfg, s.loop, engine.Pending{ID: conn.id, Local: localAddr(a, r), Remote: remoteAddr(r)}, s.closed)
 	if hf := s.handshake.Load(); hf != nil {
 		conn.deciding = true
 		panicked := false
@@ -199,14 +204,13 @@ func (s *Server) upgrade(a answerer, r *http.Request) error {
 	// The 101 goes out as the connection's first queued bytes, and the
 	// connection is registered before anything is written: a Stop from now
 	// on reaches this client as a close frame after its 101.
-	wc := wsEngine.NewConn(nc, wsCfg, s.loop, engine.Options{
-		ID:       conn.id,
+	wc := conn.Conn
+	wsEngine.Establish(wc, nc, engine.Options{
 		Deflate:  params,
 		Protocol: resp.Protocol,
 		Buffered: buffered,
 		Preamble: head,
-	}, s.closed)
-	conn.Conn = wc
+	})
 
 	s.mu.Lock()
 	s.pending--
@@ -245,6 +249,32 @@ func (s *Server) upgrade(a answerer, r *http.Request) error {
 	wsEngine.Start(wc)
 	return nil
 }
+
+// localAddr and remoteAddr are the addresses of the connection r came on:
+// the socket's when the server read r itself, else as net/http knows them.
+func localAddr(a answerer, r *http.Request) net.Addr {
+	if ra, ok := a.(*rawAnswer); ok {
+		return ra.nc.LocalAddr()
+	}
+	la, _ := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
+	return la
+}
+
+func remoteAddr(r *http.Request) net.Addr {
+	if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
+		return net.TCPAddrFromAddrPort(ap)
+	}
+	if r.RemoteAddr == "" {
+		return nil
+	}
+	return textAddr(r.RemoteAddr)
+}
+
+// textAddr is an address net/http gave as text that is not host:port.
+type textAddr string
+
+func (textAddr) Network() string  { return "unknown" }
+func (a textAddr) String() string { return string(a) }
 
 // headerFields counts the header fields of r as they came (net/http keeps
 // Host apart).

@@ -11,13 +11,20 @@ import (
 	"unievent.dev/ws/permessagedeflate"
 )
 
-// Options says how a connection is set up after its opening handshake.
-type Options struct {
+// Pending says what is known of a connection while its opening handshake
+// is being decided.
+type Pending struct {
 	// ID identifies the connection to its server.
 	ID uint64
 	// Role is RoleServer for a connection accepted by a server, RoleClient
 	// for one a client opened (its frames are masked).
 	Role frame.Role
+	// Local and Remote are the connection's addresses.
+	Local, Remote net.Addr
+}
+
+// Options is what the opening handshake negotiated.
+type Options struct {
 	// Deflate holds the negotiated permessage-deflate parameters; nil when
 	// the extension is off.
 	Deflate *permessagedeflate.Params
@@ -37,9 +44,14 @@ type Options struct {
 // Funcs is what package ws lends its servers, for C = ws.Conn, L = ws.Loop
 // and Cfg = ws.Config.
 type Funcs[C, L, Cfg any] struct {
-	// NewConn wraps nc, whose opening handshake is complete; onClosed runs
-	// on the loop after the close listeners, once the connection is gone.
-	NewConn func(nc net.Conn, cfg *Cfg, loop *L, o Options, onClosed func(*C)) *C
+	// Pending makes a connection whose opening handshake is being
+	// decided: listeners may be set on it, and a send or close returns
+	// ws.ErrNotEstablished. onClosed runs on the loop after the close
+	// listeners, once the established connection is gone.
+	Pending func(cfg *Cfg, loop *L, p Pending, onClosed func(*C)) *C
+	// Establish completes the opening handshake on nc, before Start or
+	// Serve.
+	Establish func(c *C, nc net.Conn, o Options)
 	// Start registers the connection with its loop and starts serving it
 	// on a goroutine of its own; Serve does that on the calling goroutine
 	// until the connection is handed to a poller or over.
