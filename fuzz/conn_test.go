@@ -341,7 +341,7 @@ func (cs *connServer) run(t *testing.T, mode byte, data []byte) {
 	if n := rec.closes.Load(); n != 1 {
 		t.Fatalf("%d close events, want 1", n)
 	}
-	if code := ws.CloseCode(rec.code.Load()); !o.sawClose && code != ws.CloseAbnormal {
+	if code := ws.CloseCode(rec.code.Load()); !o.sawClose && code != frame.CloseAbnormal {
 		t.Fatalf("no close frame arrived, yet the close event reports %v", code)
 	}
 	if rec.stillThere.Load() {

@@ -11,6 +11,7 @@ import (
 
 	"unievent.dev/internal/wstest"
 	"unievent.dev/ws"
+	"unievent.dev/ws/frame"
 	"unievent.dev/ws/handshake"
 	"unievent.dev/ws/server"
 )
@@ -39,7 +40,7 @@ func TestAbruptEndings(t *testing.T) {
 			c.Conn.(*net.TCPConn).SetLinger(0)
 			c.Close()
 			return 0
-		}, ws.CloseAbnormal},
+		}, frame.CloseAbnormal},
 		{"EOF in the middle of a frame", nil, func(t *testing.T, h *harness) int {
 			c := h.dial("/", nil)
 			c.Write(partialFrame)
@@ -49,7 +50,7 @@ func TestAbruptEndings(t *testing.T) {
 			}
 			c.Close()
 			return 0
-		}, ws.CloseAbnormal},
+		}, frame.CloseAbnormal},
 		{"a peer that vanishes without FIN, found by the keepalive", func(c *server.Config) {
 			c.PingInterval = 200 * time.Millisecond
 			c.PongTimeout = 300 * time.Millisecond
@@ -68,7 +69,7 @@ func TestAbruptEndings(t *testing.T) {
 			h.ev.waitDisconnections(t, 1, wait)
 			bh.wait()
 			return 0
-		}, ws.CloseAbnormal},
+		}, frame.CloseAbnormal},
 		{"a close frame, then silence", func(c *server.Config) { c.CloseTimeout = 300 * time.Millisecond }, func(t *testing.T, h *harness) int {
 			c := h.dial("/", nil)
 			c.WriteFrame(true, 8, wstest.ClosePayload(1000, "bye"))
@@ -79,7 +80,7 @@ func TestAbruptEndings(t *testing.T) {
 			// server lingers for its FIN until the close timeout.
 			h.ev.waitDisconnections(t, 1, wait)
 			return 1
-		}, ws.CloseNormal},
+		}, frame.CloseNormal},
 		{"the server's close frame, then silence", func(c *server.Config) { c.CloseTimeout = 300 * time.Millisecond }, func(t *testing.T, h *harness) int {
 			c := h.dial("/", nil)
 			c.WriteMessage(1, []byte("close me"))
@@ -91,7 +92,7 @@ func TestAbruptEndings(t *testing.T) {
 				t.Fatal(err)
 			}
 			return 1
-		}, ws.CloseAbnormal},
+		}, frame.CloseAbnormal},
 		{"EOF in the middle of the handshake", nil, func(t *testing.T, h *harness) int {
 			nc := dialTCP(t, h.addr)
 			nc.Write(req[:len(req)/2])
@@ -121,7 +122,7 @@ func TestAbruptEndings(t *testing.T) {
 				s.OnConnection(func(_ *server.Server, c *server.Conn, _ *handshake.Request) {
 					c.OnMessage(func(c *ws.Conn, m *ws.Message) {
 						if string(m.Payload) == "close me" {
-							c.Close(ws.CloseNormal, "")
+							c.Close(frame.CloseNormal, "")
 							return
 						}
 						c.Send(m.Opcode, m.Payload)

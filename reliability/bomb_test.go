@@ -42,7 +42,7 @@ func TestDecompressionBomb(t *testing.T) {
 			cfg.MaxMessageSize = int(tc.limit)
 			limit := tc.limit
 			if limit == 0 {
-				limit = ws.DefaultMaxMessageSize
+				limit = int64(ws.DefaultConfig().MaxMessageSize)
 			}
 			h := start(t, cfg, echo)
 			c := h.dial("/", http.Header{"Sec-WebSocket-Extensions": {"permessage-deflate"}})

@@ -45,7 +45,7 @@ func TestFragmentFlood(t *testing.T) {
 		maxAlloc int64
 	}{
 		{"a million one-byte fragments", nil, 1_000_000, 1, 0, 1009, "message has too many fragments", 1 << 20},
-		{"no FIN, 16 KiB fragments", nil, 1 << 30, 16 << 10, 0, 1009, "message too big", 3 * ws.DefaultMaxMessageSize},
+		{"no FIN, 16 KiB fragments", nil, 1 << 30, 16 << 10, 0, 1009, "message too big", 3 * int64(ws.DefaultConfig().MaxMessageSize)},
 		{"no FIN, empty fragments", nil, 1 << 30, 0, 0, 1009, "message has too many fragments", 1 << 20},
 		{"no FIN, a trickle under a message timeout", func(c *server.Config) { c.MessageTimeout = 300 * time.Millisecond },
 			1 << 30, 1, 20 * time.Millisecond, 1008, "message took too long", 1 << 20},

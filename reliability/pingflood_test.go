@@ -10,6 +10,7 @@ import (
 
 	"unievent.dev/internal/wstest"
 	"unievent.dev/ws"
+	"unievent.dev/ws/frame"
 	"unievent.dev/ws/handshake"
 	"unievent.dev/ws/server"
 )
@@ -139,8 +140,8 @@ func TestPingFlood(t *testing.T) {
 		if maxBuf > maxQueued {
 			t.Errorf("%d bytes queued, want at most %d", maxBuf, maxQueued)
 		}
-		if codes[ws.CloseAbnormal] != 1 {
-			t.Errorf("close codes %v, want %v: the peer never read our close frame", codes, ws.CloseAbnormal)
+		if codes[frame.CloseAbnormal] != 1 {
+			t.Errorf("close codes %v, want %v: the peer never read our close frame", codes, frame.CloseAbnormal)
 		}
 		if memFlood > mem0+1<<20 {
 			t.Errorf("memory grew from %s to %s during the flood", kib(mem0), kib(memFlood))

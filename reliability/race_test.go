@@ -15,6 +15,7 @@ import (
 
 	"unievent.dev/internal/wstest"
 	"unievent.dev/ws"
+	"unievent.dev/ws/frame"
 	"unievent.dev/ws/handshake"
 	"unievent.dev/ws/server"
 )
@@ -169,7 +170,7 @@ func TestRaceStress(t *testing.T) {
 					break
 				}
 			}
-			if pick != nil && pick.Close(ws.CloseNormal, "chaos") == nil {
+			if pick != nil && pick.Close(frame.CloseNormal, "chaos") == nil {
 				closedByServer.Add(1)
 			}
 		case 1, 2: // the client closes one: a close frame, or a reset

@@ -4,10 +4,11 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
 	"unievent.dev/internal/wstest/servertest"
 
 	"unievent.dev/internal/wstest"
-	"unievent.dev/ws"
+	"unievent.dev/ws/frame"
 	"unievent.dev/ws/server"
 )
 
@@ -59,8 +60,8 @@ func TestSilentClients(t *testing.T) {
 		alive.WriteFrame(true, 8, wstest.ClosePayload(1000, ""))
 		h.ev.waitDisconnections(t, n+1, wait)
 		counts := h.ev.checkOnce(t, 0)
-		if counts[ws.CloseAbnormal] != n || counts[ws.CloseNormal] != 1 {
-			t.Errorf("close events %v, want %d with %v (the silent clients) and one with %v", counts, n, ws.CloseAbnormal, ws.CloseNormal)
+		if counts[frame.CloseAbnormal] != n || counts[frame.CloseNormal] != 1 {
+			t.Errorf("close events %v, want %d with %v (the silent clients) and one with %v", counts, n, frame.CloseAbnormal, frame.CloseNormal)
 		}
 		t.Logf("%d silent clients dropped %v after the upgrade (ping interval %v, pong timeout %v)", n, took.Round(time.Millisecond), cfg.PingInterval, cfg.PongTimeout)
 		closeAll(silent)
@@ -91,9 +92,9 @@ func TestSilentClients(t *testing.T) {
 		h.ev.waitDisconnections(t, n, wait)
 		took := time.Since(started)
 		counts := h.ev.checkOnce(t, 0)
-		if counts[ws.CloseAway] != (n+1)/2 || counts[ws.CloseAbnormal] != n/2 {
+		if counts[frame.CloseAway] != (n+1)/2 || counts[frame.CloseAbnormal] != n/2 {
 			t.Errorf("close events %v, want %d with %v (answered) and %d with %v (never answered)",
-				counts, (n+1)/2, ws.CloseAway, n/2, ws.CloseAbnormal)
+				counts, (n+1)/2, frame.CloseAway, n/2, frame.CloseAbnormal)
 		}
 		if h.s.Len() != 0 {
 			t.Errorf("%d connections still registered", h.s.Len())

@@ -14,6 +14,7 @@ import (
 
 	"unievent.dev/internal/wstest"
 	"unievent.dev/ws"
+	"unievent.dev/ws/frame"
 	"unievent.dev/ws/handshake"
 	"unievent.dev/ws/server"
 )
@@ -111,8 +112,8 @@ func TestSlowReaders(t *testing.T) {
 				counts := h.ev.checkOnce(t, 1)
 				// They read nothing, so the 1008 never reached them:
 				// dropped after the close timeout.
-				if counts[ws.CloseAbnormal] != n {
-					t.Errorf("close events %v, want %d with %v", counts, n, ws.CloseAbnormal)
+				if counts[frame.CloseAbnormal] != n {
+					t.Errorf("close events %v, want %d with %v", counts, n, frame.CloseAbnormal)
 				}
 			}
 			p.stop()

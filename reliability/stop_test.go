@@ -12,6 +12,7 @@ import (
 
 	"unievent.dev/internal/wstest"
 	"unievent.dev/ws"
+	"unievent.dev/ws/frame"
 	"unievent.dev/ws/handshake"
 	"unievent.dev/ws/server"
 )
@@ -96,7 +97,7 @@ func TestGracefulStop(t *testing.T) {
 	before := received.Load()
 
 	stopped := time.Now()
-	h.s.Stop(ws.CloseAway)
+	h.s.Stop(frame.CloseAway)
 	h.stop() // waits for the loop to return
 	loopReturned := time.Since(stopped)
 	for i, nc := range heads {
@@ -123,8 +124,8 @@ func TestGracefulStop(t *testing.T) {
 		t.Errorf("close codes received %v, want %d with 1001", codes, n)
 	}
 	counts := h.ev.checkOnce(t, 0)
-	if counts[ws.CloseAway] != n {
-		t.Errorf("close events %v, want %d with %v", counts, n, ws.CloseAway)
+	if counts[frame.CloseAway] != n {
+		t.Errorf("close events %v, want %d with %v", counts, n, frame.CloseAway)
 	}
 	if h.s.Len() != 0 {
 		t.Errorf("%d connections still registered", h.s.Len())

@@ -61,18 +61,18 @@ func (c *Conn) data(ch *frame.Chunk) {
 		}
 		a.frames++
 		if a.frames > c.s.maxFragments {
-			c.fail(CloseMessageTooBig, "message has too many fragments")
+			c.fail(frame.CloseMessageTooBig, "message has too many fragments")
 			return
 		}
 		if a.size+h.Length > c.s.maxMessage {
-			c.fail(CloseMessageTooBig, "message too big")
+			c.fail(frame.CloseMessageTooBig, "message too big")
 			return
 		}
 	}
 	p := ch.Payload
 	a.size += int64(len(p))
 	if a.op == OpText && !a.compressed && !a.utf8.Write(p) {
-		c.fail(CloseInvalidPayload, "invalid UTF-8 in text message")
+		c.fail(frame.CloseInvalidPayload, "invalid UTF-8 in text message")
 		return
 	}
 	last := ch.End && h.Fin
@@ -154,13 +154,13 @@ func (c *Conn) inflate(p []byte, whole, last bool) {
 	a.buf = out
 	switch {
 	case errors.Is(err, permessagedeflate.ErrMessageTooBig):
-		c.fail(CloseMessageTooBig, "message too big once inflated")
+		c.fail(frame.CloseMessageTooBig, "message too big once inflated")
 		return
 	case err != nil:
-		c.fail(CloseInvalidPayload, "invalid compressed data")
+		c.fail(frame.CloseInvalidPayload, "invalid compressed data")
 		return
 	case a.op == OpText && !a.utf8.Write(out[start:]):
-		c.fail(CloseInvalidPayload, "invalid UTF-8 in text message")
+		c.fail(frame.CloseInvalidPayload, "invalid UTF-8 in text message")
 		return
 	case !last:
 		return
@@ -179,7 +179,7 @@ func (c *Conn) complete(p []byte) {
 	a.inMessage = false
 	c.d.endMessage()
 	if a.op == OpText && !a.utf8.Done() {
-		c.fail(CloseInvalidPayload, "text message ends inside a UTF-8 sequence")
+		c.fail(frame.CloseInvalidPayload, "text message ends inside a UTF-8 sequence")
 		return
 	}
 	if c.closeSent() {

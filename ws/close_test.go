@@ -22,10 +22,10 @@ func TestCloseTimeoutBoundsABlockedWrite(t *testing.T) {
 		code  CloseCode
 	}{
 		// The close frame never left: the handshake did not happen.
-		{"Close", func(c *Conn) { c.Close(CloseAway, "") }, CloseAbnormal},
+		{"Close", func(c *Conn) { c.Close(frame.CloseAway, "") }, frame.CloseAbnormal},
 		// A message over the limit fails the connection (reported with
 		// the failure's code); its close frame waits behind the pong.
-		{"failure", nil, CloseMessageTooBig},
+		{"failure", nil, frame.CloseMessageTooBig},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			loop := runningLoop(t)
@@ -131,7 +131,7 @@ func TestCloseFrameOutAfterTheCloseTimeoutPassed(t *testing.T) {
 	wc := goroutineConn(t, &Config{CloseTimeout: 5 * time.Millisecond}, func(c *Conn) {
 		c.OnMessage(func(c *Conn, m *Message) {
 			c.SendText("reply")
-			c.Close(CloseNormal, "done")
+			c.Close(frame.CloseNormal, "done")
 			time.Sleep(50 * time.Millisecond) // the close timeout passes before the flush
 		})
 	})
@@ -155,7 +155,7 @@ func TestPeerCloseReadAfterTheCloseTimeoutPassed(t *testing.T) {
 	closed := make(chan CloseCode, 1)
 	wc := goroutineConn(t, &Config{CloseTimeout: 5 * time.Millisecond}, func(c *Conn) {
 		c.OnMessage(func(c *Conn, m *Message) {
-			c.Close(CloseNormal, "bye")
+			c.Close(frame.CloseNormal, "bye")
 			time.Sleep(100 * time.Millisecond) // the peer's close arrives meanwhile; the close timeout passes
 		})
 		c.OnClose(func(_ *Conn, code CloseCode, _ string) { closed <- code })
@@ -172,8 +172,8 @@ func TestPeerCloseReadAfterTheCloseTimeoutPassed(t *testing.T) {
 	}
 	select {
 	case code := <-closed:
-		if code != CloseNormal {
-			t.Fatalf("close event with %v, want %v: the peer's close frame was not read", code, CloseNormal)
+		if code != frame.CloseNormal {
+			t.Fatalf("close event with %v, want %v: the peer's close frame was not read", code, frame.CloseNormal)
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("no close event")

@@ -58,21 +58,21 @@ type closeHandshake struct {
 // https://www.rfc-editor.org/rfc/rfc6455#section-7.1.2): it queues a close
 // frame with code and reason and returns. Messages that arrive afterwards are
 // not delivered; the connection ends when the peer answers or after
-// Config.CloseTimeout, and then the close listeners run. CloseNoStatus sends a
+// Config.CloseTimeout, and then the close listeners run. frame.CloseNoStatus sends a
 // close frame without a code. Close is safe to call from any goroutine; after
 // the first call it returns ErrClosed.
 func (c *Conn) Close(code CloseCode, reason string) error {
-	if code != CloseNoStatus && !code.ValidOnWire() {
-		return ErrInvalidCloseCode
+	if code != frame.CloseNoStatus && !code.ValidOnWire() {
+		return errInvalidCloseCode
 	}
-	if code == CloseNoStatus && reason != "" {
-		return ErrInvalidCloseCode // a reason needs a code (RFC 6455 section 5.5.1, https://www.rfc-editor.org/rfc/rfc6455#section-5.5.1)
+	if code == frame.CloseNoStatus && reason != "" {
+		return errReasonWithout // a reason needs a code (RFC 6455 section 5.5.1, https://www.rfc-editor.org/rfc/rfc6455#section-5.5.1)
 	}
 	if len(reason) > maxCloseReason {
-		return ErrControlTooLong
+		return errControlTooLong
 	}
 	if !utf8.ValidString(reason) {
-		return ErrInvalidUTF8
+		return errInvalidUTF8
 	}
 	if err := c.startClose(code, reason); err != nil {
 		return err
@@ -101,7 +101,7 @@ func (c *Conn) failWith(err error) {
 		c.fail(fe.Code, fe.Reason)
 		return
 	}
-	c.fail(CloseProtocolError, err.Error())
+	c.fail(frame.CloseProtocolError, err.Error())
 }
 
 // answer echoes the peer's close frame (RFC 6455 section 5.5.1,
@@ -169,7 +169,7 @@ func (c *Conn) closeSent() bool {
 func (c *Conn) finish() {
 	hs := &c.hs
 	by := c.d.endBy(c.s)
-	code, reason := CloseAbnormal, ""
+	code, reason := frame.CloseAbnormal, ""
 	if hs.received || hs.failed {
 		c.q.waitFlushed(by.time())
 		c.q.mu.Lock()
@@ -192,7 +192,7 @@ func (c *Conn) finish() {
 	})
 	// The connection is over for the loop; lingering is the socket's own
 	// business and must not hold Run up.
-	c.loop.Unref()
+	c.loop.unref()
 	if halfClosed {
 		c.linger(by.time())
 		c.nc.Close()

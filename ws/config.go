@@ -10,19 +10,17 @@ import (
 	"unievent.dev/ws/permessagedeflate"
 )
 
-// Defaults for the zero values of Config. Unlike the Perl module
-// UniEvent::WebSocket::Server, which defaults to unlimited, every limit
-// and timeout is on unless disabled.
+// The defaults of Config's zero fields (DefaultConfig).
 const (
-	DefaultMaxMessageSize  = 4 << 20
-	DefaultMaxFragments    = 1 << 16
-	DefaultSendQueueLimit  = 8 << 20
-	DefaultCloseTimeout    = 5 * time.Second
-	DefaultIdleTimeout     = 2 * time.Minute
-	DefaultPingInterval    = 30 * time.Second
-	DefaultPongTimeout     = 20 * time.Second
-	DefaultWriteTimeout    = 30 * time.Second
-	DefaultReadBufferSize  = 32 << 10
+	defaultMaxMessageSize  = 4 << 20
+	defaultMaxFragments    = 1 << 16
+	defaultSendQueueLimit  = 8 << 20
+	defaultCloseTimeout    = 5 * time.Second
+	defaultIdleTimeout     = 2 * time.Minute
+	defaultPingInterval    = 30 * time.Second
+	defaultPongTimeout     = 20 * time.Second
+	defaultWriteTimeout    = 30 * time.Second
+	defaultReadBufferSize  = 32 << 10
 	pollerReadBufferSize   = 128 << 10 // see Config.ReadBufferSize
 	minReadBufferSize      = 512
 	maxControlPayloadBytes = 125
@@ -44,7 +42,7 @@ const (
 )
 
 // Config holds a connection's limits and timeouts. The zero value is ready
-// to use: every zero field takes the default named beside it. A negative
+// to use: every zero field takes its default (DefaultConfig). A negative
 // duration turns that timeout off. Every size and limit is an int (bytes,
 // or a count), as are server.HTTPConfig.MaxHeaderBytes and the other
 // limits of server.Config.
@@ -54,20 +52,20 @@ type Config struct {
 	MaxFrameSize int
 	// MaxMessageSize bounds a whole message, counted while its frames
 	// arrive and again while it is inflated; 0 means
-	// DefaultMaxMessageSize. Over the limit, the connection closes with
+	// the default (DefaultConfig). Over the limit, the connection closes with
 	// 1009. A message must fit in memory, so a limit beyond half the int
 	// range (1 GiB on 32-bit platforms) counts as that.
 	MaxMessageSize int
 	// MaxFragments bounds the number of frames one message may be split
 	// into (a flood of tiny fragments costs a lot of work for little
-	// data); 0 means DefaultMaxFragments. Over it: close with 1009.
+	// data); 0 means the default (DefaultConfig). Over it: close with 1009.
 	MaxFragments int
 
 	// Deflate turns permessage-deflate (RFC 7692) on when non-nil.
 	Deflate *permessagedeflate.Config
 
 	// SendQueueLimit bounds the bytes queued for sending and not yet
-	// written to the socket; 0 means DefaultSendQueueLimit. A message
+	// written to the socket; 0 means the default (DefaultConfig). A message
 	// to compress counts at its uncompressed size until it is compressed,
 	// which happens when the queue is written out, outside the loop.
 	SendQueueLimit int
@@ -76,23 +74,23 @@ type Config struct {
 
 	// CloseTimeout is how long to wait for the peer's close frame after
 	// sending ours (and for our queue to drain) before dropping the TCP
-	// connection; 0 means DefaultCloseTimeout. A write made after it has
+	// connection; 0 means the default (DefaultConfig). A write made after it has
 	// passed still gets 10 ms, so what the socket takes at once goes out,
 	// and so does one last read, so that a close frame already in the
 	// socket is seen.
 	CloseTimeout time.Duration
 	// IdleTimeout closes (1001) a connection from which no frame at all
-	// arrived for this long; 0 means DefaultIdleTimeout.
+	// arrived for this long; 0 means the default (DefaultConfig).
 	IdleTimeout time.Duration
 	// PingInterval is how long a connection may be silent before the
-	// server sends a ping; 0 means DefaultPingInterval.
+	// server sends a ping; 0 means the default (DefaultConfig).
 	PingInterval time.Duration
 	// PongTimeout is how long to wait for any frame after such a ping
 	// before the peer is taken for gone and the connection dropped (close
-	// code 1006 reported); 0 means DefaultPongTimeout.
+	// code 1006 reported); 0 means the default (DefaultConfig).
 	PongTimeout time.Duration
 	// WriteTimeout bounds one blocked socket write; a peer that reads
-	// nothing for this long is dropped; 0 means DefaultWriteTimeout.
+	// nothing for this long is dropped; 0 means the default (DefaultConfig).
 	WriteTimeout time.Duration
 	// MessageTimeout bounds the time from a message's first frame to its
 	// last (an unending fragmented message); 0 means off unless set, as
@@ -100,7 +98,7 @@ type Config struct {
 	MessageTimeout time.Duration
 
 	// ReadBufferSize is the size of the pooled buffer one socket read
-	// fills; 0 means DefaultReadBufferSize. A connection served by the
+	// fills; 0 means the default (DefaultConfig). A connection served by the
 	// Linux poller reads into a buffer of at least 128 KiB:
 	// the poller reads one socket at a time, so that buffer is taken from
 	// the pool for the read and given back after it, whatever the number
@@ -110,6 +108,26 @@ type Config struct {
 	// most 2 KiB after a read that did not fill its buffer, so that an
 	// idle one holds no more than that.
 	ReadBufferSize int
+}
+
+// DefaultConfig returns the Config that the zero Config stands for: every
+// field that has a default set to it (ExampleDefaultConfig prints them).
+// Unlike the Perl module UniEvent::WebSocket::Server, which defaults to
+// unlimited, every limit and timeout is on unless turned off. A connection
+// made with DefaultConfig behaves as one made with Config{}.
+func DefaultConfig() Config {
+	return Config{
+		MaxFrameSize:   defaultMaxMessageSize,
+		MaxMessageSize: defaultMaxMessageSize,
+		MaxFragments:   defaultMaxFragments,
+		SendQueueLimit: defaultSendQueueLimit,
+		CloseTimeout:   defaultCloseTimeout,
+		IdleTimeout:    defaultIdleTimeout,
+		PingInterval:   defaultPingInterval,
+		PongTimeout:    defaultPongTimeout,
+		WriteTimeout:   defaultWriteTimeout,
+		ReadBufferSize: defaultReadBufferSize,
+	}
 }
 
 // Validate reports a config that cannot work.
@@ -187,32 +205,32 @@ func (c *Config) makeSettings() *settings {
 		deflate:      c.Deflate,
 		queueLimit:   c.SendQueueLimit,
 		policy:       c.SendQueuePolicy,
-		closeTimeout: orDuration(c.CloseTimeout, DefaultCloseTimeout),
-		idle:         orDuration(c.IdleTimeout, DefaultIdleTimeout),
-		ping:         orDuration(c.PingInterval, DefaultPingInterval),
-		pong:         orDuration(c.PongTimeout, DefaultPongTimeout),
-		write:        orDuration(c.WriteTimeout, DefaultWriteTimeout),
+		closeTimeout: orDuration(c.CloseTimeout, defaultCloseTimeout),
+		idle:         orDuration(c.IdleTimeout, defaultIdleTimeout),
+		ping:         orDuration(c.PingInterval, defaultPingInterval),
+		pong:         orDuration(c.PongTimeout, defaultPongTimeout),
+		write:        orDuration(c.WriteTimeout, defaultWriteTimeout),
 		message:      orDuration(c.MessageTimeout, 0),
 		readBuf:      c.ReadBufferSize,
 	}
 	if s.maxMessage == 0 {
-		s.maxMessage = DefaultMaxMessageSize
+		s.maxMessage = defaultMaxMessageSize
 	}
 	s.maxMessage = min(s.maxMessage, maxMessageCap)
 	if s.maxFrame == 0 || s.maxFrame > s.maxMessage {
 		s.maxFrame = s.maxMessage
 	}
 	if s.maxFragments == 0 {
-		s.maxFragments = DefaultMaxFragments
+		s.maxFragments = defaultMaxFragments
 	}
 	if s.queueLimit == 0 {
-		s.queueLimit = DefaultSendQueueLimit
+		s.queueLimit = defaultSendQueueLimit
 	}
 	if s.readBuf == 0 {
-		s.readBuf = DefaultReadBufferSize
+		s.readBuf = defaultReadBufferSize
 	}
 	if s.closeTimeout == 0 {
-		s.closeTimeout = DefaultCloseTimeout // the close handshake always ends
+		s.closeTimeout = defaultCloseTimeout // the close handshake always ends
 	}
 	return s
 }

@@ -2,6 +2,7 @@ package ws
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"runtime/debug"
@@ -24,20 +25,26 @@ var (
 	// ErrBackpressure: the send queue is at Config.SendQueueLimit. Under
 	// BackpressureClose the connection is closing (1008) as well.
 	ErrBackpressure = errors.New("ws: send queue limit reached")
-	// ErrControlTooLong: a ping payload or close reason is over the 125
-	// bytes a control frame can carry (RFC 6455 section 5.5,
-	// https://www.rfc-editor.org/rfc/rfc6455#section-5.5).
-	ErrControlTooLong = errors.New("ws: control frame payload over 125 bytes")
-	// ErrInvalidCloseCode: Close was given a code that may not be sent
-	// (RFC 6455 section 7.4,
-	// https://www.rfc-editor.org/rfc/rfc6455#section-7.4).
-	ErrInvalidCloseCode = errors.New("ws: close code may not be sent on the wire")
-	// ErrInvalidOpcode: Send was given an opcode other than OpText and
-	// OpBinary.
-	ErrInvalidOpcode = errors.New("ws: only text and binary messages can be sent")
-	// ErrInvalidUTF8: a text message or close reason to send is not
-	// valid UTF-8.
-	ErrInvalidUTF8 = errors.New("ws: text is not valid UTF-8")
+	// ErrInvalid: a send or a close was given what may not go on the wire.
+	// The error returned wraps it and says what: an opcode other than
+	// OpText and OpBinary, text or a close reason that is not valid UTF-8,
+	// a ping payload or close reason over the 125 bytes of a control frame
+	// (RFC 6455 section 5.5,
+	// https://www.rfc-editor.org/rfc/rfc6455#section-5.5), a close code
+	// that may not be sent (section 7.4,
+	// https://www.rfc-editor.org/rfc/rfc6455#section-7.4, see
+	// CloseCode.ValidOnWire), or a close reason without a code.
+	ErrInvalid = errors.New("ws: invalid argument")
+)
+
+// The errors wrapping ErrInvalid, made once: a refused send allocates
+// nothing.
+var (
+	errInvalidOpcode    = fmt.Errorf("%w: only text and binary messages can be sent", ErrInvalid)
+	errInvalidUTF8      = fmt.Errorf("%w: text is not valid UTF-8", ErrInvalid)
+	errControlTooLong   = fmt.Errorf("%w: a control frame carries at most 125 bytes", ErrInvalid)
+	errInvalidCloseCode = fmt.Errorf("%w: the close code may not be sent on the wire", ErrInvalid)
+	errReasonWithout    = fmt.Errorf("%w: a close reason needs a close code", ErrInvalid)
 )
 
 // connOptions says how newConn sets a connection up (see
@@ -65,6 +72,8 @@ func init() {
 		Start:   (*Conn).start,
 		Serve:   (*Conn).serveHere,
 		Handles: (*Loop).activeHandles,
+		Ref:     (*Loop).ref,
+		Unref:   (*Loop).unref,
 	}
 }
 
@@ -191,7 +200,7 @@ func (c *Conn) begin() bool {
 	if c.started.Swap(true) {
 		return false
 	}
-	c.loop.Ref()
+	c.loop.ref()
 	return true
 }
 
@@ -282,7 +291,7 @@ func (c *Conn) PongEvent() *Event[func(*Conn, *Message)] { return &c.pong }
 // OnClose replaces every close listener with f (nil removes them). A close
 // listener runs once, when the connection is gone, with the code of the
 // close handshake (the peer's when it started it, ours when we did,
-// CloseAbnormal when the TCP connection ended without one).
+// frame.CloseAbnormal when the TCP connection ended without one).
 func (c *Conn) OnClose(f func(*Conn, CloseCode, string)) { c.closeEv.Set(f) }
 
 // CloseEvent returns the close event.
@@ -327,7 +336,7 @@ func (c *Conn) call(f func()) {
 	defer func() {
 		if p := recover(); p != nil {
 			slog.Error("ws: panic in a connection callback", "conn", c.id, "panic", p, "stack", string(debug.Stack()))
-			c.Close(CloseInternalError, "internal error")
+			c.Close(frame.CloseInternalError, "internal error")
 		}
 	}()
 	f()

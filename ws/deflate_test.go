@@ -46,7 +46,7 @@ func TestDeflatedSendsKeepTheirOrder(t *testing.T) {
 				c.SendPing([]byte("p")),
 				c.SendText(big2),
 				c.SendBinary([]byte{1, 2, 3}),
-				c.Close(CloseNormal, "bye"),
+				c.Close(frame.CloseNormal, "bye"),
 			} {
 				if err != nil {
 					t.Error(err)
@@ -152,8 +152,8 @@ func TestDeflatedSendsPendingAtTheEnd(t *testing.T) {
 	}
 	select {
 	case code := <-closed:
-		if code != CloseAbnormal {
-			t.Errorf("close code %d, want %d", code, CloseAbnormal)
+		if code != frame.CloseAbnormal {
+			t.Errorf("close code %d, want %d", code, frame.CloseAbnormal)
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("no close event")

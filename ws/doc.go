@@ -33,7 +33,7 @@
 //
 // SendText, SendBinary, SendPing and Close are safe from any goroutine,
 // keep their order and never block: a send queues the frame and returns.
-// The queue is bounded by Config.SendQueueLimit (DefaultSendQueueLimit);
+// The queue is bounded by Config.SendQueueLimit (see DefaultConfig);
 // at the limit a send is refused (BackpressureRefuse) or the connection
 // closed with 1008 (BackpressureClose, the default). BufferedAmount and
 // the drain event let a sender pace itself.
@@ -48,5 +48,5 @@
 // fragments (Config.MaxFragments); 1008 for a message slower than
 // Config.MessageTimeout and a full send queue; 1011 when a listener panics
 // (the panic is logged through log/slog). Every timeout of Config is on by
-// default (the Default... constants).
+// default (DefaultConfig).
 package ws

@@ -1,5 +1,7 @@
 package ws
 
+import "unievent.dev/ws/frame"
+
 // A driver serves a connection's socket: it reads what arrives and hands
 // it to process, runs the deadlines' timers (onTimer), writes what the
 // listeners queued, and ends the connection (finish). There are two:
@@ -30,12 +32,12 @@ func (c *Conn) onTimer(t timer, now mono) (drop bool) {
 	case timerClose, timerPong:
 		return true
 	case timerIdle:
-		c.Close(CloseAway, "idle timeout")
+		c.Close(frame.CloseAway, "idle timeout")
 	case timerMessage:
-		c.fail(ClosePolicyViolation, "message took too long")
+		c.fail(frame.ClosePolicyViolation, "message took too long")
 	case timerPing:
 		c.d.pinged(now)
-		c.q.sendControl(OpPing, nil)
+		c.q.sendControl(frame.OpPing, nil)
 	}
 	return false
 }

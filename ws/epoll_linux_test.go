@@ -176,7 +176,7 @@ func TestPollerTimers(t *testing.T) {
 		_, cl := tcpConn(t, loop, cfg, func(c *Conn) {
 			c.OnClose(func(_ *Conn, code CloseCode, _ string) { ended <- code })
 		})
-		expectCloseEvent(t, ended, CloseAbnormal, "the pong did not come")
+		expectCloseEvent(t, ended, frame.CloseAbnormal, "the pong did not come")
 		if err := cl.ExpectEOF(5 * time.Second); err != nil {
 			t.Error(err)
 		}
@@ -189,7 +189,7 @@ func TestPollerTimers(t *testing.T) {
 		})
 		time.Sleep(50 * time.Millisecond) // the poller has it
 		start := time.Now()
-		go c.Close(CloseNormal, "bye")
+		go c.Close(frame.CloseNormal, "bye")
 		if code, _, err := cl.ExpectClose(5 * time.Second); err != nil || code != 1000 {
 			t.Fatalf("close %d, %v", code, err)
 		}
@@ -341,7 +341,7 @@ func TestPollerModeChangesKeepOrder(t *testing.T) {
 	}
 	close(stop)
 	n := <-sent
-	if err := c.Close(CloseNormal, "done"); err != nil {
+	if err := c.Close(frame.CloseNormal, "done"); err != nil {
 		t.Fatal(err)
 	}
 	for {
@@ -363,7 +363,7 @@ func TestPollerModeChangesKeepOrder(t *testing.T) {
 		t.Fatalf("%d texts read, %d sent", nextText, n)
 	}
 	cl.WriteFrame(true, 8, wstest.ClosePayload(1000, ""))
-	expectCloseEvent(t, closes, CloseNormal, "the peer answered the close")
+	expectCloseEvent(t, closes, frame.CloseNormal, "the peer answered the close")
 	select {
 	case code := <-closes:
 		t.Fatalf("a second close event %d", code)
@@ -398,7 +398,7 @@ func TestPollerBusyConnectionReset(t *testing.T) {
 	}
 	cl.Conn.(*net.TCPConn).SetLinger(0)
 	cl.Close()
-	expectCloseEvent(t, closes, CloseAbnormal, "the peer reset the connection")
+	expectCloseEvent(t, closes, frame.CloseAbnormal, "the peer reset the connection")
 	pollers := min(runtime.GOMAXPROCS(0), maxPollers)
 	if g := waitGoroutines(t, base+pollers, 5*time.Second); g > base+pollers {
 		t.Errorf("%d goroutines after the reset, %d before", g, base)

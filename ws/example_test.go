@@ -7,48 +7,33 @@ import (
 	"unievent.dev/ws"
 )
 
-// A loop runs callbacks one at a time. Functions posted before Run wait for
-// it; Exec runs a function on the loop from another goroutine and waits for
-// it; Run returns once the last active handle is unregistered.
+// A loop runs callbacks one at a time: functions posted from several
+// goroutines update a counter without a lock. Nothing runs before Run;
+// with no active handle (no running server, no open connection) Run runs
+// what was posted and returns. A running server keeps it going (see
+// package unievent.dev/ws/server).
 func ExampleLoop() {
 	loop := ws.NewLoop()
-	loop.Post(func() { fmt.Println("posted before Run, runs first") })
-
-	// An active handle keeps Run from returning, as a running server or an
-	// open connection does.
-	loop.Ref()
-
-	go func() {
-		// Callbacks of one loop never overlap, so the counter needs no
-		// lock even though four goroutines update it.
-		counter := 0
-		var wg sync.WaitGroup
-		for range 4 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for range 1000 {
-					loop.Exec(func() { counter++ })
-				}
-			}()
-		}
-		wg.Wait()
-		loop.Exec(func() { fmt.Println("counter:", counter) })
-
-		loop.Post(func() {
-			fmt.Println("last callback: unregistering the handle")
-			loop.Unref()
-		})
-	}()
+	counter := 0
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 1000 {
+				loop.Post(func() { counter++ })
+			}
+		}()
+	}
+	wg.Wait()
+	loop.Post(func() { fmt.Println("counter:", counter) })
 
 	if err := loop.Run(); err != nil {
 		fmt.Println(err)
 	}
 	fmt.Println("Run returned: no active handle left")
 	// Output:
-	// posted before Run, runs first
 	// counter: 4000
-	// last callback: unregistering the handle
 	// Run returned: no active handle left
 }
 
@@ -84,4 +69,33 @@ func ExampleEvent() {
 	// logger got "first"
 	// only got "second"
 	// listeners after Set(nil): 0
+}
+
+// DefaultConfig is what the zero Config stands for: every limit and
+// timeout is on.
+func ExampleDefaultConfig() {
+	c := ws.DefaultConfig()
+	fmt.Println("MaxMessageSize:", c.MaxMessageSize>>20, "MiB")
+	fmt.Println("MaxFrameSize:", c.MaxFrameSize>>20, "MiB")
+	fmt.Println("MaxFragments:", c.MaxFragments)
+	fmt.Println("SendQueueLimit:", c.SendQueueLimit>>20, "MiB")
+	fmt.Println("CloseTimeout:", c.CloseTimeout)
+	fmt.Println("IdleTimeout:", c.IdleTimeout)
+	fmt.Println("PingInterval:", c.PingInterval)
+	fmt.Println("PongTimeout:", c.PongTimeout)
+	fmt.Println("WriteTimeout:", c.WriteTimeout)
+	fmt.Println("MessageTimeout:", c.MessageTimeout, "(off)")
+	fmt.Println("ReadBufferSize:", c.ReadBufferSize>>10, "KiB")
+	// Output:
+	// MaxMessageSize: 4 MiB
+	// MaxFrameSize: 4 MiB
+	// MaxFragments: 65536
+	// SendQueueLimit: 8 MiB
+	// CloseTimeout: 5s
+	// IdleTimeout: 2m0s
+	// PingInterval: 30s
+	// PongTimeout: 20s
+	// WriteTimeout: 30s
+	// MessageTimeout: 0s (off)
+	// ReadBufferSize: 32 KiB
 }

@@ -85,10 +85,10 @@ func (c *Conn) control(ch *frame.Chunk) {
 	switch ch.Header.Opcode {
 	case frame.OpPing:
 		c.q.sendPong(p)
-		r.msg = Message{Opcode: OpPing, Payload: p}
+		r.msg = Message{Opcode: frame.OpPing, Payload: p}
 		c.emit(&c.ping)
 	case frame.OpPong:
-		r.msg = Message{Opcode: OpPong, Payload: p}
+		r.msg = Message{Opcode: frame.OpPong, Payload: p}
 		c.emit(&c.pong)
 	case frame.OpClose:
 		code, reason, err := frame.ParseClosePayload(p)
@@ -98,7 +98,7 @@ func (c *Conn) control(ch *frame.Chunk) {
 		}
 		rs := string(reason)
 		c.answer(code, rs)
-		r.msg = Message{Opcode: OpClose, CloseCode: code, CloseReason: rs}
+		r.msg = Message{Opcode: frame.OpClose, CloseCode: code, CloseReason: rs}
 		c.emit(&c.peerClose)
 	}
 }

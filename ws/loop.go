@@ -153,12 +153,13 @@ func (l *Loop) execConn(c *Conn) {
 	l.leave()
 }
 
-// Ref registers an active handle: Run does not return for lack of handles
-// while it is registered. Every Ref is paired with one Unref.
-func (l *Loop) Ref() { l.handles.Add(1) }
+// ref registers an active handle (a running server, an open connection,
+// an upgrade under way): Run does not return for lack of handles while it
+// is registered. Every ref is paired with one unref.
+func (l *Loop) ref() { l.handles.Add(1) }
 
-// Unref unregisters an active handle registered with Ref.
-func (l *Loop) Unref() {
+// unref unregisters an active handle registered with ref.
+func (l *Loop) unref() {
 	if l.handles.Add(-1) <= 0 {
 		l.signal()
 	}

@@ -24,7 +24,7 @@ func TestLoopRunReturnsWithoutHandles(t *testing.T) {
 
 func TestLoopCallbacksNeverOverlap(t *testing.T) {
 	l := NewLoop()
-	l.Ref()
+	l.ref()
 	var inside, overlaps, count atomic.Int32
 	body := func() {
 		if inside.Add(1) != 1 {
@@ -52,7 +52,7 @@ func TestLoopCallbacksNeverOverlap(t *testing.T) {
 	}
 	wg.Wait()
 	l.Exec(func() {}) // everything posted before has run once this returns
-	l.Unref()
+	l.unref()
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
@@ -79,8 +79,8 @@ func TestLoopPostFromCallbackRunsAfterIt(t *testing.T) {
 
 func TestLoopStop(t *testing.T) {
 	l := NewLoop()
-	l.Ref()
-	defer l.Unref()
+	l.ref()
+	defer l.unref()
 	done := make(chan error)
 	go func() { done <- l.Run() }()
 	l.Exec(func() { l.Stop() })
@@ -111,13 +111,13 @@ func TestLoopStop(t *testing.T) {
 
 func TestLoopRunTwice(t *testing.T) {
 	l := NewLoop()
-	l.Ref()
+	l.ref()
 	go l.Run()
 	l.Exec(func() {}) // Run has started
 	if err := l.Run(); err != ErrLoopRunning {
 		t.Fatalf("second Run: %v, want ErrLoopRunning", err)
 	}
-	l.Unref()
+	l.unref()
 }
 
 func TestLoopPanicInPostedFunction(t *testing.T) {
@@ -133,12 +133,12 @@ func TestLoopPanicInPostedFunction(t *testing.T) {
 
 func BenchmarkLoopExec(b *testing.B) {
 	l := NewLoop()
-	l.Ref()
+	l.ref()
 	go l.Run()
 	f := func() {}
 	b.ReportAllocs()
 	for b.Loop() {
 		l.Exec(f)
 	}
-	l.Unref()
+	l.unref()
 }

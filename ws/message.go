@@ -6,39 +6,21 @@ import "unievent.dev/ws/frame"
 // https://www.rfc-editor.org/rfc/rfc6455#section-5.2).
 type Opcode = frame.Opcode
 
-// The opcodes a Message can carry.
+// The opcodes of the data messages a Conn sends and its message listeners
+// receive. Control frames (frame.OpClose, frame.OpPing, frame.OpPong)
+// reach their own listeners (OnPeerClose, OnPing, OnPong).
 const (
 	OpText   = frame.OpText
 	OpBinary = frame.OpBinary
-	OpClose  = frame.OpClose
-	OpPing   = frame.OpPing
-	OpPong   = frame.OpPong
 )
 
 // CloseCode is a close status code (RFC 6455 section 7.4,
-// https://www.rfc-editor.org/rfc/rfc6455#section-7.4).
+// https://www.rfc-editor.org/rfc/rfc6455#section-7.4). The codes, by their
+// IANA names, are package frame's Close... constants: frame.CloseNormal
+// (1000) and frame.CloseAway (1001) for an application closing a
+// connection, frame.CloseNoStatus (1005) and frame.CloseAbnormal (1006) as
+// a close listener may receive them, and the rest of the registry.
 type CloseCode = frame.CloseCode
-
-// Close codes by their IANA names (RFC 6455 section 7.4.1 and the IANA
-// "WebSocket Close Code Number Registry"). 1005, 1006 and 1015 are never
-// sent on the wire: they report what happened to a connection.
-const (
-	CloseNormal             = frame.CloseNormal
-	CloseAway               = frame.CloseAway
-	CloseProtocolError      = frame.CloseProtocolError
-	CloseUnsupportedData    = frame.CloseUnsupportedData
-	CloseNoStatus           = frame.CloseNoStatus
-	CloseAbnormal           = frame.CloseAbnormal
-	CloseInvalidPayload     = frame.CloseInvalidPayload
-	ClosePolicyViolation    = frame.ClosePolicyViolation
-	CloseMessageTooBig      = frame.CloseMessageTooBig
-	CloseMandatoryExtension = frame.CloseMandatoryExtension
-	CloseInternalError      = frame.CloseInternalError
-	CloseServiceRestart     = frame.CloseServiceRestart
-	CloseTryAgainLater      = frame.CloseTryAgainLater
-	CloseBadGateway         = frame.CloseBadGateway
-	CloseTLSHandshake       = frame.CloseTLSHandshake
-)
 
 // Message is what a listener receives: a whole data message (text or
 // binary, reassembled and inflated), a ping or pong payload, or a close
@@ -49,8 +31,8 @@ const (
 type Message struct {
 	Opcode      Opcode
 	Payload     []byte
-	CloseCode   CloseCode // OpClose only; CloseNoStatus when the frame had no code
-	CloseReason string    // OpClose only
+	CloseCode   CloseCode // frame.OpClose only; frame.CloseNoStatus when the frame had no code
+	CloseReason string    // frame.OpClose only
 }
 
 // IsText reports whether m is a text message.

@@ -27,20 +27,20 @@ func TestSendAndCloseRefuseBadArguments(t *testing.T) {
 		err  error
 		want error
 	}{
-		{"Close with a code not for the wire (1006)", c.Close(CloseAbnormal, ""), ErrInvalidCloseCode},
-		{"Close with an unassigned code (999)", c.Close(CloseCode(999), ""), ErrInvalidCloseCode},
-		{"Close with a reason and no code", c.Close(CloseNoStatus, "why"), ErrInvalidCloseCode},
-		{"Close with a 124-byte reason", c.Close(CloseNormal, long), ErrControlTooLong},
-		{"Close with a reason not UTF-8", c.Close(CloseNormal, "\xff"), ErrInvalidUTF8},
-		{"SendText not UTF-8", c.SendText("ok\xc3"), ErrInvalidUTF8},
-		{"SendTextBytes not UTF-8", c.SendTextBytes([]byte{0xed, 0xa0, 0x80}), ErrInvalidUTF8},
-		{"Send text not UTF-8", c.Send(OpText, []byte{0xff}), ErrInvalidUTF8},
-		{"Send with a ping opcode", c.Send(frame.OpPing, nil), ErrInvalidOpcode},
-		{"Send with a continuation opcode", c.Send(frame.OpContinuation, []byte("x")), ErrInvalidOpcode},
-		{"SendPing with 126 bytes", c.SendPing(make([]byte, 126)), ErrControlTooLong},
+		{"Close with a code not for the wire (1006)", c.Close(frame.CloseAbnormal, ""), errInvalidCloseCode},
+		{"Close with an unassigned code (999)", c.Close(CloseCode(999), ""), errInvalidCloseCode},
+		{"Close with a reason and no code", c.Close(frame.CloseNoStatus, "why"), errReasonWithout},
+		{"Close with a 124-byte reason", c.Close(frame.CloseNormal, long), errControlTooLong},
+		{"Close with a reason not UTF-8", c.Close(frame.CloseNormal, "\xff"), errInvalidUTF8},
+		{"SendText not UTF-8", c.SendText("ok\xc3"), errInvalidUTF8},
+		{"Send text of a surrogate", c.Send(OpText, []byte{0xed, 0xa0, 0x80}), errInvalidUTF8},
+		{"Send text not UTF-8", c.Send(OpText, []byte{0xff}), errInvalidUTF8},
+		{"Send with a ping opcode", c.Send(frame.OpPing, nil), errInvalidOpcode},
+		{"Send with a continuation opcode", c.Send(frame.OpContinuation, []byte("x")), errInvalidOpcode},
+		{"SendPing with 126 bytes", c.SendPing(make([]byte, 126)), errControlTooLong},
 	} {
-		if !errors.Is(tc.err, tc.want) {
-			t.Errorf("%s: %v, want %v", tc.name, tc.err, tc.want)
+		if !errors.Is(tc.err, tc.want) || !errors.Is(tc.err, ErrInvalid) {
+			t.Errorf("%s: %v, want %v (an ErrInvalid)", tc.name, tc.err, tc.want)
 		}
 	}
 	// None of it went out: the next frame on the wire is this one.
@@ -63,14 +63,14 @@ func TestSendAndCloseRefuseBadArguments(t *testing.T) {
 		}
 	}
 
-	if err := c.Close(CloseNormal, strings.Repeat("r", 123)); err != nil {
+	if err := c.Close(frame.CloseNormal, strings.Repeat("r", 123)); err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
 		name string
 		err  error
 	}{
-		{"Close", c.Close(CloseNormal, "")},
+		{"Close", c.Close(frame.CloseNormal, "")},
 		{"SendText", c.SendText("late")},
 		{"SendBinary", c.SendBinary([]byte("late"))},
 		{"SendPing", c.SendPing(nil)},

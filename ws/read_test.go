@@ -18,11 +18,11 @@ import (
 // ends.
 func runningLoop(t *testing.T) *Loop {
 	loop := NewLoop()
-	loop.Ref()
+	loop.ref()
 	done := make(chan error, 1)
 	go func() { done <- loop.Run() }()
 	t.Cleanup(func() {
-		loop.Unref()
+		loop.unref()
 		<-done
 	})
 	return loop
@@ -78,21 +78,21 @@ func TestReassemblyBufferFollowsArrivedPayload(t *testing.T) {
 	var got []byte
 	c.OnMessage(func(_ *Conn, m *Message) { got = bytes.Clone(m.Payload) })
 
-	payload := bytes.Repeat([]byte("0123456789abcdef"), (DefaultMaxMessageSize-1024)/16)
+	payload := bytes.Repeat([]byte("0123456789abcdef"), (defaultMaxMessageSize-1024)/16)
 	wire := wstest.AppendFrame(nil, true, 0, 2, payload)
 	hdrLen := len(wire) - len(payload)
 	// process runs on this goroutine here, as it would on the I/O
 	// goroutine: the reader's state may be inspected between calls.
 	c.process(wire[:hdrLen+1])
-	if n := cap(c.a.buf); n > DefaultReadBufferSize {
+	if n := cap(c.a.buf); n > defaultReadBufferSize {
 		t.Fatalf("after a %d-byte frame header and 1 byte: %d bytes held", len(payload), n)
 	}
 	arrived := 1
-	for off := hdrLen + 1; off < len(wire); off += DefaultReadBufferSize {
-		end := min(off+DefaultReadBufferSize, len(wire))
+	for off := hdrLen + 1; off < len(wire); off += defaultReadBufferSize {
+		end := min(off+defaultReadBufferSize, len(wire))
 		c.process(wire[off:end])
 		arrived += end - off
-		if c.a.buf != nil && cap(c.a.buf) > 2*arrived+DefaultReadBufferSize {
+		if c.a.buf != nil && cap(c.a.buf) > 2*arrived+defaultReadBufferSize {
 			t.Fatalf("%d bytes arrived, %d held", arrived, cap(c.a.buf))
 		}
 	}
@@ -147,7 +147,7 @@ func TestIdleTimeoutCloseHandshake(t *testing.T) {
 		t.Fatal(err)
 	}
 	go io.Copy(io.Discard, cli)
-	expectCloseEvent(t, closed, CloseAway, "the peer answered the close")
+	expectCloseEvent(t, closed, frame.CloseAway, "the peer answered the close")
 }
 
 // expectCloseEvent waits up to 5 s for a close event's code on events and
@@ -184,8 +184,8 @@ func TestInflateBombCostsTheLimit(t *testing.T) {
 	runtime.ReadMemStats(&before)
 	c.process(wire)
 	runtime.ReadMemStats(&after)
-	if !c.hs.failed || c.hs.code != CloseMessageTooBig {
-		t.Fatalf("failed %v with %v, want %v", c.hs.failed, c.hs.code, CloseMessageTooBig)
+	if !c.hs.failed || c.hs.code != frame.CloseMessageTooBig {
+		t.Fatalf("failed %v with %v, want %v", c.hs.failed, c.hs.code, frame.CloseMessageTooBig)
 	}
 	allocated := after.TotalAlloc - before.TotalAlloc
 	t.Logf("%d bytes allocated inflating a 256 MiB bomb with a %d-byte limit", allocated, limit)

@@ -68,27 +68,23 @@ func (c *Conn) SendText(s string) error {
 	return c.q.sendData(OpText, nil, s)
 }
 
-// SendTextBytes sends p, which must be valid UTF-8, as one text message.
-func (c *Conn) SendTextBytes(p []byte) error {
-	if !utf8stream.Valid(p) {
-		return ErrInvalidUTF8
-	}
-	return c.q.sendData(OpText, p, "")
-}
-
 // SendBinary sends p as one binary message. p is copied before SendBinary
 // returns.
 func (c *Conn) SendBinary(p []byte) error {
 	return c.q.sendData(OpBinary, p, "")
 }
 
-// Send sends p as one message of the given opcode (OpText or OpBinary).
+// Send sends p as one message of the given opcode: OpText (p must be
+// valid UTF-8) or OpBinary. p is copied before Send returns.
 func (c *Conn) Send(op Opcode, p []byte) error {
 	if op == OpText {
-		return c.SendTextBytes(p)
+		if !utf8stream.Valid(p) {
+			return errInvalidUTF8
+		}
+		return c.q.sendData(OpText, p, "")
 	}
 	if op != OpBinary {
-		return ErrInvalidOpcode
+		return errInvalidOpcode
 	}
 	return c.SendBinary(p)
 }
@@ -96,7 +92,7 @@ func (c *Conn) Send(op Opcode, p []byte) error {
 // SendPing sends a ping with payload p (at most 125 bytes).
 func (c *Conn) SendPing(p []byte) error {
 	if len(p) > maxControlPayloadBytes {
-		return ErrControlTooLong
+		return errControlTooLong
 	}
 	return c.q.sendControl(frame.OpPing, p)
 }
@@ -125,7 +121,7 @@ func (q *sendQueue) refusalLocked() error {
 func (q *sendQueue) sendData(op Opcode, p []byte, s string) error {
 	if p == nil && s != "" {
 		if !utf8stream.Valid([]byte(s)) {
-			return ErrInvalidUTF8
+			return errInvalidUTF8
 		}
 	}
 	payload := p
@@ -141,7 +137,7 @@ func (q *sendQueue) sendData(op Opcode, p []byte, s string) error {
 	if !q.admitLocked(size) {
 		q.mu.Unlock()
 		if q.c.s.policy == BackpressureClose {
-			q.c.Close(ClosePolicyViolation, "send queue limit reached")
+			q.c.Close(frame.ClosePolicyViolation, "send queue limit reached")
 		}
 		return ErrBackpressure
 	}

@@ -54,5 +54,5 @@ func TestConnOnATransportThatIsNotANetConn(t *testing.T) {
 	if code, _, err := wc.ExpectClose(5 * time.Second); err != nil || code != 1000 {
 		t.Fatalf("close %d %v, want the echo of 1000", code, err)
 	}
-	expectCloseEvent(t, closed, CloseNormal, "the close handshake")
+	expectCloseEvent(t, closed, frame.CloseNormal, "the close handshake")
 }

@@ -23,7 +23,7 @@ import (
 	"syscall"
 
 	"unievent.dev/autobahn"
-	"unievent.dev/ws"
+	"unievent.dev/ws/frame"
 	"unievent.dev/ws/server"
 )
 
@@ -56,7 +56,7 @@ func main() {
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
 	go func() {
 		<-sig
-		srv.Stop(ws.CloseAway)
+		srv.Stop(frame.CloseAway)
 	}()
 	if err := srv.Loop().Run(); err != nil {
 		log.Fatalf("testee: %v", err)

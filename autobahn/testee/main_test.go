@@ -102,13 +102,13 @@ func TestCompressedEcho(t *testing.T) {
 }
 
 // Case 9 sends up to 16 MiB in one frame, and 4 MiB in 64-byte fragments.
-// The defaults (ws.DefaultMaxMessageSize, ws.DefaultMaxFragments) would
+// The defaults (ws.DefaultConfig().MaxMessageSize and MaxFragments) would
 // refuse both messages below; the testee's limits take them.
 func TestLargeMessages(t *testing.T) {
 	addr := testee(t)
 	c := dial(t, addr, nil)
 
-	big := make([]byte, 2*ws.DefaultMaxMessageSize)
+	big := make([]byte, 2*ws.DefaultConfig().MaxMessageSize)
 	var rng rand.ChaCha8
 	rng.Read(big)
 	if err := c.WriteMessage(2, big); err != nil {
@@ -120,7 +120,7 @@ func TestLargeMessages(t *testing.T) {
 	}
 
 	const fragment = 64
-	fragmented := big[:(ws.DefaultMaxFragments+1)*fragment]
+	fragmented := big[:(ws.DefaultConfig().MaxFragments+1)*fragment]
 	var frames []byte
 	for i := 0; i < len(fragmented); i += fragment {
 		op := byte(2)

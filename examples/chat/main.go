@@ -53,6 +53,7 @@ import (
 	"unicode/utf8"
 
 	"unievent.dev/ws"
+	"unievent.dev/ws/frame"
 	"unievent.dev/ws/handshake"
 	"unievent.dev/ws/server"
 )
@@ -107,7 +108,7 @@ func main() {
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
 	go func() {
 		<-sig
-		srv.Stop(ws.CloseAway)
+		srv.Stop(frame.CloseAway)
 	}()
 	if err := srv.Loop().Run(); err != nil {
 		log.Fatalf("chat: %v", err)
@@ -198,12 +199,12 @@ func (r *room) leave(s *server.Server, c *server.Conn) {
 
 func (r *room) receive(c *ws.Conn, m *ws.Message) {
 	if !m.IsText() {
-		c.Close(ws.CloseUnsupportedData, "text messages only")
+		c.Close(frame.CloseUnsupportedData, "text messages only")
 		return
 	}
 	msg, err := parseMessage(m.Payload)
 	if err != nil {
-		c.SendTextBytes(encode(message{Text: "not sent: " + err.Error()}))
+		c.Send(ws.OpText, encode(message{Text: "not sent: " + err.Error()}))
 		return
 	}
 	r.names[c.ID()] = msg.Name
@@ -217,7 +218,7 @@ func (r *room) receive(c *ws.Conn, m *ws.Message) {
 func (r *room) broadcast(msg message) {
 	b := encode(msg)
 	for c := range r.srv.Connections() {
-		c.SendTextBytes(b)
+		c.Send(ws.OpText, b)
 	}
 }
 

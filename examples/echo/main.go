@@ -19,6 +19,7 @@ import (
 	"syscall"
 
 	"unievent.dev/ws"
+	"unievent.dev/ws/frame"
 	"unievent.dev/ws/handshake"
 	"unievent.dev/ws/permessagedeflate"
 	"unievent.dev/ws/server"
@@ -65,7 +66,7 @@ func main() {
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
 	go func() {
 		<-sig
-		srv.Stop(ws.CloseAway)
+		srv.Stop(frame.CloseAway)
 	}()
 	if err := srv.Loop().Run(); err != nil {
 		log.Fatalf("echo: %v", err)

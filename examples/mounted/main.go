@@ -33,6 +33,7 @@ import (
 	"time"
 
 	"unievent.dev/ws"
+	"unievent.dev/ws/frame"
 	"unievent.dev/ws/handshake"
 	"unievent.dev/ws/server"
 )
@@ -74,7 +75,7 @@ func main() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		hs.Shutdown(ctx) // no new requests, so no new WebSocket connections
-		srv.Stop(ws.CloseAway)
+		srv.Stop(frame.CloseAway)
 	}()
 	if err := srv.Loop().Run(); err != nil {
 		log.Fatalf("mounted: %v", err)

@@ -11,7 +11,7 @@ import (
 
 	"unievent.dev/internal/wstest"
 	"unievent.dev/internal/wstest/servertest"
-	"unievent.dev/ws"
+	"unievent.dev/ws/frame"
 )
 
 const wait = 5 * time.Second
@@ -66,7 +66,7 @@ func TestMounted(t *testing.T) {
 	}
 
 	hs.Close()
-	srv.Stop(ws.CloseAway)
+	srv.Stop(frame.CloseAway)
 	if code, _, err := c.ExpectClose(wait); err != nil || code != 1001 {
 		t.Fatalf("after Stop: close %d, %v; want 1001", code, err)
 	}

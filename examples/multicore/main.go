@@ -66,6 +66,7 @@ import (
 	"syscall"
 
 	"unievent.dev/ws"
+	"unievent.dev/ws/frame"
 	"unievent.dev/ws/handshake"
 	"unievent.dev/ws/permessagedeflate"
 	"unievent.dev/ws/server"
@@ -118,7 +119,7 @@ func main() {
 	go func() {
 		<-sig
 		for _, srv := range servers {
-			srv.Stop(ws.CloseAway)
+			srv.Stop(frame.CloseAway)
 		}
 	}()
 	wg.Wait()

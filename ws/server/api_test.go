@@ -13,6 +13,7 @@ import (
 
 	"unievent.dev/internal/wstest"
 	"unievent.dev/ws"
+	"unievent.dev/ws/frame"
 	"unievent.dev/ws/handshake"
 )
 
@@ -167,7 +168,7 @@ func TestStopClosesEveryPeer(t *testing.T) {
 		defer c.Close()
 		cs = append(cs, c)
 	}
-	s.Stop(ws.CloseServiceRestart)
+	s.Stop(frame.CloseServiceRestart)
 	for _, c := range cs {
 		code, _, err := c.ExpectClose(wait)
 		if err != nil || code != 1012 {
@@ -176,7 +177,7 @@ func TestStopClosesEveryPeer(t *testing.T) {
 		c.WriteFrame(true, 8, wstest.ClosePayload(code, ""))
 	}
 	for range cs {
-		if code := <-closes; code != ws.CloseServiceRestart {
+		if code := <-closes; code != frame.CloseServiceRestart {
 			t.Fatalf("close event with %v", code)
 		}
 	}

@@ -8,6 +8,7 @@ import (
 
 	"unievent.dev/internal/wstest"
 	"unievent.dev/ws"
+	"unievent.dev/ws/frame"
 	"unievent.dev/ws/handshake"
 )
 
@@ -70,7 +71,7 @@ func TestConnectionEvents(t *testing.T) {
 	if code, _, err := c.ExpectClose(wait); err != nil || code != 1000 {
 		t.Fatalf("close reply %d %v", code, err)
 	}
-	ev.expect(t, "peer close "+ws.CloseNormal.String()+" done", "close "+ws.CloseNormal.String()+" done", "disconnect")
+	ev.expect(t, "peer close "+frame.CloseNormal.String()+" done", "close "+frame.CloseNormal.String()+" done", "disconnect")
 	if n := h.s.Len(); n != 0 {
 		t.Fatalf("%d connections left", n)
 	}
@@ -83,7 +84,7 @@ func TestServerCloseAndTimeout(t *testing.T) {
 	h := start(t, cfg, func(s *Server) {
 		s.OnConnection(func(s *Server, c *Conn, req *handshake.Request) {
 			c.OnClose(func(_ *ws.Conn, code ws.CloseCode, reason string) { ev <- "close " + code.String() })
-			c.Close(ws.ClosePolicyViolation, "go away")
+			c.Close(frame.ClosePolicyViolation, "go away")
 		})
 	})
 	c := h.dial(nil)
@@ -96,7 +97,7 @@ func TestServerCloseAndTimeout(t *testing.T) {
 	if err := c.ExpectEOF(wait); err != nil {
 		t.Fatal(err)
 	}
-	ev.expect(t, "close "+ws.CloseAbnormal.String())
+	ev.expect(t, "close "+frame.CloseAbnormal.String())
 }
 
 func TestNothingDeliveredAfterClose(t *testing.T) {
@@ -105,7 +106,7 @@ func TestNothingDeliveredAfterClose(t *testing.T) {
 		s.OnConnection(func(s *Server, c *Conn, req *handshake.Request) {
 			c.OnMessage(func(c *ws.Conn, m *ws.Message) {
 				ev <- string(m.Payload)
-				c.Close(ws.CloseNormal, "")
+				c.Close(frame.CloseNormal, "")
 			})
 		})
 	})
@@ -149,7 +150,7 @@ func TestKeepalive(t *testing.T) {
 	if err := c.ExpectEOF(wait); err != nil {
 		t.Fatal(err)
 	}
-	ev.expect(t, "close "+ws.CloseAbnormal.String())
+	ev.expect(t, "close "+frame.CloseAbnormal.String())
 }
 
 func TestIdleTimeout(t *testing.T) {

@@ -14,6 +14,7 @@ import (
 
 	"unievent.dev/internal/wstest"
 	"unievent.dev/ws"
+	"unievent.dev/ws/frame"
 	"unievent.dev/ws/handshake"
 	"unievent.dev/ws/server"
 )
@@ -269,7 +270,7 @@ func ExampleServer_Stop() {
 	<-joined // the server has registered a connection once its
 	<-joined // connection callback runs, shortly after the 101
 
-	srv.Stop(ws.CloseServiceRestart)
+	srv.Stop(frame.CloseServiceRestart)
 	fmt.Println("clients got", answerClose(a), answerClose(b))
 	wait()
 
@@ -660,7 +661,7 @@ func ExampleServer_OnConnection() {
 	}
 	srv.OnConnection(func(_ *server.Server, c *server.Conn, req *handshake.Request) {
 		if req.HTTP.URL.Path == "/admin" {
-			c.Close(ws.ClosePolicyViolation, "not here")
+			c.Close(frame.ClosePolicyViolation, "not here")
 			return
 		}
 		c.OnMessage(func(c *ws.Conn, m *ws.Message) { c.Send(m.Opcode, m.Payload) })

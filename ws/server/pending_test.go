@@ -8,6 +8,7 @@ import (
 	"unievent.dev/internal/wstest"
 
 	"unievent.dev/ws"
+	"unievent.dev/ws/frame"
 	"unievent.dev/ws/handshake"
 )
 
@@ -32,7 +33,7 @@ func TestConnInsideTheHandshakeCallback(t *testing.T) {
 					c.SendText("too early"),
 					c.SendBinary([]byte("too early")),
 					c.SendPing(nil),
-					c.Close(ws.CloseNormal, "too early"),
+					c.Close(frame.CloseNormal, "too early"),
 				},
 				remote:         c.RemoteAddr().String(),
 				local:          c.LocalAddr().String(),
@@ -90,7 +91,7 @@ func TestRefusedConnStaysUnestablished(t *testing.T) {
 	if err := c.SendText("after the refusal"); !errors.Is(err, ws.ErrNotEstablished) {
 		t.Errorf("SendText after the refusal: %v, want ws.ErrNotEstablished", err)
 	}
-	if err := c.Close(ws.CloseNormal, ""); !errors.Is(err, ws.ErrNotEstablished) {
+	if err := c.Close(frame.CloseNormal, ""); !errors.Is(err, ws.ErrNotEstablished) {
 		t.Errorf("Close after the refusal: %v, want ws.ErrNotEstablished", err)
 	}
 	if h.s.Connection(c.ID()) != nil {

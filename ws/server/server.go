@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"unievent.dev/ws"
+	"unievent.dev/ws/frame"
 	"unievent.dev/ws/handshake"
 )
 
@@ -291,26 +292,26 @@ func (s *Server) Run() error {
 	s.running = true
 	s.stopped = false
 	s.listening = true
-	s.loop.Ref()
+	wsEngine.Ref(s.loop)
 	s.useListenersLocked(plan)
 	return nil
 }
 
-// Stop sends a close frame with code (default ws.CloseAway) to every
+// Stop sends a close frame with code (default frame.CloseAway) to every
 // peer, stops listening and stops the server. Close and disconnection
 // callbacks fire on each connection as the closing handshakes complete (or
 // time out); the loop's Run returns once nothing else is left on it.
 //
-// A code that may not be sent in a close frame (ws.CloseAbnormal 1006,
+// A code that may not be sent in a close frame (frame.CloseAbnormal 1006,
 // 1015, an unassigned one such as 999: see ws.CloseCode.ValidOnWire) is
 // refused before anything happens: Stop returns an error wrapping
-// ws.ErrInvalidCloseCode, and the server listens and serves on.
-// ws.CloseNoStatus sends close frames without a code, as ws.Conn.Close
+// ws.ErrInvalid, and the server listens and serves on.
+// frame.CloseNoStatus sends close frames without a code, as ws.Conn.Close
 // does. Otherwise Stop returns the errors of the connections' Close
 // joined (errors.Join), except ws.ErrClosed from connections that were
 // closing already, and nil on a server that is not running.
 func (s *Server) Stop(code ...ws.CloseCode) error {
-	c := ws.CloseAway
+	c := frame.CloseAway
 	switch len(code) {
 	case 0:
 	case 1:
@@ -318,8 +319,8 @@ func (s *Server) Stop(code ...ws.CloseCode) error {
 	default:
 		return fmt.Errorf("server: Stop takes one close code, got %d", len(code))
 	}
-	if c != ws.CloseNoStatus && !c.ValidOnWire() {
-		return fmt.Errorf("server: Stop with close code %d: %w", c, ws.ErrInvalidCloseCode)
+	if c != frame.CloseNoStatus && !c.ValidOnWire() {
+		return fmt.Errorf("server: Stop with close code %d: %w", c, ws.ErrInvalid)
 	}
 	s.mu.Lock()
 	if !s.running {
@@ -354,7 +355,7 @@ func (s *Server) Stop(code ...ws.CloseCode) error {
 			errs = append(errs, fmt.Errorf("server: connection %d: %w", cn.id, err))
 		}
 	}
-	s.loop.Unref()
+	wsEngine.Unref(s.loop)
 	return errors.Join(errs...)
 }
 

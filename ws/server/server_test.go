@@ -11,6 +11,7 @@ import (
 
 	"unievent.dev/internal/wstest"
 	"unievent.dev/ws"
+	"unievent.dev/ws/frame"
 	"unievent.dev/ws/handshake"
 )
 
@@ -31,17 +32,17 @@ func echoes(t *testing.T, c *wstest.Client, what string) {
 func TestStopRefusesACodeNotForTheWire(t *testing.T) {
 	h := start(t, Config{}, echo)
 	c := h.dial(nil)
-	for _, code := range []ws.CloseCode{ws.CloseAbnormal, ws.CloseTLSHandshake, 999, 5000} {
-		if err := h.s.Stop(code); !errors.Is(err, ws.ErrInvalidCloseCode) {
-			t.Errorf("Stop(%d): %v, want ws.ErrInvalidCloseCode", code, err)
+	for _, code := range []ws.CloseCode{frame.CloseAbnormal, frame.CloseTLSHandshake, 999, 5000} {
+		if err := h.s.Stop(code); !errors.Is(err, ws.ErrInvalid) {
+			t.Errorf("Stop(%d): %v, want ws.ErrInvalid", code, err)
 		}
 	}
-	if err := h.s.Stop(ws.CloseAway, ws.CloseNormal); err == nil {
+	if err := h.s.Stop(frame.CloseAway, frame.CloseNormal); err == nil {
 		t.Error("Stop with two codes: accepted")
 	}
 	echoes(t, c, "still served")
 	h.dial(nil).Close() // still listening
-	if err := h.s.Stop(ws.CloseServiceRestart); err != nil {
+	if err := h.s.Stop(frame.CloseServiceRestart); err != nil {
 		t.Fatalf("Stop(1012): %v", err)
 	}
 	if code, _, err := c.ExpectClose(wait); err != nil || code != 1012 {
@@ -59,7 +60,7 @@ func TestStopWithAConnectionClosingAlready(t *testing.T) {
 		s.OnConnection(func(_ *Server, c *Conn, _ *handshake.Request) { ids <- c.ID() })
 	})
 	c := h.dial(nil)
-	if err := h.s.Connection(<-ids).Close(ws.CloseNormal, "bye"); err != nil {
+	if err := h.s.Connection(<-ids).Close(frame.CloseNormal, "bye"); err != nil {
 		t.Fatal(err)
 	}
 	if code, _, err := c.ExpectClose(wait); err != nil || code != 1000 {

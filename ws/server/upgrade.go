@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"unievent.dev/ws"
+	"unievent.dev/ws/frame"
 	"unievent.dev/ws/handshake"
 	"unievent.dev/ws/internal/engine"
 	"unievent.dev/ws/permessagedeflate"
@@ -115,7 +116,7 @@ func (s *Server) upgrade(a answerer, r *http.Request) error {
 		// Until its connection has started (and holds the loop itself),
 		// an upgrade has callbacks to run: a Stop now must not let the
 		// loop's Run return under it.
-		s.loop.Ref()
+		wsEngine.Ref(s.loop)
 	}
 	s.mu.Unlock()
 	if !running {
@@ -133,7 +134,7 @@ func (s *Server) upgrade(a answerer, r *http.Request) error {
 			s.pending--
 			s.mu.Unlock()
 		}
-		s.loop.Unref()
+		wsEngine.Unref(s.loop)
 	}()
 	if max := cfg.maxHeaderFields(); max > 0 && headerFields(r) > max {
 		a.refuse(http.StatusRequestHeaderFieldsTooLarge, "too many header fields", nil)
@@ -233,7 +234,7 @@ func (s *Server) upgrade(a answerer, r *http.Request) error {
 	})
 	if panicked {
 		// As for a panic in any connection listener (ws.Conn): 1011.
-		wc.Close(ws.CloseInternalError, "internal error")
+		wc.Close(frame.CloseInternalError, "internal error")
 	}
 	if ra, ok := a.(*rawAnswer); ok {
 		if ra.head != nil {

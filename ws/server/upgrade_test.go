@@ -8,6 +8,7 @@ import (
 
 	"unievent.dev/internal/wstest"
 	"unievent.dev/ws"
+	"unievent.dev/ws/frame"
 	"unievent.dev/ws/handshake"
 )
 
@@ -34,7 +35,7 @@ func TestPanicInConnectionCallbackClosesWith1011(t *testing.T) {
 		t.Fatalf("close %d %v, want 1011", code, err)
 	}
 	bad.WriteFrame(true, 8, wstest.ClosePayload(code, ""))
-	ev.expect(t, "close "+ws.CloseInternalError.String())
+	ev.expect(t, "close "+frame.CloseInternalError.String())
 	good := h.dial(nil)
 	good.WriteMessage(1, []byte("fine"))
 	if _, p, _, err := good.ReadMessage(wait); err != nil || string(p) != "fine" {
@@ -92,7 +93,7 @@ func TestStopDuringUpgradeKeepsTheLoop(t *testing.T) {
 		}
 		c.WriteFrame(true, 8, wstest.ClosePayload(code, ""))
 	}
-	ev.expect(t, "close "+ws.CloseAway.String(), "close "+ws.CloseAway.String())
+	ev.expect(t, "close "+frame.CloseAway.String(), "close "+frame.CloseAway.String())
 }
 
 // An upgrade request with more header fields than MaxHeaderFields gets

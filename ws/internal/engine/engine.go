@@ -59,6 +59,10 @@ type Funcs[C, L, Cfg any] struct {
 	// Handles returns the number of active handles of a loop (a running
 	// server, an open connection, an upgrade under way).
 	Handles func(*L) int
+	// Ref registers an active handle of a loop (a running server, an
+	// upgrade under way): the loop's Run does not return while it is
+	// registered. Unref unregisters it; every Ref is paired with one Unref.
+	Ref, Unref func(*L)
 }
 
 // Registered is package ws's *Funcs[ws.Conn, ws.Loop, ws.Config].
