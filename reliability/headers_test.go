@@ -18,7 +18,7 @@ import (
 // gets 431 (a malformed line 400), the connection is closed, and the
 // server allocates nothing beyond the limit whatever the client sends.
 func TestOversizedAndMalformedRequests(t *testing.T) {
-	const limit = server.DefaultMaxHeaderBytes
+	limit := server.DefaultConfig().HTTP.MaxHeaderBytes
 	valid := "Host: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
 	var many, tiny strings.Builder
 	for i := range 200_000 { // 2.5 MB of small fields

@@ -26,7 +26,7 @@ func TestIdleConnectionCost(t *testing.T) {
 		// The largest request an upgrade may have: as many fields as
 		// MaxHeaderFields allows (the handshake's own five included),
 		// filling MaxHeaderBytes.
-		{"the largest request head", server.DefaultMaxHeaderFields - 5, 75, false, 48 << 10},
+		{"the largest request head", server.DefaultConfig().MaxHeaderFields - 5, 75, false, 48 << 10},
 		// wss: a goroutine per connection, and crypto/tls's own state.
 		{"wss", 0, 0, true, 32 << 10},
 	} {

@@ -18,7 +18,7 @@ import (
 // memory stays bounded; the test reports the bytes each slow socket costs.
 func TestSlowloris(t *testing.T) {
 	n := scale(300, 2000)
-	timeout := scale(3*time.Second, server.DefaultHandshakeTimeout)
+	timeout := scale(3*time.Second, server.DefaultConfig().HTTP.HandshakeTimeout)
 	base := servertest.TakeBaseline()
 	var cfg server.Config
 	cfg.HTTP.HandshakeTimeout = timeout

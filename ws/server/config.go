@@ -10,20 +10,21 @@ import (
 	"unievent.dev/ws/handshake"
 )
 
-// Defaults for the zero values of HTTPConfig and Config.
+// The defaults of the zero fields of HTTPConfig and Config
+// (DefaultConfig).
 const (
-	DefaultMaxHeaderBytes    = 8 << 10
-	DefaultHandshakeTimeout  = 10 * time.Second
-	DefaultHTTPIdleTimeout   = 60 * time.Second
-	DefaultHTTPWriteTimeout  = 30 * time.Second
-	DefaultMaxConnections    = 100_000
-	DefaultRetryAfterSeconds = 5
-	DefaultMaxHeaderFields   = 100
+	defaultMaxHeaderBytes    = 8 << 10
+	defaultHandshakeTimeout  = 10 * time.Second
+	defaultHTTPIdleTimeout   = 60 * time.Second
+	defaultHTTPWriteTimeout  = 30 * time.Second
+	defaultMaxConnections    = 100_000
+	defaultRetryAfterSeconds = 5
+	defaultMaxHeaderFields   = 100
 )
 
 // HTTPConfig holds the parameters of the HTTP server that runs on the
 // locations (the reference's http server parameters). The zero value takes
-// the defaults; a negative duration turns that timeout off.
+// the defaults (DefaultConfig); a negative duration turns that timeout off.
 type HTTPConfig struct {
 	// MaxHeaderBytes bounds a request head: the request line, the header
 	// fields and the blank line ending them. The server reads the first
@@ -31,20 +32,20 @@ type HTTPConfig struct {
 	// not), and a head larger than MaxHeaderBytes gets 431, exactly.
 	// Later requests on a kept-alive plain HTTP connection are read by
 	// net/http, which reads up to 4 KiB past the limit before it answers
-	// 431. 0 means DefaultMaxHeaderBytes. A server mounted on a foreign
+	// 431. 0 means the default. A server mounted on a foreign
 	// http.Server (ServeHTTP, UpgradeConnection) is given requests that
 	// server has read: its own MaxHeaderBytes applies, with net/http's
 	// 4 KiB of slack.
 	MaxHeaderBytes int
 	// HandshakeTimeout bounds the TLS handshake and the reading of the
 	// request line and headers (slow or silent clients); 0 means
-	// DefaultHandshakeTimeout.
+	// the default.
 	HandshakeTimeout time.Duration
 	// IdleTimeout bounds the wait for the next request on a kept-alive
-	// plain HTTP connection; 0 means DefaultHTTPIdleTimeout.
+	// plain HTTP connection; 0 means the default.
 	IdleTimeout time.Duration
 	// WriteTimeout bounds the writing of a plain HTTP response and of the
-	// handshake response; 0 means DefaultHTTPWriteTimeout.
+	// handshake response; 0 means the default.
 	WriteTimeout time.Duration
 	// Handler serves plain (non-WebSocket) requests, and may answer or
 	// upgrade (Server.UpgradeConnection) WebSocket requests too; an
@@ -72,18 +73,37 @@ type Config struct {
 	// callback may choose another offered one with SendAcceptResponse).
 	Protocols []string
 	// MaxConnections bounds the open WebSocket connections; an upgrade
-	// beyond it gets 503 with Retry-After. 0 means DefaultMaxConnections,
+	// beyond it gets 503 with Retry-After. 0 means the default,
 	// negative means no limit.
 	MaxConnections int
 	// RetryAfter is the Retry-After the 503 above carries, in seconds; 0
-	// means DefaultRetryAfterSeconds.
+	// means the default.
 	RetryAfter int
 	// MaxHeaderFields bounds the header fields of an upgrade request
 	// (Host included); a request with more gets 431. A connection keeps
 	// its request, parsed, for Conn.Request: at about 130 bytes a field,
 	// 8 KiB of the smallest fields would otherwise cost some 120 KiB per
-	// connection. 0 means DefaultMaxHeaderFields, negative means no limit.
+	// connection. 0 means the default, negative means no limit.
 	MaxHeaderFields int
+}
+
+// DefaultConfig returns the Config that the zero Config stands for: no
+// location, and every limit and timeout that has a default set to it,
+// ws.DefaultConfig's included (ExampleDefaultConfig prints them). A server
+// made with DefaultConfig behaves as one made with Config{}.
+func DefaultConfig() Config {
+	return Config{
+		Config: ws.DefaultConfig(),
+		HTTP: HTTPConfig{
+			MaxHeaderBytes:   defaultMaxHeaderBytes,
+			HandshakeTimeout: defaultHandshakeTimeout,
+			IdleTimeout:      defaultHTTPIdleTimeout,
+			WriteTimeout:     defaultHTTPWriteTimeout,
+		},
+		MaxConnections:  defaultMaxConnections,
+		RetryAfter:      defaultRetryAfterSeconds,
+		MaxHeaderFields: defaultMaxHeaderFields,
+	}
 }
 
 // frontEndChanged reports whether o needs another HTTP server than h. The
@@ -139,7 +159,7 @@ func (c *Config) validate() error {
 func (c *Config) maxConnections() int {
 	switch {
 	case c.MaxConnections == 0:
-		return DefaultMaxConnections
+		return defaultMaxConnections
 	case c.MaxConnections < 0:
 		return 0
 	}
@@ -149,7 +169,7 @@ func (c *Config) maxConnections() int {
 func (c *Config) maxHeaderFields() int {
 	switch {
 	case c.MaxHeaderFields == 0:
-		return DefaultMaxHeaderFields
+		return defaultMaxHeaderFields
 	case c.MaxHeaderFields < 0:
 		return 0
 	}
@@ -158,7 +178,7 @@ func (c *Config) maxHeaderFields() int {
 
 func (c *Config) retryAfter() int {
 	if c.RetryAfter == 0 {
-		return DefaultRetryAfterSeconds
+		return defaultRetryAfterSeconds
 	}
 	return c.RetryAfter
 }

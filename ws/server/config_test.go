@@ -80,3 +80,30 @@ func TestConfigRefusesBadSettings(t *testing.T) {
 		t.Fatalf("protocol %q after a refused Configure, want chat", got)
 	}
 }
+
+// DefaultConfig stands for the zero Config: a server made with either
+// applies the same limits and timeouts.
+func TestDefaultConfigIsTheZeroConfig(t *testing.T) {
+	zero, def := &Server{}, &Server{}
+	zero.setConfig(&Config{})
+	d := DefaultConfig()
+	def.setConfig(&d)
+	if err := d.validate(); err != nil {
+		t.Fatalf("DefaultConfig does not validate: %v", err)
+	}
+	type limits struct{ conns, fields, retry int }
+	if got, want := (limits{def.cfg.maxConnections(), def.cfg.maxHeaderFields(), def.cfg.retryAfter()}),
+		(limits{zero.cfg.maxConnections(), zero.cfg.maxHeaderFields(), zero.cfg.retryAfter()}); got != want {
+		t.Errorf("DefaultConfig's limits %+v, the zero Config's %+v", got, want)
+	}
+	zs, ds := zero.newFrontEnd(), def.newFrontEnd()
+	defer zs.srv.Close()
+	defer ds.srv.Close()
+	if zs.srv.MaxHeaderBytes != ds.srv.MaxHeaderBytes || zs.srv.ReadHeaderTimeout != ds.srv.ReadHeaderTimeout ||
+		zs.srv.IdleTimeout != ds.srv.IdleTimeout || zs.srv.WriteTimeout != ds.srv.WriteTimeout {
+		t.Errorf("DefaultConfig's HTTP server %+v, the zero Config's %+v", ds.srv, zs.srv)
+	}
+	if *def.wsCfg != ws.DefaultConfig() {
+		t.Errorf("DefaultConfig's ws.Config %+v, want ws.DefaultConfig()", *def.wsCfg)
+	}
+}

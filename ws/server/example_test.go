@@ -899,3 +899,26 @@ func ExampleConn() {
 	// hello from /closure
 	// hello from /lookup
 }
+
+// DefaultConfig is what the zero Config stands for: every limit and
+// timeout is on (the connections' own are ws.DefaultConfig's).
+func ExampleDefaultConfig() {
+	c := server.DefaultConfig()
+	fmt.Println("HTTP.MaxHeaderBytes:", c.HTTP.MaxHeaderBytes>>10, "KiB")
+	fmt.Println("HTTP.HandshakeTimeout:", c.HTTP.HandshakeTimeout)
+	fmt.Println("HTTP.IdleTimeout:", c.HTTP.IdleTimeout)
+	fmt.Println("HTTP.WriteTimeout:", c.HTTP.WriteTimeout)
+	fmt.Println("MaxConnections:", c.MaxConnections)
+	fmt.Println("RetryAfter:", c.RetryAfter, "s")
+	fmt.Println("MaxHeaderFields:", c.MaxHeaderFields)
+	fmt.Println("MaxMessageSize:", c.MaxMessageSize>>20, "MiB")
+	// Output:
+	// HTTP.MaxHeaderBytes: 8 KiB
+	// HTTP.HandshakeTimeout: 10s
+	// HTTP.IdleTimeout: 1m0s
+	// HTTP.WriteTimeout: 30s
+	// MaxConnections: 100000
+	// RetryAfter: 5 s
+	// MaxHeaderFields: 100
+	// MaxMessageSize: 4 MiB
+}

@@ -66,9 +66,9 @@ func (s *Server) serveConn(nc net.Conn, fe *frontEnd) {
 	s.mu.Unlock()
 	limit := h.MaxHeaderBytes
 	if limit == 0 {
-		limit = DefaultMaxHeaderBytes
+		limit = defaultMaxHeaderBytes
 	}
-	if t := orDuration(h.HandshakeTimeout, DefaultHandshakeTimeout); t > 0 {
+	if t := orDuration(h.HandshakeTimeout, defaultHandshakeTimeout); t > 0 {
 		nc.SetReadDeadline(time.Now().Add(t))
 	}
 	if !s.readingHead(nc, true) {

@@ -246,7 +246,7 @@ func TestMountedRefusals(t *testing.T) {
 		return r
 	}
 	many := http.Header{}
-	for i := range DefaultMaxHeaderFields {
+	for i := range defaultMaxHeaderFields {
 		many["X-Field-"+strconv.Itoa(i)] = []string{"v"}
 	}
 	for _, tc := range []struct {

@@ -90,15 +90,15 @@ func (s *Server) newFrontEnd() *frontEnd {
 	fe.srv = &http.Server{
 		Handler:           s,
 		MaxHeaderBytes:    max(h.MaxHeaderBytes, 0),
-		ReadHeaderTimeout: orDuration(h.HandshakeTimeout, DefaultHandshakeTimeout),
-		IdleTimeout:       orDuration(h.IdleTimeout, DefaultHTTPIdleTimeout),
-		WriteTimeout:      orDuration(h.WriteTimeout, DefaultHTTPWriteTimeout),
+		ReadHeaderTimeout: orDuration(h.HandshakeTimeout, defaultHandshakeTimeout),
+		IdleTimeout:       orDuration(h.IdleTimeout, defaultHTTPIdleTimeout),
+		WriteTimeout:      orDuration(h.WriteTimeout, defaultHTTPWriteTimeout),
 		TLSNextProto:      map[string]func(*http.Server, *tls.Conn, http.Handler){}, // HTTP/1.1 only
 		ConnContext:       connContext,
 		ErrorLog:          log.New(discard{}, "", 0),
 	}
 	if fe.srv.MaxHeaderBytes == 0 {
-		fe.srv.MaxHeaderBytes = DefaultMaxHeaderBytes
+		fe.srv.MaxHeaderBytes = defaultMaxHeaderBytes
 	}
 	// The read deadline http.Server sets for the headers would otherwise
 	// carry over to the hijacked connection; it is cleared at upgrade.

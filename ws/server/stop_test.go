@@ -33,7 +33,7 @@ func TestStopClosesHandshakesInProgress(t *testing.T) {
 	h.s.Stop()
 	// wait is below the handshake timeout: only Stop can end the socket
 	// before the deadline.
-	nc.SetReadDeadline(time.Now().Add(min(wait, DefaultHandshakeTimeout/2)))
+	nc.SetReadDeadline(time.Now().Add(min(wait, defaultHandshakeTimeout/2)))
 	if _, err := io.Copy(io.Discard, nc); isTimeout(err) {
 		t.Fatalf("the half-sent request still holds its socket after Stop: %v", err)
 	}

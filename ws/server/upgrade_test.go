@@ -117,8 +117,8 @@ func TestMaxHeaderFields(t *testing.T) {
 	}{
 		{"at the limit", 20, 15, 101},
 		{"one over", 20, 16, 431},
-		{"the default", 0, DefaultMaxHeaderFields - 5, 101},
-		{"over the default", 0, DefaultMaxHeaderFields - 4, 431},
+		{"the default", 0, defaultMaxHeaderFields - 5, 101},
+		{"over the default", 0, defaultMaxHeaderFields - 4, 431},
 		{"no limit", -1, 300, 101},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
