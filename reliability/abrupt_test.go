@@ -105,7 +105,7 @@ func TestAbruptEndings(t *testing.T) {
 		{"TCP reset in the middle of the handshake", nil, func(t *testing.T, h *harness) int {
 			nc := dialTCP(t, h.addr)
 			nc.Write(req[:len(req)/2])
-			time.Sleep(20 * time.Millisecond)
+			wstest.WaitFor(t, "the server reading half the request", func() bool { return readByPeer(nc) })
 			nc.(*net.TCPConn).SetLinger(0)
 			nc.Close()
 			return 0

@@ -80,7 +80,7 @@ func TestFragmentFlood(t *testing.T) {
 					if c.Write(batch) != nil {
 						break // the server closed
 					}
-					time.Sleep(tc.gap)
+					time.Sleep(tc.gap) // the trickle is the case under test
 				}
 				sent <- f.sent
 			}()

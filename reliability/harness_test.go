@@ -349,6 +349,51 @@ func dialTCP(t testing.TB, addr string) net.Conn {
 	return nc
 }
 
+// readByPeer reports whether every byte written on nc, a TCP connection
+// to a server in this process, has been read by the server: nc has no
+// byte left unacknowledged and the server's socket none left unread (the
+// tx_queue and rx_queue columns of /proc/net/tcp, on loopback). Where
+// /proc/net/tcp does not exist it reports true: the tests that wait on
+// it then order their events by chance.
+func readByPeer(nc net.Conn) bool {
+	b, err := os.ReadFile("/proc/net/tcp")
+	if err != nil {
+		return true
+	}
+	_, local, _ := strings.Cut(nc.LocalAddr().String(), ":")
+	_, remote, _ := strings.Cut(nc.RemoteAddr().String(), ":")
+	lport, _ := strconv.Atoi(local)
+	rport, _ := strconv.Atoi(remote)
+	port := func(addr string) int {
+		_, hex, _ := strings.Cut(addr, ":")
+		n, _ := strconv.ParseUint(hex, 16, 16)
+		return int(n)
+	}
+	queue := func(q string, rx bool) uint64 {
+		tx, rxq, _ := strings.Cut(q, ":")
+		if rx {
+			tx = rxq
+		}
+		n, _ := strconv.ParseUint(tx, 16, 64)
+		return n
+	}
+	sent, received := false, false
+	for line := range strings.Lines(string(b)) {
+		f := strings.Fields(line)
+		if len(f) < 5 || f[0] == "sl" {
+			continue
+		}
+		from, to := port(f[1]), port(f[2])
+		switch {
+		case from == lport && to == rport: // nc
+			sent = queue(f[4], false) == 0
+		case from == rport && to == lport: // the server's socket
+			received = queue(f[4], true) == 0
+		}
+	}
+	return sent && received
+}
+
 var errClosedByServer = errors.New("the server sent a close frame")
 
 // isTimeout reports whether err is a deadline that passed.

@@ -125,7 +125,9 @@ func TestPingFlood(t *testing.T) {
 				}
 			}
 		}()
-		time.Sleep(time.Second) // the flood meets TCP's flow control
+		wstest.WaitFor(t, "the flood meeting TCP's flow control (a pong the socket refuses) or the drop", func() bool {
+			return sc.BufferedAmount() > 0 || h.ev.ndiscs() > 0
+		})
 		memFlood := goMemory()
 		if !h.ev.await(1, wait) {
 			t.Fatalf("not dropped %v after the flood began: %d pings written, server stats %+v, %d bytes queued",

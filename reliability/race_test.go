@@ -119,7 +119,7 @@ func TestRaceStress(t *testing.T) {
 							c.SendPing([]byte("p"))
 							_ = c.BufferedAmount()
 							_ = c.Stats()
-							time.Sleep(time.Millisecond)
+							time.Sleep(time.Millisecond) // the senders' rate
 						}
 					}
 				}()
@@ -160,7 +160,7 @@ func TestRaceStress(t *testing.T) {
 	var closedByServer, closedByClient, reset, dialed, reconfigured atomic.Int64
 	// Chaos: connections end from either side and new ones come.
 	background(func(r *rand.Rand) {
-		time.Sleep(time.Duration(r.IntN(20)) * time.Millisecond)
+		time.Sleep(time.Duration(r.IntN(20)) * time.Millisecond) // the chaos's rate
 		switch r.IntN(4) {
 		case 0: // the server closes one, from outside the loop
 			var pick *server.Conn
@@ -196,7 +196,7 @@ func TestRaceStress(t *testing.T) {
 	})
 	// Reconfiguration: limits change, a second location comes and goes.
 	background(func(r *rand.Rand) {
-		time.Sleep(10 * time.Millisecond)
+		time.Sleep(10 * time.Millisecond) // the reconfigurations' rate
 		c := cfg
 		c.SendQueueLimit = (64 + r.IntN(512)) << 10
 		c.MaxMessageSize = (1 + r.IntN(8)) << 20
@@ -219,10 +219,10 @@ func TestRaceStress(t *testing.T) {
 		}
 		_ = h.s.Len()
 		_ = h.s.Listeners()
-		time.Sleep(time.Millisecond)
+		time.Sleep(time.Millisecond) // the readers' rate
 	})
 
-	time.Sleep(duration)
+	time.Sleep(duration) // the length of the run
 	close(stop)
 	wg.Wait()
 	h.stop()

@@ -159,7 +159,7 @@ func measureRTT(t testing.TB, c *wstest.Client, count, size int, gap time.Durati
 			t.Fatal(err)
 		}
 		if gap > 0 {
-			time.Sleep(gap)
+			time.Sleep(gap) // the client's sending rate
 		}
 	}
 	if err := <-done; err != nil {

@@ -46,7 +46,7 @@ func runBusyClient(c *wstest.Client, gap time.Duration) *busyClient {
 			if err != nil {
 				return // the reader reports how the connection ended
 			}
-			time.Sleep(gap)
+			time.Sleep(gap) // the client's sending rate
 		}
 	}()
 	go func() { // the reader

@@ -105,7 +105,7 @@ func TestTLSAbuse(t *testing.T) {
 	kinds := []string{"silent after TCP", "half a ClientHello", "TLS done, no request"}
 	type result struct {
 		kind   int
-		closed time.Duration // -1: still open at the end
+		closed time.Duration // -1: still open at the client's deadline, wait past the handshake timeout
 	}
 	results := make(chan result, n)
 	var wg sync.WaitGroup
@@ -157,7 +157,7 @@ func TestTLSAbuse(t *testing.T) {
 
 	wg.Wait()
 	close(results)
-	var early, late, open int
+	var early, open int
 	var longest time.Duration
 	for r := range results {
 		switch {
@@ -165,15 +165,13 @@ func TestTLSAbuse(t *testing.T) {
 			open++
 		case r.closed < timeout-50*time.Millisecond:
 			early++
-		case r.closed > timeout+3*time.Second:
-			late++
 		}
 		longest = max(longest, r.closed)
 	}
-	t.Logf("%d stalled clients (%s), handshake timeout %v: all closed within %v of it (longest %v); %d plain HTTP requests answered 400; the whole took %v",
-		n, strings.Join(kinds, ", "), timeout, 3*time.Second, longest.Round(time.Millisecond), n, time.Since(started).Round(time.Millisecond))
-	if open > 0 || early > 0 || late > 0 {
-		t.Errorf("%d stalled clients never closed, %d closed before the handshake timeout, %d long after it", open, early, late)
+	t.Logf("%d stalled clients (%s), handshake timeout %v: closed after %v at the longest; %d plain HTTP requests answered 400; the whole took %v",
+		n, strings.Join(kinds, ", "), timeout, longest.Round(time.Millisecond), n, time.Since(started).Round(time.Millisecond))
+	if open > 0 || early > 0 {
+		t.Errorf("%d stalled clients still open %v past the handshake timeout, %d closed before it", open, wait, early)
 	}
 	echoes("after")
 	wss.Close()

@@ -44,22 +44,22 @@ func TestCloseTimeoutBoundsABlockedWrite(t *testing.T) {
 			if _, err := cli.Write(wire); err != nil {
 				t.Fatal(err)
 			}
-			// The server reads the ping and blocks writing its pong.
-			time.Sleep(50 * time.Millisecond)
-			start := time.Now()
+			ping := len(wstest.AppendFrame(nil, true, 0, 9, []byte("ping")))
+			wstest.WaitFor(t, "the server reading the ping and writing its pong", func() bool {
+				return c.Stats().BytesIn >= uint64(ping) && c.BufferedAmount() > 0
+			})
 			if tc.close != nil {
 				tc.close(c)
 			}
+			// The event must come long before WriteTimeout (a minute)
+			// would end the write.
 			select {
 			case code := <-closed:
 				if code != tc.code {
 					t.Errorf("close event with %v, want %v", code, tc.code)
 				}
-				if el := time.Since(start); el > 2*time.Second {
-					t.Errorf("closed after %v; the close timeout is %v", el, cfg.CloseTimeout)
-				}
-			case <-time.After(10 * time.Second):
-				t.Fatalf("no close event 10s after the close; the close timeout is %v", cfg.CloseTimeout)
+			case <-time.After(wstest.WaitTimeout):
+				t.Fatalf("no close event %v after the close; the close timeout is %v", wstest.WaitTimeout, cfg.CloseTimeout)
 			}
 		})
 	}
@@ -125,14 +125,15 @@ func goroutineConn(t *testing.T, cfg *Config, setup func(*Conn)) *wstest.Client 
 // The close timeout bounds waiting for the peer, not the server's own
 // delay: a listener that queues a reply and a close and then takes longer
 // than the close timeout must still get both out (net.Conn fails a write
-// whose deadline has passed without trying it; both used to be dropped,
-// found by FuzzConn on the goroutine path with a 10 ms close timeout).
+// whose deadline has passed without trying it, so the flush must not
+// start from a passed deadline; FuzzConn on the goroutine path with a
+// 10 ms close timeout covers the same).
 func TestCloseFrameOutAfterTheCloseTimeoutPassed(t *testing.T) {
 	wc := goroutineConn(t, &Config{CloseTimeout: 5 * time.Millisecond}, func(c *Conn) {
 		c.OnMessage(func(c *Conn, m *Message) {
 			c.SendText("reply")
 			c.Close(frame.CloseNormal, "done")
-			time.Sleep(50 * time.Millisecond) // the close timeout passes before the flush
+			time.Sleep(50 * time.Millisecond) // the case under test: a listener slower than the close timeout
 		})
 	})
 	if err := wc.WriteMessage(byte(frame.OpText), []byte("go")); err != nil {
@@ -153,18 +154,30 @@ func TestCloseFrameOutAfterTheCloseTimeoutPassed(t *testing.T) {
 // 1006.
 func TestPeerCloseReadAfterTheCloseTimeoutPassed(t *testing.T) {
 	closed := make(chan CloseCode, 1)
+	inListener, peerClosed := make(chan struct{}), make(chan struct{})
 	wc := goroutineConn(t, &Config{CloseTimeout: 5 * time.Millisecond}, func(c *Conn) {
 		c.OnMessage(func(c *Conn, m *Message) {
 			c.Close(frame.CloseNormal, "bye")
-			time.Sleep(100 * time.Millisecond) // the peer's close arrives meanwhile; the close timeout passes
+			close(inListener)
+			select { // the peer's close frame arrives while the listener runs
+			case <-peerClosed:
+			case <-time.After(wstest.WaitTimeout):
+			}
+			time.Sleep(50 * time.Millisecond) // the case under test: a listener slower than the close timeout
 		})
 		c.OnClose(func(_ *Conn, code CloseCode, _ string) { closed <- code })
 	})
 	if err := wc.WriteMessage(byte(frame.OpText), []byte("go")); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(20 * time.Millisecond)
-	if err := wc.Write(wstest.AppendFrame(nil, true, 0, byte(frame.OpClose), wstest.ClosePayload(1000, ""))); err != nil {
+	select {
+	case <-inListener:
+	case <-time.After(wstest.WaitTimeout):
+		t.Fatal("the listener did not get the message")
+	}
+	err := wc.Write(wstest.AppendFrame(nil, true, 0, byte(frame.OpClose), wstest.ClosePayload(1000, "")))
+	close(peerClosed)
+	if err != nil {
 		t.Fatal(err)
 	}
 	if code, reason, err := wc.ExpectClose(5 * time.Second); err != nil || code != 1000 || reason != "bye" {

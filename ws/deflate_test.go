@@ -158,18 +158,15 @@ func TestDeflatedSendsPendingAtTheEnd(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("no close event")
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	var kept bool
+	var queued int
+	if !wstest.Poll(wstest.WaitTimeout, func() bool {
 		conn.q.mu.Lock()
-		z, queued := conn.q.z, conn.q.queued
-		conn.q.mu.Unlock()
-		if z == nil && queued == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after the end: %d bytes still queued (deflate state kept: %v)", queued, z != nil)
-		}
-		time.Sleep(10 * time.Millisecond)
+		defer conn.q.mu.Unlock()
+		kept, queued = conn.q.z != nil, conn.q.queued
+		return !kept && queued == 0
+	}) {
+		t.Fatalf("after the end: %d bytes still queued (deflate state kept: %v)", queued, kept)
 	}
 	select {
 	case code := <-closed:
@@ -181,7 +178,7 @@ func TestDeflatedSendsPendingAtTheEnd(t *testing.T) {
 // A limit beyond what a message can be (math.MaxInt, as a config meaning
 // "no limit" might say) still lets compressed messages through: the limit
 // handed to the inflater as an int must not wrap negative on 32-bit
-// platforms (it did, and every compressed message closed with 1009).
+// platforms (where every compressed message would close with 1009).
 func TestDeflatedMessageUnderAHugeLimit(t *testing.T) {
 	loop := runningLoop(t)
 	cfg := &Config{MaxMessageSize: math.MaxInt, MaxFrameSize: math.MaxInt}

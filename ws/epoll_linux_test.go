@@ -29,16 +29,16 @@ func echoListener(c *Conn) {
 	c.OnMessage(func(c *Conn, m *Message) { c.Send(m.Opcode, m.Payload) })
 }
 
+// waitGoroutines waits up to timeout for the goroutine count to come down
+// to want and returns the last count.
 func waitGoroutines(t *testing.T, want int, timeout time.Duration) int {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		g := runtime.NumGoroutine()
-		if g <= want || time.Now().After(deadline) {
-			return g
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	var g int
+	wstest.Poll(timeout, func() bool {
+		g = runtime.NumGoroutine()
+		return g <= want
+	})
+	return g
 }
 
 // Established connections on plain sockets are watched by the loop's
@@ -111,7 +111,8 @@ func TestPollerPausesReadingWhileAWriteWaits(t *testing.T) {
 		writeDone <- err
 	}()
 	// The client writes and does not read: its writes stop once both
-	// sides' buffers are full.
+	// sides' buffers are full. The two seconds of watching are the
+	// test: the queue must stay bounded all along.
 	max := 0
 	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		max = maxInt(max, c.BufferedAmount())
@@ -187,7 +188,7 @@ func TestPollerTimers(t *testing.T) {
 		c, cl := tcpConn(t, loop, cfg, func(c *Conn) {
 			c.OnClose(func(_ *Conn, code CloseCode, _ string) { ended <- code })
 		})
-		time.Sleep(50 * time.Millisecond) // the poller has it
+		wstest.WaitFor(t, "the poller taking the connection", c.p.watched.Load)
 		start := time.Now()
 		go c.Close(frame.CloseNormal, "bye")
 		if code, _, err := cl.ExpectClose(5 * time.Second); err != nil || code != 1000 {
@@ -222,14 +223,7 @@ func TestPollerBusyConnectionGetsItsGoroutineBack(t *testing.T) {
 		}
 	}
 	watched := func(want bool, timeout time.Duration) bool {
-		for deadline := time.Now().Add(timeout); ; time.Sleep(time.Millisecond) {
-			if c.p.watched.Load() == want {
-				return true
-			}
-			if time.Now().After(deadline) {
-				return false
-			}
-		}
+		return wstest.Poll(timeout, func() bool { return c.p.watched.Load() == want })
 	}
 	for cycle := range 3 {
 		// Silent: the poller has it.
@@ -284,7 +278,7 @@ func TestPollerModeChangesKeepOrder(t *testing.T) {
 				return
 			}
 			n++
-			time.Sleep(200 * time.Microsecond)
+			time.Sleep(200 * time.Microsecond) // the rate of the other goroutine's sends
 		}
 	}()
 	nextText, nextEcho := 0, 0
@@ -329,7 +323,7 @@ func TestPollerModeChangesKeepOrder(t *testing.T) {
 			if burst%2 == 0 {
 				read()
 			} else {
-				time.Sleep(time.Millisecond)
+				time.Sleep(time.Millisecond) // the pause is the case under test
 			}
 		}
 		if c.p.watched.Load() {
@@ -428,10 +422,8 @@ func TestPollersRunListenersOneAtATime(t *testing.T) {
 	}
 	used := map[*poller]bool{}
 	for i, c := range servers {
-		for deadline := time.Now().Add(5 * time.Second); !c.p.watched.Load(); time.Sleep(time.Millisecond) {
-			if time.Now().After(deadline) {
-				t.Fatalf("connection %d not handed to a poller", i)
-			}
+		if !wstest.Poll(5*time.Second, c.p.watched.Load) {
+			t.Fatalf("connection %d not handed to a poller", i)
 		}
 		used[c.p.pl] = true
 	}
@@ -483,7 +475,7 @@ func TestReplyLargerThanTheSocketTakes(t *testing.T) {
 	for i := range big {
 		big[i] = byte(i*7 + i>>12)
 	}
-	_, cli := tcpConn(t, loop, &Config{SendQueueLimit: 64 << 20}, func(c *Conn) {
+	srv, cli := tcpConn(t, loop, &Config{SendQueueLimit: 64 << 20}, func(c *Conn) {
 		c.OnMessage(func(c *Conn, m *Message) {
 			if string(m.Payload) == "big" {
 				if err := c.SendBinary(big); err != nil {
@@ -500,7 +492,7 @@ func TestReplyLargerThanTheSocketTakes(t *testing.T) {
 	if err := cli.WriteMessage(byte(frame.OpText), []byte("after")); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(100 * time.Millisecond) // the socket's buffers fill up
+	wstest.WaitFor(t, "the reply filling the socket's buffers", func() bool { return srv.BufferedAmount() > 0 })
 	op, p, _, err := cli.ReadMessage(10 * time.Second)
 	if err != nil {
 		t.Fatal(err)

@@ -30,7 +30,7 @@ func TestLoopCallbacksNeverOverlap(t *testing.T) {
 		if inside.Add(1) != 1 {
 			overlaps.Add(1)
 		}
-		time.Sleep(time.Microsecond)
+		time.Sleep(time.Microsecond) // a callback that takes a while, so that an overlap would show
 		count.Add(1)
 		inside.Add(-1)
 	}

@@ -137,7 +137,8 @@ func TestIdleTimeoutCloseHandshake(t *testing.T) {
 	}
 	payload := make([]byte, hdr[1])
 	io.ReadFull(cli, payload)
-	// Wait a while before answering, as a peer across the world would.
+	// The case under test: a peer that stays silent a while before it
+	// answers, as one across the world would.
 	readsAtClose := cc.reads.Load()
 	time.Sleep(200 * time.Millisecond)
 	if n := cc.reads.Load() - readsAtClose; n > 5 {
