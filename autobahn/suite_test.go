@@ -62,7 +62,7 @@ func families() []family {
 		{id: "13", name: "compression, parameters", cases: compressionParameterCases, timeout: heavy(), parallel: 4},
 		{id: "H", name: "opening handshake", cases: handshakeCases, timeout: quickTimeout},
 		{id: "P", name: "permessage-deflate offers", cases: offerCases, timeout: quickTimeout},
-		{id: "F", name: "framing Autobahn leaves out", cases: extraFramingCases, timeout: quickTimeout},
+		{id: "F", name: "framing Autobahn leaves out", cases: strictCases, timeout: quickTimeout},
 	}
 }
 

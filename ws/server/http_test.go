@@ -306,3 +306,47 @@ func TestMountedRefusals(t *testing.T) {
 		t.Errorf("after Stop: %d, %v; want 503 and ErrStopped", rec.Code, err)
 	}
 }
+
+// HTTP is nil without locations, Configure having removed them too.
+func TestHTTPNilWithoutLocations(t *testing.T) {
+	h := start(t, Config{}, echo)
+	if h.s.HTTP() == nil {
+		t.Fatal("HTTP() is nil with a location")
+	}
+	if err := h.s.Configure(Config{}); err != nil {
+		t.Fatal(err)
+	}
+	if h.s.HTTP() != nil {
+		t.Fatal("HTTP() is not nil after Configure removed every location")
+	}
+	if ls := h.s.Listeners(); len(ls) != 0 {
+		t.Fatalf("listeners %v", ls)
+	}
+	if err := h.s.Configure(Config{Locations: []Location{{Host: "127.0.0.1"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if h.s.HTTP() == nil {
+		t.Fatal("HTTP() is nil after Configure added a location")
+	}
+	a, _ := h.s.Addr()
+	c, err := wstest.Dial(a.String(), "/", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	echoes(t, c, "back")
+	c.Close()
+}
+
+// A plain request the HTTP handler writes nothing for gets net/http's 200
+// with an empty body, as it would from any http.Handler.
+func TestHandlerThatWritesNothing(t *testing.T) {
+	h := start(t, Config{HTTP: HTTPConfig{Handler: http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})}}, echo)
+	resp, err := http.Get("http://" + h.addr + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := readBody(resp); resp.StatusCode != http.StatusOK || b != "" {
+		t.Fatalf("%d %q, want 200 and no body", resp.StatusCode, b)
+	}
+	echoes(t, h.dial(nil), "upgraded")
+}

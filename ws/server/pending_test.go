@@ -5,8 +5,8 @@ import (
 	"net"
 	"net/http"
 	"testing"
-	"unievent.dev/internal/wstest"
 
+	"unievent.dev/internal/wstest"
 	"unievent.dev/ws"
 	"unievent.dev/ws/frame"
 	"unievent.dev/ws/handshake"

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"unievent.dev/ws/frame"
-	"unievent.dev/ws/permessagedeflate"
 )
 
 // What an application may get wrong when it sends or closes: each call
@@ -81,30 +80,5 @@ func TestSendAndCloseRefuseBadArguments(t *testing.T) {
 	}
 	if code, reason, err := wc.ExpectClose(5 * time.Second); err != nil || code != 1000 || len(reason) != 123 {
 		t.Fatalf("close %d, %d-byte reason, %v; want 1000 with the 123-byte reason", code, len(reason), err)
-	}
-}
-
-// Config.Validate refuses every setting that cannot work.
-func TestConfigValidateRefusesBadSettings(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		cfg  Config
-	}{
-		{"negative MaxFrameSize", Config{MaxFrameSize: -1}},
-		{"negative MaxMessageSize", Config{MaxMessageSize: -1}},
-		{"negative MaxFragments", Config{MaxFragments: -1}},
-		{"negative SendQueueLimit", Config{SendQueueLimit: -1}},
-		{"negative ReadBufferSize", Config{ReadBufferSize: -1}},
-		{"ReadBufferSize below 512", Config{ReadBufferSize: 511}},
-		{"unknown SendQueuePolicy", Config{SendQueuePolicy: BackpressureRefuse + 1}},
-		{"deflate level 10", Config{Deflate: &permessagedeflate.Config{Level: 10}}},
-		{"deflate window bits 7", Config{Deflate: &permessagedeflate.Config{ServerMaxWindowBits: 7}}},
-	} {
-		if err := tc.cfg.Validate(); err == nil {
-			t.Errorf("%s: accepted", tc.name)
-		}
-	}
-	if err := (&Config{ReadBufferSize: 512, IdleTimeout: -1}).Validate(); err != nil {
-		t.Errorf("a valid config refused: %v", err)
 	}
 }

@@ -63,9 +63,9 @@ func fromDictionary(p []byte) []byte {
 	return buf.Bytes()[:buf.Len()-4]
 }
 
-// extraFramingCases are family F, what Autobahn leaves out of framing,
+// strictCases are family F, what Autobahn leaves out of framing,
 // permessage-deflate data and close codes.
-func extraFramingCases() []testCase {
+func strictCases() []testCase {
 	hello := b("Hello, world!")
 	z := wstest.Deflate(hello)
 	closeFrame := func(code int) []byte { return frame(true, 0, 8, wstest.ClosePayload(code, "")) }

@@ -94,3 +94,14 @@ func dialRaw(t *testing.T, addr string, raw []byte) *wstest.Client {
 	}
 	return c
 }
+
+// echoes checks that c is served: a message comes back.
+func echoes(t *testing.T, c *wstest.Client, what string) {
+	t.Helper()
+	if err := c.WriteMessage(1, []byte(what)); err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+	if _, p, _, err := c.ReadMessage(wait); err != nil || string(p) != what {
+		t.Fatalf("%s: %q %v", what, p, err)
+	}
+}
