@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"encoding/json"
 	"io"
 	"net"
@@ -177,11 +176,7 @@ func status(t *testing.T, addr string, raw []byte) int {
 		t.Fatal(err)
 	}
 	defer nc.Close()
-	nc.SetDeadline(time.Now().Add(wait))
-	if _, err := nc.Write(raw); err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.ReadResponse(bufio.NewReader(nc), nil)
+	resp, err := wstest.RoundTrip(nc, raw)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -67,23 +67,13 @@ func Request(host, path string, h http.Header) ([]byte, string) {
 	return []byte(b.String()), key
 }
 
-// Handshake performs the opening handshake on nc.
+// Handshake performs the opening handshake on nc; it must succeed.
 func Handshake(nc net.Conn, path string, h http.Header) (*Client, error) {
-	req, key := Request(nc.RemoteAddr().String(), path, h)
-	nc.SetDeadline(time.Now().Add(10 * time.Second))
-	defer nc.SetDeadline(time.Time{})
-	if _, err := nc.Write(req); err != nil {
-		return nil, err
+	c, resp, err := Upgrade(nc, path, h)
+	if err == nil && c == nil {
+		err = fmt.Errorf("wstest: status %d, want 101", resp.StatusCode)
 	}
-	br := bufio.NewReader(nc)
-	resp, err := http.ReadResponse(br, nil)
-	if err != nil {
-		return nil, err
-	}
-	if err := handshake.CheckResponse(resp, key); err != nil {
-		return nil, fmt.Errorf("%w (status %d)", err, resp.StatusCode)
-	}
-	return &Client{Conn: nc, Resp: resp, br: br}, nil
+	return c, err
 }
 
 // Close closes the TCP connection.

@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -42,6 +41,37 @@ func runLoop(loop *ws.Loop) (wait func()) {
 		close(done)
 	}()
 	return func() { <-done }
+}
+
+// newServer makes a server with cfg on a loop of its own.
+func newServer(cfg server.Config) *server.Server {
+	srv, err := server.New(cfg, ws.NewLoop())
+	if err != nil {
+		log.Fatal(err)
+	}
+	return srv
+}
+
+// serve runs srv and its loop (ExampleNew shows the two steps) and returns
+// the server's first address, nil when it has no location; wait waits
+// until the loop's Run has returned.
+func serve(srv *server.Server) (addr net.Addr, wait func()) {
+	if err := srv.Run(); err != nil {
+		log.Fatal(err)
+	}
+	wait = runLoop(srv.Loop())
+	addr, _ = srv.Addr()
+	return addr, wait
+}
+
+// shutdown stops srv, completes the closing handshake of each client and
+// waits until the loop has returned.
+func shutdown(srv *server.Server, wait func(), clients ...*wstest.Client) {
+	srv.Stop()
+	for _, c := range clients {
+		answerClose(c)
+	}
+	wait()
 }
 
 // echo makes every connection of srv send each message back.
@@ -118,12 +148,8 @@ func upgradeStatus(addr net.Addr, path string, h http.Header) (int, string) {
 		log.Fatal(err)
 	}
 	defer nc.Close()
-	nc.SetDeadline(time.Now().Add(timeout))
 	req, _ := wstest.Request(addr.String(), path, h)
-	if _, err := nc.Write(req); err != nil {
-		log.Fatal(err)
-	}
-	resp, err := http.ReadResponse(bufio.NewReader(nc), nil)
+	resp, err := wstest.RoundTrip(nc, req)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -186,19 +212,11 @@ func ExampleNew() {
 // locations: a removed location stops listening while its connections
 // carry on under the config they started with.
 func ExampleServer_Configure() {
-	loop := ws.NewLoop()
 	cfg := server.Config{Locations: []server.Location{loopback}}
 	cfg.MaxMessageSize = 16
-	srv, err := server.New(cfg, loop)
-	if err != nil {
-		log.Fatal(err)
-	}
+	srv := newServer(cfg)
 	echo(srv)
-	if err := srv.Run(); err != nil {
-		log.Fatal(err)
-	}
-	wait := runLoop(loop)
-	first, _ := srv.Addr()
+	first, wait := serve(srv)
 	old := dial(first, "/", nil)
 
 	// A second location (with Nagle's algorithm on, for bulk clients) and
@@ -229,9 +247,7 @@ func ExampleServer_Configure() {
 	}
 	fmt.Println("old connection, 32 bytes: closed with", answerClose(old))
 
-	srv.Stop()
-	answerClose(newer)
-	wait()
+	shutdown(srv, wait, newer)
 	// Output:
 	// listeners: 2
 	// listeners: 1
@@ -244,11 +260,7 @@ func ExampleServer_Configure() {
 // disconnection callbacks run as the closing handshakes finish, and the
 // loop's Run returns when nothing is left on it.
 func ExampleServer_Stop() {
-	loop := ws.NewLoop()
-	srv, err := server.New(server.Config{Locations: []server.Location{loopback}}, loop)
-	if err != nil {
-		log.Fatal(err)
-	}
+	srv := newServer(server.Config{Locations: []server.Location{loopback}})
 	var events []string // appended to by callbacks, which never overlap
 	joined := make(chan struct{}, 2)
 	srv.OnConnection(func(_ *server.Server, c *server.Conn, _ *handshake.Request) {
@@ -260,11 +272,7 @@ func ExampleServer_Stop() {
 	srv.OnDisconnection(func(s *server.Server, c *server.Conn) {
 		events = append(events, fmt.Sprintf("connection %d disconnected", c.ID()))
 	})
-	if err := srv.Run(); err != nil {
-		log.Fatal(err)
-	}
-	wait := runLoop(loop)
-	addr, _ := srv.Addr()
+	addr, wait := serve(srv)
 	a := dial(addr, "/", nil)
 	b := dial(addr, "/", nil)
 	<-joined // the server has registered a connection once its
@@ -293,22 +301,14 @@ func ExampleServer_Stop() {
 // connections alone; StartListening opens them again (a port 0 location
 // on a new port).
 func ExampleServer_StopListening() {
-	loop := ws.NewLoop()
-	srv, err := server.New(server.Config{Locations: []server.Location{loopback}}, loop)
-	if err != nil {
-		log.Fatal(err)
-	}
+	srv := newServer(server.Config{Locations: []server.Location{loopback}})
 	echo(srv)
-	if err := srv.Run(); err != nil {
-		log.Fatal(err)
-	}
-	wait := runLoop(loop)
-	addr, _ := srv.Addr()
+	addr, wait := serve(srv)
 	c := dial(addr, "/", nil)
 
 	srv.StopListening()
 	fmt.Println("listeners:", len(srv.Listeners()))
-	_, err = net.DialTimeout("tcp", addr.String(), timeout)
+	_, err := net.DialTimeout("tcp", addr.String(), timeout)
 	fmt.Println("new connection refused:", err != nil)
 	fmt.Println("established connection echoes:", roundTrip(c, "ping"))
 
@@ -320,10 +320,7 @@ func ExampleServer_StopListening() {
 	d := dial(addr, "/", nil)
 	fmt.Println("new connection echoes:", roundTrip(d, "pong"))
 
-	srv.Stop()
-	answerClose(c)
-	answerClose(d)
-	wait()
+	shutdown(srv, wait, c, d)
 	// Output:
 	// listeners: 0
 	// new connection refused: true
@@ -335,11 +332,7 @@ func ExampleServer_StopListening() {
 // Connection finds a connection by its id, from any goroutine; once the
 // connection is gone it returns nil.
 func ExampleServer_Connection() {
-	loop := ws.NewLoop()
-	srv, err := server.New(server.Config{Locations: []server.Location{loopback}}, loop)
-	if err != nil {
-		log.Fatal(err)
-	}
+	srv := newServer(server.Config{Locations: []server.Location{loopback}})
 	ids := make(chan uint64, 1)
 	gone := make(chan bool, 1)
 	srv.OnConnection(func(_ *server.Server, c *server.Conn, _ *handshake.Request) {
@@ -348,11 +341,7 @@ func ExampleServer_Connection() {
 	srv.OnDisconnection(func(s *server.Server, c *server.Conn) {
 		gone <- s.Connection(c.ID()) == nil
 	})
-	if err := srv.Run(); err != nil {
-		log.Fatal(err)
-	}
-	wait := runLoop(loop)
-	addr, _ := srv.Addr()
+	addr, wait := serve(srv)
 	c := dial(addr, "/", nil)
 
 	id := <-ids
@@ -366,8 +355,7 @@ func ExampleServer_Connection() {
 
 	closeClient(c, 1000, "")
 	fmt.Println("after disconnection, Connection(id) is nil:", <-gone)
-	srv.Stop()
-	wait()
+	shutdown(srv, wait)
 	// Output:
 	// connected: 1
 	// client got: pushed from outside the loop
@@ -378,11 +366,7 @@ func ExampleServer_Connection() {
 // Connections iterates over every connection, in id order: here each
 // message is broadcast to all of them.
 func ExampleServer_Connections() {
-	loop := ws.NewLoop()
-	srv, err := server.New(server.Config{Locations: []server.Location{loopback}}, loop)
-	if err != nil {
-		log.Fatal(err)
-	}
+	srv := newServer(server.Config{Locations: []server.Location{loopback}})
 	joined := make(chan struct{}, 3)
 	srv.OnConnection(func(s *server.Server, c *server.Conn, _ *handshake.Request) {
 		c.OnMessage(func(from *ws.Conn, m *ws.Message) {
@@ -393,11 +377,7 @@ func ExampleServer_Connections() {
 		})
 		joined <- struct{}{}
 	})
-	if err := srv.Run(); err != nil {
-		log.Fatal(err)
-	}
-	wait := runLoop(loop)
-	addr, _ := srv.Addr()
+	addr, wait := serve(srv)
 	var clients []*wstest.Client
 	for range 3 {
 		clients = append(clients, dial(addr, "/", nil))
@@ -498,16 +478,9 @@ func ExampleServer_Addr() {
 // and its loop. Mounting the Server itself (mux.Handle("/ws", srv)) does
 // the same without the check.
 func ExampleServer_UpgradeConnection() {
-	loop := ws.NewLoop()
-	srv, err := server.New(server.Config{}, loop)
-	if err != nil {
-		log.Fatal(err)
-	}
+	srv := newServer(server.Config{})
 	echo(srv)
-	if err := srv.Run(); err != nil { // no locations: listens on nothing
-		log.Fatal(err)
-	}
-	wait := runLoop(loop)
+	_, wait := serve(srv) // no locations: listens on nothing
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
@@ -538,9 +511,7 @@ func ExampleServer_UpgradeConnection() {
 
 	hs.Close() // hijacked connections are not the HTTP server's any more
 	fmt.Println("still echoes:", roundTrip(c, "after the HTTP server closed"))
-	srv.Stop()
-	answerClose(c)
-	wait()
+	shutdown(srv, wait, c)
 	// Output:
 	// 200 a page of the foreign server
 	// 403 bad token
@@ -553,11 +524,7 @@ func ExampleServer_UpgradeConnection() {
 // a WebSocket request it leaves unanswered is upgraded automatically. HTTP
 // returns the underlying *http.Server.
 func ExampleServer_HTTP() {
-	loop := ws.NewLoop()
-	srv, err := server.New(server.Config{Locations: []server.Location{loopback}}, loop)
-	if err != nil {
-		log.Fatal(err)
-	}
+	srv := newServer(server.Config{Locations: []server.Location{loopback}})
 	echo(srv)
 	srv.SetHTTPHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
@@ -573,11 +540,7 @@ func ExampleServer_HTTP() {
 		// Anything left unanswered is upgraded if it is a WebSocket
 		// request.
 	}))
-	if err := srv.Run(); err != nil {
-		log.Fatal(err)
-	}
-	wait := runLoop(loop)
-	addr, _ := srv.Addr()
+	addr, wait := serve(srv)
 	fmt.Println("header timeout:", srv.HTTP().ReadHeaderTimeout)
 
 	fmt.Println(get("http://" + addr.String() + "/index.html"))
@@ -587,10 +550,7 @@ func ExampleServer_HTTP() {
 	other := dial(addr, "/any/path", nil)
 	fmt.Println("any path:", roundTrip(other, "upgraded automatically"))
 
-	srv.Stop()
-	answerClose(private)
-	answerClose(other)
-	wait()
+	shutdown(srv, wait, private, other)
 	// Output:
 	// header timeout: 10s
 	// 200 hello
@@ -603,11 +563,7 @@ func ExampleServer_HTTP() {
 // it may refuse it with any 4xx or 5xx status, or accept it with extra
 // header fields and a subprotocol of the client's choice.
 func ExampleServer_OnHandshake() {
-	loop := ws.NewLoop()
-	srv, err := server.New(server.Config{Locations: []server.Location{loopback}}, loop)
-	if err != nil {
-		log.Fatal(err)
-	}
+	srv := newServer(server.Config{Locations: []server.Location{loopback}})
 	srv.OnHandshake(func(_ *server.Server, c *server.Conn, req *handshake.Request) {
 		if req.Err() != nil {
 			return // the default error response is sent
@@ -626,11 +582,7 @@ func ExampleServer_OnHandshake() {
 	srv.OnConnection(func(_ *server.Server, c *server.Conn, _ *handshake.Request) {
 		protocols <- c.Protocol()
 	})
-	if err := srv.Run(); err != nil {
-		log.Fatal(err)
-	}
-	wait := runLoop(loop)
-	addr, _ := srv.Addr()
+	addr, wait := serve(srv)
 
 	fmt.Println(upgradeStatus(addr, "/", nil))
 	c := dial(addr, "/", http.Header{
@@ -641,9 +593,7 @@ func ExampleServer_OnHandshake() {
 		"protocol:", c.Resp.Header.Get("Sec-WebSocket-Protocol"))
 	fmt.Println("server side protocol:", <-protocols)
 
-	srv.Stop()
-	answerClose(c)
-	wait()
+	shutdown(srv, wait, c)
 	// Output:
 	// 403 authorization required
 	// 101 X-Session: 42 protocol: chat.v2
@@ -654,11 +604,7 @@ func ExampleServer_OnHandshake() {
 // any of its messages: the place to set its listeners, greet it, or close
 // it when something is wrong (better checked in the handshake callback).
 func ExampleServer_OnConnection() {
-	loop := ws.NewLoop()
-	srv, err := server.New(server.Config{Locations: []server.Location{loopback}}, loop)
-	if err != nil {
-		log.Fatal(err)
-	}
+	srv := newServer(server.Config{Locations: []server.Location{loopback}})
 	srv.OnConnection(func(_ *server.Server, c *server.Conn, req *handshake.Request) {
 		if req.HTTP.URL.Path == "/admin" {
 			c.Close(frame.ClosePolicyViolation, "not here")
@@ -667,11 +613,7 @@ func ExampleServer_OnConnection() {
 		c.OnMessage(func(c *ws.Conn, m *ws.Message) { c.Send(m.Opcode, m.Payload) })
 		c.SendText(fmt.Sprintf("welcome, connection %d on %s", c.ID(), req.HTTP.URL.Path))
 	})
-	if err := srv.Run(); err != nil {
-		log.Fatal(err)
-	}
-	wait := runLoop(loop)
-	addr, _ := srv.Addr()
+	addr, wait := serve(srv)
 
 	c := dial(addr, "/room/1", nil)
 	fmt.Println(read(c))
@@ -680,9 +622,7 @@ func ExampleServer_OnConnection() {
 	admin := dial(addr, "/admin", nil)
 	fmt.Println("admin closed with", answerClose(admin))
 
-	srv.Stop()
-	answerClose(c)
-	wait()
+	shutdown(srv, wait, c)
 	// Output:
 	// welcome, connection 1 on /room/1
 	// echo: hi
@@ -693,11 +633,7 @@ func ExampleServer_OnConnection() {
 // Prepend puts one first, Remove takes one out. OnConnection would replace
 // them all.
 func ExampleServer_ConnectionEvent() {
-	loop := ws.NewLoop()
-	srv, err := server.New(server.Config{Locations: []server.Location{loopback}}, loop)
-	if err != nil {
-		log.Fatal(err)
-	}
+	srv := newServer(server.Config{Locations: []server.Location{loopback}})
 	ev := srv.ConnectionEvent()
 	ev.Add(func(_ *server.Server, c *server.Conn, req *handshake.Request) {
 		fmt.Printf("log: connection %d on %s\n", c.ID(), req.HTTP.URL.Path)
@@ -712,18 +648,12 @@ func ExampleServer_ConnectionEvent() {
 		fmt.Printf("first: connection %d\n", c.ID())
 	})
 	ev.Remove(metrics)
-	if err := srv.Run(); err != nil {
-		log.Fatal(err)
-	}
-	wait := runLoop(loop)
-	addr, _ := srv.Addr()
+	addr, wait := serve(srv)
 
 	c := dial(addr, "/feed", nil)
 	fmt.Println("client got:", read(c)) // sent by the last listener
 
-	srv.Stop()
-	answerClose(c)
-	wait()
+	shutdown(srv, wait, c)
 	// Output:
 	// first: connection 1
 	// log: connection 1 on /feed
@@ -733,11 +663,7 @@ func ExampleServer_ConnectionEvent() {
 // The disconnection callback runs after the connection's close listeners,
 // when the server has forgotten the connection.
 func ExampleServer_OnDisconnection() {
-	loop := ws.NewLoop()
-	srv, err := server.New(server.Config{Locations: []server.Location{loopback}}, loop)
-	if err != nil {
-		log.Fatal(err)
-	}
+	srv := newServer(server.Config{Locations: []server.Location{loopback}})
 	done := make(chan struct{})
 	srv.OnConnection(func(_ *server.Server, c *server.Conn, _ *handshake.Request) {
 		c.OnClose(func(c *ws.Conn, code ws.CloseCode, reason string) {
@@ -749,18 +675,13 @@ func ExampleServer_OnDisconnection() {
 			c.ID(), s.Connection(c.ID()) != nil, s.Len())
 		close(done)
 	})
-	if err := srv.Run(); err != nil {
-		log.Fatal(err)
-	}
-	wait := runLoop(loop)
-	addr, _ := srv.Addr()
+	addr, wait := serve(srv)
 
 	c := dial(addr, "/", nil)
 	closeClient(c, 1000, "bye")
 	<-done
 
-	srv.Stop()
-	wait()
+	shutdown(srv, wait)
 	// Output:
 	// connection 1 closed: 1000 "bye"
 	// connection 1 disconnected; registered: false, connections: 0
@@ -825,17 +746,9 @@ func ExampleServer_Loop() {
 // Config returns the config in force: change one field and hand it back
 // to Configure, which keeps everything else (the HTTP handler too).
 func ExampleServer_Config() {
-	loop := ws.NewLoop()
-	srv, err := server.New(server.Config{Locations: []server.Location{loopback}}, loop)
-	if err != nil {
-		log.Fatal(err)
-	}
+	srv := newServer(server.Config{Locations: []server.Location{loopback}})
 	srv.SetHTTPHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "hello") }))
-	if err := srv.Run(); err != nil {
-		log.Fatal(err)
-	}
-	wait := runLoop(loop)
-	before, _ := srv.Addr()
+	before, wait := serve(srv)
 
 	cfg := srv.Config()
 	cfg.MaxMessageSize = 1 << 20
@@ -847,8 +760,7 @@ func ExampleServer_Config() {
 	fmt.Println("same listener:", before.String() == after.String())
 	fmt.Println(get("http://" + after.String() + "/"))
 
-	srv.Stop()
-	wait()
+	shutdown(srv, wait)
 	// Output:
 	// limit: 1048576
 	// same listener: true
@@ -859,11 +771,7 @@ func ExampleServer_Config() {
 // request, its server) is one closure away in the connection callback, or
 // one lookup away by id from a listener written on its own.
 func ExampleConn() {
-	loop := ws.NewLoop()
-	srv, err := server.New(server.Config{Locations: []server.Location{loopback}}, loop)
-	if err != nil {
-		log.Fatal(err)
-	}
+	srv := newServer(server.Config{Locations: []server.Location{loopback}})
 	// A listener that is not a closure: the server finds the connection
 	// by the id the two share.
 	whereAmI := func(wc *ws.Conn, m *ws.Message) {
@@ -880,21 +788,14 @@ func ExampleConn() {
 			wc.SendText(string(m.Payload) + " from " + c.Request().HTTP.URL.Path)
 		})
 	})
-	if err := srv.Run(); err != nil {
-		log.Fatal(err)
-	}
-	wait := runLoop(loop)
-	addr, _ := srv.Addr()
+	addr, wait := serve(srv)
 
 	a := dial(addr, "/closure", nil)
 	fmt.Println(roundTrip(a, "hello"))
 	b := dial(addr, "/lookup", nil)
 	fmt.Println(roundTrip(b, "hello"))
 
-	srv.Stop()
-	answerClose(a)
-	answerClose(b)
-	wait()
+	shutdown(srv, wait, a, b)
 	// Output:
 	// hello from /closure
 	// hello from /lookup

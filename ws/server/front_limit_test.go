@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bufio"
 	"crypto/tls"
 	"crypto/x509"
 	"net"
@@ -9,8 +8,8 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
-	"time"
 
+	"unievent.dev/internal/wstest"
 	"unievent.dev/ws/handshake"
 )
 
@@ -51,11 +50,7 @@ func statusOf(t *testing.T, dial func() (net.Conn, error), req string) int {
 		t.Fatal(err)
 	}
 	defer nc.Close()
-	nc.SetDeadline(time.Now().Add(wait))
-	if _, err := nc.Write([]byte(req)); err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.ReadResponse(bufio.NewReader(nc), nil)
+	resp, err := wstest.RoundTrip(nc, []byte(req))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,23 +3,17 @@ package server
 import (
 	"bufio"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	"unievent.dev/internal/wstest"
 )
 
 func TestFrontMalformedRequest(t *testing.T) {
 	h := start(t, Config{}, echo)
-	nc, err := net.Dial("tcp", h.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	io.WriteString(nc, "NOT A REQUEST\r\n\r\n")
-	nc.SetReadDeadline(time.Now().Add(wait))
-	resp, err := http.ReadResponse(bufio.NewReader(nc), nil)
+	resp, err := wstest.RoundTrip(h.DialTCP(), []byte("NOT A REQUEST\r\n\r\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,11 +26,7 @@ func TestFrontMalformedRequest(t *testing.T) {
 // kept-alive connection goes on serving later requests there.
 func TestFrontReplaysPlainRequests(t *testing.T) {
 	h := start(t, Config{}, echo)
-	nc, err := net.Dial("tcp", h.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
+	nc := h.DialTCP()
 	nc.SetDeadline(time.Now().Add(wait))
 	// Two requests in one write: the second is in the fast path's buffer.
 	io.WriteString(nc, "GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n")

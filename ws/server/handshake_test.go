@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -9,7 +8,6 @@ import (
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 
 	"unievent.dev/internal/wstest"
 	"unievent.dev/ws/handshake"
@@ -142,11 +140,7 @@ func rawRequest(t *testing.T, addr, path string, over http.Header) *http.Respons
 	fmt.Fprintf(&b, "GET %s HTTP/1.1\r\nHost: %s\r\n", path, addr)
 	hdr.Write(&b)
 	b.WriteString("\r\n")
-	nc.SetDeadline(time.Now().Add(wait))
-	if _, err := io.WriteString(nc, b.String()); err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.ReadResponse(bufio.NewReader(nc), nil)
+	resp, err := wstest.RoundTrip(nc, []byte(b.String()))
 	if err != nil {
 		t.Fatal(err)
 	}

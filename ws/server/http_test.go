@@ -98,11 +98,7 @@ func TestHeaderLimit(t *testing.T) {
 
 func TestHandshakeTimeout(t *testing.T) {
 	h := start(t, Config{HTTP: HTTPConfig{HandshakeTimeout: 200 * time.Millisecond}}, echo)
-	nc, err := net.Dial("tcp", h.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
+	nc := h.DialTCP()
 	io.WriteString(nc, "GET / HTTP/1.1\r\nHost: x\r\n") // and nothing more
 	// The handshake timeout ends it long before the client's deadline.
 	nc.SetReadDeadline(time.Now().Add(wait))
@@ -167,18 +163,13 @@ func TestTLSLocation(t *testing.T) {
 		t.Fatalf("%q %v", p, err)
 	}
 	// A client that never finishes the TLS handshake is dropped.
-	nc, err := net.Dial("tcp", h.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
+	nc := h.DialTCP()
 	nc.SetReadDeadline(time.Now().Add(wait))
 	if _, err := io.Copy(io.Discard, nc); isTimeout(err) {
 		t.Fatalf("silent TLS client still held after %v: %v", wait, err)
 	}
 	// Plain HTTP to the TLS port gets an answer and a close, not a hang.
-	nc2, _ := net.Dial("tcp", h.addr)
-	defer nc2.Close()
+	nc2 := h.DialTCP()
 	io.WriteString(nc2, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
 	nc2.SetReadDeadline(time.Now().Add(wait))
 	line, _ := bufio.NewReader(nc2).ReadString('\n')

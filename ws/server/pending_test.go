@@ -79,11 +79,7 @@ func TestRefusedConnStaysUnestablished(t *testing.T) {
 			refused <- c
 		})
 	})
-	nc, err := net.Dial("tcp", h.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
+	nc := h.DialTCP()
 	if cl, resp, err := wstest.Upgrade(nc, "/", nil); err != nil || cl != nil || resp.StatusCode != http.StatusForbidden {
 		t.Fatalf("upgrade: %v, %v, want a 403", resp, err)
 	}

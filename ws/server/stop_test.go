@@ -21,11 +21,7 @@ import (
 // does for its own, instead of leaving them to the handshake timeout.
 func TestStopClosesHandshakesInProgress(t *testing.T) {
 	h := start(t, Config{}, echo)
-	nc, err := net.Dial("tcp", h.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
+	nc := h.DialTCP()
 	if _, err := io.WriteString(nc, "GET / HTTP/1.1\r\nHost: x\r\n"); err != nil {
 		t.Fatal(err)
 	}

@@ -112,6 +112,18 @@ func (r *Running[S]) Dial(path string, h http.Header) *wstest.Client {
 	return c
 }
 
+// DialTCP opens a plain TCP connection to the server, for a test that
+// writes its own bytes; the test's cleanup closes it.
+func (r *Running[S]) DialTCP() net.Conn {
+	r.tb.Helper()
+	nc, err := net.DialTimeout("tcp", r.Addr, wstest.WaitTimeout)
+	if err != nil {
+		r.tb.Fatal(err)
+	}
+	r.tb.Cleanup(func() { nc.Close() })
+	return nc
+}
+
 // Baseline is the goroutine and file descriptor count of the process.
 type Baseline struct {
 	Goroutines, FDs int
