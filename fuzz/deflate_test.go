@@ -20,6 +20,28 @@ const inflateLimit = 4096
 // fuzzed payload, so back-references into an earlier message are reached.
 var inflateSeedMessage = []byte(`{"type":"hello","text":"Hello, Hello, permessage-deflate"}`)
 
+// seededDecompressor returns the decompressor of a connection whose client
+// window has the given bits; with context takeover it has inflated
+// inflateSeedMessage first, and history is what that message leaves in
+// the window (what an independent inflater must be given).
+func seededDecompressor(t *testing.T, takeover bool, bits int) (d *permessagedeflate.Decompressor, history []byte) {
+	t.Helper()
+	d = permessagedeflate.NewDecompressor(permessagedeflate.Params{ClientNoContextTakeover: !takeover, ClientMaxWindowBits: bits})
+	if !takeover {
+		return d, nil
+	}
+	c := permessagedeflate.NewCompressor(nil, permessagedeflate.Params{ServerMaxWindowBits: bits})
+	seed, err := c.Compress(nil, inflateSeedMessage)
+	c.Release()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Decompress(nil, seed, inflateLimit); err != nil {
+		t.Fatalf("seed message: %v", err)
+	}
+	return d, inflateSeedMessage[max(0, len(inflateSeedMessage)-1<<bits):]
+}
+
 // FuzzInflate feeds arbitrary payloads to Decompress: it never panics,
 // never returns more than the limit, fails only with ErrMessageTooBig or
 // ErrCorrupt, and when it succeeds the independent inflater, given the same
@@ -32,22 +54,8 @@ func FuzzInflate(f *testing.F) {
 	f.Add([]byte{0x00}, true, uint8(3))
 	f.Fuzz(func(t *testing.T, payload []byte, takeover bool, bitsSel uint8) {
 		bits := 8 + int(bitsSel%8)
-		p := permessagedeflate.Params{ClientNoContextTakeover: !takeover, ClientMaxWindowBits: bits}
-		d := permessagedeflate.NewDecompressor(p)
+		d, history := seededDecompressor(t, takeover, bits)
 		defer d.Release()
-		var history []byte
-		if takeover {
-			c := permessagedeflate.NewCompressor(nil, permessagedeflate.Params{ServerMaxWindowBits: bits})
-			seed, err := c.Compress(nil, inflateSeedMessage)
-			c.Release()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := d.Decompress(nil, seed, inflateLimit); err != nil {
-				t.Fatalf("seed message: %v", err)
-			}
-			history = inflateSeedMessage[max(0, len(inflateSeedMessage)-1<<bits):]
-		}
 		out, err := d.Decompress([]byte("keep"), payload, inflateLimit)
 		if !bytes.HasPrefix(out, []byte("keep")) {
 			t.Fatalf("dst prefix overwritten: %q", out)

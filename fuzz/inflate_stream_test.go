@@ -75,22 +75,10 @@ func FuzzInflateStream(f *testing.F) {
 		bits := 8 + int(bitsSel%8)
 		window := 1 << bits
 		limit := int(limitSel)
-		p := permessagedeflate.Params{ClientNoContextTakeover: !takeover, ClientMaxWindowBits: bits}
 		var history []byte
 		prepared := func() *permessagedeflate.Decompressor {
-			d := permessagedeflate.NewDecompressor(p)
-			if takeover {
-				c := permessagedeflate.NewCompressor(nil, permessagedeflate.Params{ServerMaxWindowBits: bits})
-				seed, err := c.Compress(nil, inflateSeedMessage)
-				c.Release()
-				if err != nil {
-					t.Fatal(err)
-				}
-				if _, err := d.Decompress(nil, seed, inflateLimit); err != nil {
-					t.Fatalf("seed message: %v", err)
-				}
-				history = inflateSeedMessage[max(0, len(inflateSeedMessage)-window):]
-			}
+			d, h := seededDecompressor(t, takeover, bits)
+			history = h
 			return d
 		}
 

@@ -53,14 +53,7 @@ func TestCloseTimeoutBoundsABlockedWrite(t *testing.T) {
 			}
 			// The event must come long before WriteTimeout (a minute)
 			// would end the write.
-			select {
-			case code := <-closed:
-				if code != tc.code {
-					t.Errorf("close event with %v, want %v", code, tc.code)
-				}
-			case <-time.After(wstest.WaitTimeout):
-				t.Fatalf("no close event %v after the close; the close timeout is %v", wstest.WaitTimeout, cfg.CloseTimeout)
-			}
+			expectCloseEvent(t, closed, tc.code, "the close timeout passed")
 		})
 	}
 }
@@ -183,12 +176,5 @@ func TestPeerCloseReadAfterTheCloseTimeoutPassed(t *testing.T) {
 	if code, reason, err := wc.ExpectClose(5 * time.Second); err != nil || code != 1000 || reason != "bye" {
 		t.Fatalf("close %d %q %v, want 1000 bye", code, reason, err)
 	}
-	select {
-	case code := <-closed:
-		if code != frame.CloseNormal {
-			t.Fatalf("close event with %v, want %v: the peer's close frame was not read", code, frame.CloseNormal)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("no close event")
-	}
+	expectCloseEvent(t, closed, frame.CloseNormal, "the peer's close frame, read after the close timeout")
 }

@@ -150,14 +150,7 @@ func TestDeflatedSendsPendingAtTheEnd(t *testing.T) {
 	if err := cli.WriteMessage(byte(frame.OpText), []byte("go")); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case code := <-closed:
-		if code != frame.CloseAbnormal {
-			t.Errorf("close code %d, want %d", code, frame.CloseAbnormal)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("no close event")
-	}
+	expectCloseEvent(t, closed, frame.CloseAbnormal, "the connection ended with messages waiting")
 	var kept bool
 	var queued int
 	if !wstest.Poll(wstest.WaitTimeout, func() bool {
@@ -168,11 +161,7 @@ func TestDeflatedSendsPendingAtTheEnd(t *testing.T) {
 	}) {
 		t.Fatalf("after the end: %d bytes still queued (deflate state kept: %v)", queued, kept)
 	}
-	select {
-	case code := <-closed:
-		t.Errorf("a second close event (%d)", code)
-	case <-time.After(50 * time.Millisecond):
-	}
+	expectNoSecondCloseEvent(t, closed)
 }
 
 // A limit beyond what a message can be (math.MaxInt, as a config meaning

@@ -358,11 +358,7 @@ func TestPollerModeChangesKeepOrder(t *testing.T) {
 	}
 	cl.WriteFrame(true, 8, wstest.ClosePayload(1000, ""))
 	expectCloseEvent(t, closes, frame.CloseNormal, "the peer answered the close")
-	select {
-	case code := <-closes:
-		t.Fatalf("a second close event %d", code)
-	case <-time.After(50 * time.Millisecond):
-	}
+	expectNoSecondCloseEvent(t, closes)
 	t.Logf("%d echoes and %d texts from another goroutine, in order; %d of 6 bursts left the poller, %d pauses returned to it", sentEchoes, n, hot, polled)
 }
 

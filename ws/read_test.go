@@ -151,8 +151,8 @@ func TestIdleTimeoutCloseHandshake(t *testing.T) {
 	expectCloseEvent(t, closed, frame.CloseAway, "the peer answered the close")
 }
 
-// expectCloseEvent waits up to 5 s for a close event's code on events and
-// checks it; what says what happened, for the failure.
+// expectCloseEvent waits up to wstest.WaitTimeout for a close event's
+// code on events and checks it; what says what happened, for the failure.
 func expectCloseEvent(t *testing.T, events <-chan CloseCode, want CloseCode, what string) {
 	t.Helper()
 	select {
@@ -160,8 +160,17 @@ func expectCloseEvent(t *testing.T, events <-chan CloseCode, want CloseCode, wha
 		if code != want {
 			t.Errorf("%s: close event with %v, want %v", what, code, want)
 		}
-	case <-time.After(5 * time.Second):
-		t.Fatalf("%s: no close event", what)
+	case <-time.After(wstest.WaitTimeout):
+		t.Fatalf("%s: no close event within %v", what, wstest.WaitTimeout)
+	}
+}
+
+// expectNoSecondCloseEvent checks that no further close event comes on
+// events within 50 ms of the first.
+func expectNoSecondCloseEvent(t *testing.T, events <-chan CloseCode) {
+	t.Helper()
+	if wstest.Poll(50*time.Millisecond, func() bool { return len(events) > 0 }) {
+		t.Errorf("a second close event (%v)", <-events)
 	}
 }
 

@@ -18,30 +18,18 @@ import (
 
 const wait = 10 * time.Second
 
-// testee runs the testee on a loopback port (servertest) and returns its
-// address.
-func testee(t *testing.T) string {
+// testee runs the testee on a loopback port (servertest).
+func testee(t *testing.T) *servertest.Running[*server.Server] {
 	t.Helper()
-	r := servertest.Start(t, servertest.Options{}, func(loop *ws.Loop) (*server.Server, error) {
+	return servertest.Start(t, servertest.Options{}, func(loop *ws.Loop) (*server.Server, error) {
 		return autobahn.NewTestee(server.Location{Host: "127.0.0.1"}, loop)
 	})
-	return r.Addr
-}
-
-func dial(t *testing.T, addr string, h http.Header) *wstest.Client {
-	t.Helper()
-	c, err := wstest.Dial(addr, "/", h)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
 }
 
 // The testee must take every valid permessage-deflate offer, whatever
 // window bits it asks for.
 func TestAcceptsEveryValidOffer(t *testing.T) {
-	addr := testee(t)
+	r := testee(t)
 	for _, tc := range []struct{ offer, answer string }{
 		{"permessage-deflate", "permessage-deflate"},
 		{"permessage-deflate; client_max_window_bits", "permessage-deflate"},
@@ -52,7 +40,7 @@ func TestAcceptsEveryValidOffer(t *testing.T) {
 		{"permessage-deflate; server_max_window_bits=16, permessage-deflate; server_max_window_bits=15",
 			"permessage-deflate; server_max_window_bits=15"},
 	} {
-		c := dial(t, addr, http.Header{"Sec-Websocket-Extensions": {tc.offer}})
+		c := r.Dial("/", http.Header{"Sec-Websocket-Extensions": {tc.offer}})
 		if got := c.Resp.Header.Get("Sec-WebSocket-Extensions"); got != tc.answer {
 			t.Errorf("offer %q: answer %q, want %q", tc.offer, got, tc.answer)
 		}
@@ -83,8 +71,8 @@ func inflate(t *testing.T, p []byte) []byte {
 }
 
 func TestCompressedEcho(t *testing.T) {
-	addr := testee(t)
-	c := dial(t, addr, http.Header{"Sec-Websocket-Extensions": {"permessage-deflate; server_max_window_bits=9"}})
+	r := testee(t)
+	c := r.Dial("/", http.Header{"Sec-Websocket-Extensions": {"permessage-deflate; server_max_window_bits=9"}})
 	msg := bytes.Repeat([]byte("Autobahn echo, compressed both ways. "), 2000)
 	if err := c.Write(wstest.AppendFrame(nil, true, 4, 1, deflate(t, msg))); err != nil {
 		t.Fatal(err)
@@ -105,8 +93,8 @@ func TestCompressedEcho(t *testing.T) {
 // The defaults (ws.DefaultConfig().MaxMessageSize and MaxFragments) would
 // refuse both messages below; the testee's limits take them.
 func TestLargeMessages(t *testing.T) {
-	addr := testee(t)
-	c := dial(t, addr, nil)
+	r := testee(t)
+	c := r.Dial("/", nil)
 
 	big := make([]byte, 2*ws.DefaultConfig().MaxMessageSize)
 	var rng rand.ChaCha8

@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -55,24 +54,12 @@ func TestParseMessage(t *testing.T) {
 	}
 }
 
-// chat runs the chat server on a loop of its own (servertest) and
-// returns its address.
-func chat(t *testing.T) string {
+// chat runs the chat server on a loop of its own (servertest).
+func chat(t *testing.T) *servertest.Running[*server.Server] {
 	t.Helper()
-	r := servertest.Start(t, servertest.Options{}, func(loop *ws.Loop) (*server.Server, error) {
+	return servertest.Start(t, servertest.Options{}, func(loop *ws.Loop) (*server.Server, error) {
 		return newChat(server.Location{Host: "127.0.0.1"}, loop)
 	})
-	return r.Addr
-}
-
-func dial(t *testing.T, addr string) *wstest.Client {
-	t.Helper()
-	c, err := wstest.Dial(addr, "/ws", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
 }
 
 // next reads the next message and checks that it is text in the room's
@@ -104,12 +91,12 @@ func send(t *testing.T, c *wstest.Client, s string) {
 }
 
 func TestRoom(t *testing.T) {
-	addr := chat(t)
-	alice := dial(t, addr)
+	r := chat(t)
+	alice := r.Dial("/ws", nil)
 	if d := cmp.Diff(message{Text: "#1 joined (1 online)"}, next(t, alice)); d != "" {
 		t.Fatalf("alice's join (-want +got):\n%s", d)
 	}
-	bob := dial(t, addr)
+	bob := r.Dial("/ws", nil)
 	for _, c := range []*wstest.Client{alice, bob} {
 		if d := cmp.Diff(message{Text: "#2 joined (2 online)"}, next(t, c)); d != "" {
 			t.Fatalf("bob's join (-want +got):\n%s", d)
@@ -159,8 +146,8 @@ func TestRoom(t *testing.T) {
 }
 
 func TestMessageSizeLimit(t *testing.T) {
-	addr := chat(t)
-	c := dial(t, addr)
+	r := chat(t)
+	c := r.Dial("/ws", nil)
 	next(t, c)
 	send(t, c, `{"text":"`+strings.Repeat("x", maxMessageSize)+`"}`)
 	if code, _, err := c.ExpectClose(wait); err != nil || code != 1009 {
@@ -168,13 +155,11 @@ func TestMessageSizeLimit(t *testing.T) {
 	}
 }
 
-// status sends raw as an HTTP request and returns the answer's status.
-func status(t *testing.T, addr string, raw []byte) int {
+// status sends raw as an HTTP request on a new connection to r and
+// returns the answer's status.
+func status(t *testing.T, r *servertest.Running[*server.Server], raw []byte) int {
 	t.Helper()
-	nc, err := net.DialTimeout("tcp", addr, wait)
-	if err != nil {
-		t.Fatal(err)
-	}
+	nc := r.DialTCP()
 	defer nc.Close()
 	resp, err := wstest.RoundTrip(nc, raw)
 	if err != nil {
@@ -185,7 +170,8 @@ func status(t *testing.T, addr string, raw []byte) int {
 }
 
 func TestHTTP(t *testing.T) {
-	addr := chat(t)
+	r := chat(t)
+	addr := r.Addr
 	client := &http.Client{Timeout: wait, Transport: &http.Transport{DisableKeepAlives: true}}
 	for _, tc := range []struct {
 		path     string
@@ -226,12 +212,12 @@ func TestHTTP(t *testing.T) {
 		{"other path", "/", nil, 404},
 	} {
 		req, _ := wstest.Request(addr, tc.path, tc.header)
-		if got := status(t, addr, req); got != tc.status {
+		if got := status(t, r, req); got != tc.status {
 			t.Errorf("%s: upgrade status %d, want %d", tc.name, got, tc.status)
 		}
 	}
 	plain := "GET /ws HTTP/1.1\r\nHost: " + addr + "\r\nConnection: close\r\n\r\n"
-	if got := status(t, addr, []byte(plain)); got < 400 {
+	if got := status(t, r, []byte(plain)); got < 400 {
 		t.Errorf("plain GET /ws: status %d, want a refusal", got)
 	}
 }

@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"unievent.dev/internal/wstest"
 	"unievent.dev/ws"
 )
 
@@ -76,10 +75,7 @@ func TestConfigRefusesBadSettings(t *testing.T) {
 	if err := h.s.Configure(Config{Protocols: []string{"chat v2"}}); err == nil {
 		t.Fatal("Configure with a bad subprotocol: accepted")
 	}
-	c, err := wstest.Dial(h.addr, "/", http.Header{"Sec-WebSocket-Protocol": {"chat"}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := h.Dial("/", http.Header{"Sec-WebSocket-Protocol": {"chat"}})
 	defer c.Close()
 	if got := c.Resp.Header.Get("Sec-WebSocket-Protocol"); got != "chat" {
 		t.Fatalf("protocol %q after a refused Configure, want chat", got)
@@ -127,10 +123,7 @@ func TestConfigureAppliesToNewConnections(t *testing.T) {
 		t.Fatalf("%d listeners after adding a location, want 2", n)
 	}
 	second := h.s.Listeners()[1].Addr().String()
-	nw, err := wstest.Dial(second, "/", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	nw := dialAt(t, second, "/", nil)
 	defer nw.Close()
 	msg := make([]byte, 500)
 	nw.WriteMessage(2, msg)

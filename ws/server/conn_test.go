@@ -31,10 +31,7 @@ func TestConnectionFoundFromItsListeners(t *testing.T) {
 			got <- found{"disconnection", s.Connection(c.ID()) == nil}
 		})
 	})
-	c, err := wstest.Dial(h.addr, "/path", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := h.Dial("/path", nil)
 	defer c.Close()
 	c.WriteMessage(1, []byte("x"))
 	c.WriteFrame(true, 8, wstest.ClosePayload(1000, ""))

@@ -30,10 +30,7 @@ func TestDeflateEcho(t *testing.T) {
 	h := start(t, cfg, echo)
 	for _, tc := range cases {
 		t.Run(tc.offer, func(t *testing.T) {
-			c, err := wstest.Dial(h.addr, "/", http.Header{"Sec-WebSocket-Extensions": {tc.offer}})
-			if err != nil {
-				t.Fatal(err)
-			}
+			c := dialAt(t, h.addr, "/", http.Header{"Sec-WebSocket-Extensions": {tc.offer}})
 			defer c.Close()
 			if got := c.Resp.Header.Get("Sec-WebSocket-Extensions"); got != tc.answer {
 				t.Fatalf("answer %q, want %q", got, tc.answer)

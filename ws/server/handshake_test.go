@@ -81,10 +81,7 @@ func TestHandshakeCallback(t *testing.T) {
 		t.Fatalf("refusal: %d %v", resp.StatusCode, resp.Header)
 	}
 
-	c, err := wstest.Dial(h.addr, "/custom", http.Header{"Sec-WebSocket-Protocol": {"chat, superchat"}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := h.Dial("/custom", http.Header{"Sec-WebSocket-Protocol": {"chat, superchat"}})
 	defer c.Close()
 	if got := c.Resp.Header.Get("Sec-WebSocket-Protocol"); got != "superchat" {
 		t.Fatalf("protocol %q, want the callback's superchat", got)
@@ -93,10 +90,7 @@ func TestHandshakeCallback(t *testing.T) {
 		t.Fatal("the callback's header is missing")
 	}
 
-	c2, err := wstest.Dial(h.addr, "/", http.Header{"Sec-WebSocket-Protocol": {"superchat, chat"}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c2 := h.Dial("/", http.Header{"Sec-WebSocket-Protocol": {"superchat, chat"}})
 	defer c2.Close()
 	if got := c2.Resp.Header.Get("Sec-WebSocket-Protocol"); got != "chat" {
 		t.Fatalf("protocol %q, want the server's preference chat", got)
@@ -110,10 +104,7 @@ func TestHandshakeCallback(t *testing.T) {
 
 	// Removing the callback accepts /private.
 	h.s.OnHandshake(nil)
-	c3, err := wstest.Dial(h.addr, "/private", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c3 := h.Dial("/private", nil)
 	c3.Close()
 }
 

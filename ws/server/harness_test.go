@@ -56,6 +56,19 @@ func startWith(tb testing.TB, opts servertest.Options, cfg Config, setup func(*S
 // test's cleanup.
 func (h *harness) dial(hdr http.Header) *wstest.Client { return h.Dial("/", hdr) }
 
+// dialAt opens a connection to path at addr (a listener other than the
+// first, or one that opened later) with the extra header hdr, closed by
+// the test's cleanup.
+func dialAt(t testing.TB, addr, path string, hdr http.Header) *wstest.Client {
+	t.Helper()
+	c, err := wstest.Dial(addr, path, hdr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
 // echo installs an echo of every message.
 func echo(s *Server) {
 	s.OnConnection(func(_ *Server, c *Conn, _ *handshake.Request) {

@@ -36,10 +36,7 @@ func TestHTTPHandlerAndAutoUpgrade(t *testing.T) {
 	if resp := rawRequest(t, h.addr, "/denied", nil); resp.StatusCode != 401 {
 		t.Fatalf("handler's refusal: %d", resp.StatusCode)
 	}
-	c, err := wstest.Dial(h.addr, "/anything", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := h.Dial("/anything", nil)
 	c.Close()
 	if h.s.HTTP() == nil {
 		t.Fatal("HTTP() is nil on a standalone server")
@@ -70,10 +67,7 @@ func TestMountedOnForeignServer(t *testing.T) {
 		t.Fatal("Addr without locations did not fail")
 	}
 	addr := strings.TrimPrefix(hs.URL, "http://")
-	c, err := wstest.Dial(addr, "/ws", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := dialAt(t, addr, "/ws", nil)
 	c.WriteMessage(1, []byte("via mux"))
 	if _, p, _, err := c.ReadMessage(wait); err != nil || string(p) != "via mux" {
 		t.Fatalf("%q %v", p, err)
@@ -271,10 +265,7 @@ func TestMountedRefusals(t *testing.T) {
 	}
 
 	// The one connection allowed, then a second: 503 with Retry-After.
-	c, err := wstest.Dial(addr, "/ws", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := dialAt(t, addr, "/ws", nil)
 	resp, err := http.DefaultClient.Do(upgradeReq(http.MethodGet, nil))
 	if err != nil {
 		t.Fatal(err)
@@ -320,10 +311,7 @@ func TestHTTPNilWithoutLocations(t *testing.T) {
 		t.Fatal("HTTP() is nil after Configure added a location")
 	}
 	a, _ := h.s.Addr()
-	c, err := wstest.Dial(a.String(), "/", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := dialAt(t, a.String(), "/", nil)
 	echoes(t, c, "back")
 	c.Close()
 }

@@ -82,10 +82,7 @@ func TestTwoPortZeroLocationsBothListen(t *testing.T) {
 		t.Fatalf("listeners %v, want two on different ports", ls)
 	}
 	for _, l := range ls {
-		c, err := wstest.Dial(l.Addr().String(), "/", nil)
-		if err != nil {
-			t.Fatal(err)
-		}
+		c := dialAt(t, l.Addr().String(), "/", nil)
 		echoes(t, c, l.Addr().String())
 		c.Close()
 	}
@@ -115,10 +112,7 @@ func TestListenersForgetAClosedOne(t *testing.T) {
 		t.Fatalf("%d listeners after StartListening, want 2", len(got))
 	}
 	a, _ := h.s.Addr()
-	c, err := wstest.Dial(a.String(), "/", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := dialAt(t, a.String(), "/", nil)
 	echoes(t, c, "reopened")
 	c.Close()
 }

@@ -4,7 +4,6 @@ import (
 	"net/http"
 	"testing"
 
-	"unievent.dev/internal/wstest"
 	"unievent.dev/ws"
 	"unievent.dev/ws/handshake"
 )
@@ -31,10 +30,7 @@ func TestRequestAfterTheUpgrade(t *testing.T) {
 		})
 	})
 	hdr := http.Header{"Origin": {"http://example.test"}, "X-Custom": {"value"}, "Sec-WebSocket-Protocol": {"x, chat"}}
-	cl, err := wstest.Dial(h.addr, "/room/7?user=ann", hdr)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cl := h.Dial("/room/7?user=ann", hdr)
 	defer cl.Close()
 	if err := cl.WriteMessage(1, []byte("hi")); err != nil {
 		t.Fatal(err)

@@ -78,10 +78,7 @@ func TestStopRightAfterHandshake(t *testing.T) {
 	})}
 	go hs.Serve(ln)
 	defer hs.Close()
-	c, err := wstest.Dial(ln.Addr().String(), "/", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := dialAt(t, ln.Addr().String(), "/", nil)
 	defer c.Close()
 	code, _, err := c.ExpectClose(wait)
 	if err != nil || code != 1001 {
@@ -103,10 +100,7 @@ func TestStopClosesEveryPeer(t *testing.T) {
 	s := h.s
 	var cs []*wstest.Client
 	for range 3 {
-		c, err := wstest.Dial(h.addr, "/", nil)
-		if err != nil {
-			t.Fatal(err)
-		}
+		c := h.Dial("/", nil)
 		defer c.Close()
 		cs = append(cs, c)
 	}
@@ -153,10 +147,7 @@ func TestStopAndStartListening(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c2, err := wstest.Dial(a.String(), "/", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c2 := dialAt(t, a.String(), "/", nil)
 	c2.Close()
 }
 

@@ -25,10 +25,7 @@ func TestPanicInConnectionCallbackClosesWith1011(t *testing.T) {
 			c.OnMessage(func(c *ws.Conn, m *ws.Message) { c.Send(m.Opcode, m.Payload) })
 		})
 	})
-	bad, err := wstest.Dial(h.addr, "/boom", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	bad := h.Dial("/boom", nil)
 	defer bad.Close()
 	code, _, err := bad.ExpectClose(wait)
 	if err != nil || code != 1011 {
