@@ -12,7 +12,8 @@ import (
 // assembler owns the reassembly of data frames into messages (RFC 6455 section
 // 5.4, https://www.rfc-editor.org/rfc/rfc6455#section-5.4): the message in
 // progress, its size and fragment count against the limits, its UTF-8
-// validation (section 8.1: fail as soon as the invalid byte arrives), and
+// validation (section 8.1, https://www.rfc-editor.org/rfc/rfc6455#section-8.1: fail as soon as the
+// invalid byte arrives), and
 // inflating it (RFC 7692 section 6.2,
 // https://www.rfc-editor.org/rfc/rfc7692#section-6.2). Only the goroutine that
 // reads the socket uses it, through Conn.data.

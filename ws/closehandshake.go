@@ -20,17 +20,21 @@ const (
 	// stateConnecting: the opening handshake is being decided (the
 	// server's handshake callback runs): nothing can be sent yet.
 	stateConnecting closeState = iota
-	// stateOpen: the WebSocket connection is established (section 4.1):
-	// messages go both ways.
+	// stateOpen: the WebSocket connection is established (RFC 6455
+	// section 4.1, https://www.rfc-editor.org/rfc/rfc6455#section-4.1): messages go
+	// both ways.
 	stateOpen
 	// stateClosing: "the WebSocket Closing Handshake is Started"
-	// (section 7.1.3): our close frame is queued, because we started the
-	// handshake (Close, a timeout), answer the peer's close frame
-	// (section 5.5.1), or fail the connection (section 7.1.7). Nothing
-	// is sent after it.
+	// (section 7.1.3, https://www.rfc-editor.org/rfc/rfc6455#section-7.1.3): our close
+	// frame is queued, because we started the handshake (Close, a
+	// timeout), answer the peer's close frame (section 5.5.1,
+	// https://www.rfc-editor.org/rfc/rfc6455#section-5.5.1), or fail the connection
+	// (section 7.1.7, https://www.rfc-editor.org/rfc/rfc6455#section-7.1.7). Nothing is
+	// sent after it.
 	stateClosing
-	// stateClosed: "the WebSocket Connection is Closed" (section 7.1.4):
-	// the connection is over, its send queue released.
+	// stateClosed: "the WebSocket Connection is Closed" (section 7.1.4,
+	// https://www.rfc-editor.org/rfc/rfc6455#section-7.1.4): the connection is over, its
+	// send queue released.
 	stateClosed
 )
 
@@ -40,7 +44,7 @@ const (
 // (CONNECTING → OPEN, conn.go), startClose (OPEN → CLOSING, with the close
 // timeout started in deadlines), sendQueue.release (→ CLOSED, from
 // finish); fail and answer are the RFC's "Fail the WebSocket Connection"
-// and the echo of section 5.5.1.
+// and the echo of section 5.5.1 (https://www.rfc-editor.org/rfc/rfc6455#section-5.5.1).
 //
 // state, code and reason are guarded by the send queue's mu (sendQueue.mu):
 // queuing the close frame and refusing the sends that may not follow it

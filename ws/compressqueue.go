@@ -7,7 +7,8 @@ import (
 )
 
 // compressQueue owns the send side of permessage-deflate (RFC 7692
-// section 7.2.1): the compressor, its scratch buffer, and the slots of
+// section 7.2.1, https://www.rfc-editor.org/rfc/rfc7692#section-7.2.1):
+// the compressor, its scratch buffer, and the slots of
 // frames waiting to be compressed. It is part of the send queue and
 // guarded by its mu.
 //

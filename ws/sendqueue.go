@@ -13,8 +13,9 @@ import (
 const (
 	chunkSize = 16 << 10 // a queue chunk; a frame may run over several
 	// maxQueuedPongs is how many pongs may wait in the queue; past it only
-	// the newest ping is answered (RFC 6455 section 5.5.3 allows that), so
-	// a ping flood from a peer that does not read costs a bounded amount.
+	// the newest ping is answered (RFC 6455 section 5.5.3,
+	// https://www.rfc-editor.org/rfc/rfc6455#section-5.5.3, allows that), so a ping flood
+	// from a peer that does not read costs a bounded amount.
 	maxQueuedPongs = 16
 )
 

@@ -23,8 +23,9 @@ const (
 )
 
 // HTTPConfig holds the parameters of the HTTP server that runs on the
-// locations (the reference's http server parameters). The zero value takes
-// the defaults (DefaultConfig); a negative duration turns that timeout off.
+// locations (the http server parameters of the Perl module
+// UniEvent::WebSocket::Server). The zero value takes the defaults
+// (DefaultConfig); a negative duration turns that timeout off.
 type HTTPConfig struct {
 	// MaxHeaderBytes bounds a request head: the request line, the header
 	// fields and the blank line ending them. The server reads the first

@@ -1,7 +1,8 @@
 // Package server is the WebSocket server of unievent.dev, the Go form of
 // the Perl module UniEvent::WebSocket::Server: it listens on locations (or
 // is mounted on a foreign net/http server), validates and answers the
-// opening handshake (RFC 6455 section 4.2, with ws/handshake and
+// opening handshake (RFC 6455 section 4.2,
+// https://www.rfc-editor.org/rfc/rfc6455#section-4.2, with ws/handshake and
 // ws/permessagedeflate), hands each upgraded connection to a ws.Conn on
 // the server's ws.Loop, and keeps the registry of its connections.
 //

@@ -10,8 +10,8 @@ import (
 	"syscall"
 )
 
-// Location is one address the server listens on (the reference's
-// "locations" entries).
+// Location is one address the server listens on (an entry of the
+// "locations" of the Perl module UniEvent::WebSocket::Server).
 type Location struct {
 	// Host is the address to bind: an IP (an IPv6 one with or without
 	// brackets: "::1", "[::1]"), a host name, or "*" or "" for every
@@ -34,7 +34,8 @@ type Location struct {
 	// Nagle turns Nagle's algorithm on (TCP_NODELAY off) for accepted
 	// connections: fewer, fuller packets at the cost of latency. The zero
 	// value, false, leaves TCP_NODELAY on, as Go sets it on every TCP
-	// connection (the reference's tcp_nodelay => 1).
+	// connection (tcp_nodelay => 1 in the Perl module
+	// UniEvent::WebSocket::Server).
 	Nagle bool
 }
 
