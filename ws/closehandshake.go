@@ -163,13 +163,16 @@ func (c *Conn) closeSent() bool {
 // finish ends the connection once reading is over, and moves the handshake to
 // CLOSED. After a close handshake (or a failure) it lets our close frame go
 // out. When the handshake is complete (both close frames crossed) the peer
-// sends nothing more, and the socket is closed at once: the server closes
-// first (RFC 6455 section 7.1.1,
-// https://www.rfc-editor.org/rfc/rfc6455#section-7.1.1), with a FIN behind our
-// close frame. After a failure the peer may still be sending: then it
-// half-closes, runs the close listeners, and only then waits for the peer's
-// FIN before closing the socket, so that data still arriving does not turn our
-// close into a reset that could destroy the close frame in flight.
+// sends nothing more, and the server closes the TCP connection first (RFC
+// 6455 section 7.1.1, https://www.rfc-editor.org/rfc/rfc6455#section-7.1.1):
+// a server's connection closes the socket at once, with a FIN behind our close
+// frame, and a client's waits for that FIN (until the close timeout) before it
+// closes its own, so that the server, not the client, holds TIME_WAIT. After a
+// failure the peer may still be sending: then it half-closes, runs the close
+// listeners, and only then waits for the peer's FIN before closing the socket,
+// so that data still arriving does not turn our close into a reset that could
+// destroy the close frame in flight. The close listeners run before either
+// wait.
 func (c *Conn) finish() {
 	hs := &c.hs
 	by := c.d.endBy(c.s)
@@ -182,8 +185,9 @@ func (c *Conn) finish() {
 	}
 	c.q.release()
 	c.releaseReading()
+	awaitServer := c.role == frame.RoleClient && hs.received && !c.aborted.Load()
 	halfClosed := hs.failed && !hs.received && c.closeWrite()
-	if !halfClosed {
+	if !halfClosed && !awaitServer {
 		c.nc.Close()
 	}
 	c.loop.Exec(func() {
@@ -197,7 +201,7 @@ func (c *Conn) finish() {
 	// The connection is over for the loop; lingering is the socket's own
 	// business and must not hold Run up.
 	c.loop.unref()
-	if halfClosed {
+	if halfClosed || awaitServer {
 		c.linger(by.time())
 		c.nc.Close()
 	}

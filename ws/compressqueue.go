@@ -34,7 +34,7 @@ type laterFrame struct {
 }
 
 func newCompressQueue(c *Conn) *compressQueue {
-	return &compressQueue{comp: permessagedeflate.NewCompressor(c.s.deflate, *c.params)}
+	return &compressQueue{comp: permessagedeflate.NewCompressor(c.s.deflate, c.codecParams())}
 }
 
 // laterLocked queues a frame in a slot, to compress or behind one to

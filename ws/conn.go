@@ -77,6 +77,23 @@ func init() {
 	}
 }
 
+// codecParams returns the negotiated permessage-deflate parameters in the
+// form NewCompressor and NewDecompressor take them, which is the server's:
+// its Server* fields govern what this side compresses, its Client* fields
+// what it inflates. A client's connection swaps them, so that Deflate
+// reports the agreement as negotiated while each side compresses with its
+// own parameters (RFC 7692 section 7.1,
+// https://www.rfc-editor.org/rfc/rfc7692#section-7.1). Only called once
+// params is set.
+func (c *Conn) codecParams() permessagedeflate.Params {
+	p := *c.params
+	if c.role == frame.RoleClient {
+		p.ServerNoContextTakeover, p.ClientNoContextTakeover = p.ClientNoContextTakeover, p.ServerNoContextTakeover
+		p.ServerMaxWindowBits, p.ClientMaxWindowBits = p.ClientMaxWindowBits, p.ServerMaxWindowBits
+	}
+	return p
+}
+
 // Stats counts a connection's traffic. Bytes are counted on the wire
 // (headers and compressed payloads included), messages are whole data
 // messages.
@@ -204,7 +221,9 @@ func (c *Conn) begin() bool {
 	return true
 }
 
-// ID returns the identifier the server gave the connection.
+// ID returns the identifier the server gave the connection (for a
+// client connection, its number among the client connections of the
+// process).
 func (c *Conn) ID() uint64 { return c.id }
 
 // Loop returns the loop the connection's callbacks run on.

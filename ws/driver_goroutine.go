@@ -36,7 +36,7 @@ func (c *Conn) serve() {
 	c.d.read(monoNow())
 	r.sock.init(c.nc, c.s.readBuf)
 	if c.params != nil {
-		c.a.decomp = permessagedeflate.NewDecompressor(*c.params)
+		c.a.decomp = permessagedeflate.NewDecompressor(c.codecParams())
 	}
 	// Frames the client sent behind its handshake are processed first;
 	// the flush after them also writes the preamble (the 101).

@@ -1,7 +1,6 @@
 package ws
 
 import (
-	"math/rand/v2"
 	"sync"
 
 	"unievent.dev/internal/bufpool"
@@ -53,11 +52,15 @@ type sendQueue struct {
 	err       error // writing failed: the connection is over
 	wantDrain bool
 
-	z *compressQueue // with permessage-deflate only
+	z    *compressQueue // with permessage-deflate only
+	keys *maskKeys      // in the client role only: every frame is masked
 }
 
 func (q *sendQueue) init(c *Conn) {
 	q.c = c
+	if c.role == frame.RoleClient {
+		q.keys = newMaskKeys()
+	}
 	if c.params != nil && c.s.deflate != nil {
 		q.z = newCompressQueue(c)
 	}
@@ -226,10 +229,11 @@ func (q *sendQueue) appendFrameLocked(h frame.Header, p []byte) {
 		return
 	}
 	h.Length = int64(len(p))
-	if q.c.role == frame.RoleClient {
+	if q.keys != nil {
+		// RFC 6455 section 5.3: a client masks every frame, each with a
+		// fresh key (https://www.rfc-editor.org/rfc/rfc6455#section-5.3).
 		h.Masked = true
-		k := rand.Uint32()
-		h.Key = [4]byte{byte(k), byte(k >> 8), byte(k >> 16), byte(k >> 24)}
+		h.Key = q.keys.next()
 	}
 	var buf [frame.MaxHeaderLen]byte
 	hdr := frame.AppendHeader(buf[:0], &h)

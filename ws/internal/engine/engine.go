@@ -1,6 +1,6 @@
-// Package engine is the seam through which ws/server makes and starts the
-// connections of package ws, so that ws does not export that plumbing to
-// its users. Package ws fills in Registered when it is initialised, before
+// Package engine is the seam through which ws/server and ws/client make
+// and start the connections of package ws, so that ws does not export that
+// plumbing to its users. Package ws fills in Registered when it is initialised, before
 // any package that imports it.
 package engine
 
@@ -31,8 +31,8 @@ type Options struct {
 	// Protocol is the negotiated subprotocol, "" when none.
 	Protocol string
 	// Buffered holds bytes already read from the peer after the handshake
-	// (frames a client sent right behind its upgrade request); they are
-	// copied.
+	// (frames a client sent right behind its upgrade request, or a server
+	// right behind its 101); they are copied.
 	Buffered []byte
 	// Preamble is written before any frame: a server passes its 101
 	// response here, so that a close queued the moment the connection is
@@ -41,13 +41,19 @@ type Options struct {
 	Preamble []byte
 }
 
-// Funcs is what package ws lends its servers, for C = ws.Conn, L = ws.Loop
+// Funcs is what package ws lends its servers and its client, for C = ws.Conn, L = ws.Loop
 // and Cfg = ws.Config.
 type Funcs[C, L, Cfg any] struct {
 	// Pending makes a connection whose opening handshake is being
 	// decided: listeners may be set on it, and a send or close returns
-	// ws.ErrNotEstablished. onClosed runs on the loop after the close
-	// listeners, once the established connection is gone.
+	// ws.ErrNotEstablished. onClosed, when not nil, runs on the loop
+	// after the close listeners, once the established connection is gone.
+	// A client makes its connection with Role RoleClient once it has read
+	// the server's 101: its frames are masked, masked frames from the
+	// server fail it with 1002, it compresses with the Client* fields of
+	// the negotiated permessagedeflate.Params, and after the closing
+	// handshake it waits for the server's TCP close (RFC 6455 section
+	// 7.1.1).
 	Pending func(cfg *Cfg, loop *L, p Pending, onClosed func(*C)) *C
 	// Establish completes the opening handshake on nc, before Start or
 	// Serve.

@@ -1,0 +1,37 @@
+// Package client is the WebSocket client of unievent.dev, the Go form of
+// the Perl module UniEvent::WebSocket::Client: it dials ws:// and wss://
+// URLs, performs the client's opening handshake (RFC 6455 section 4.1,
+// https://www.rfc-editor.org/rfc/rfc6455#section-4.1, with ws/handshake and,
+// for permessage-deflate, ws/permessagedeflate) and hands the connection to
+// a ws.Conn on a ws.Loop: the same connection type, listeners and sends as
+// a server's, with the client's duties of RFC 6455 (every frame masked with
+// a fresh key from crypto/rand, masked frames from the server refused with
+// 1002, and after the closing handshake the server's TCP close awaited,
+// section 7.1.1).
+//
+// # Blocking and asynchronous
+//
+// Dial blocks until the connection is established or refused and returns
+// it reading; Connect returns at once and runs its callback on the loop,
+// as the reference's connect_callback, once the handshake is over. A
+// connection from Connect reads nothing before the callback has returned,
+// so listeners set there see every message; a connection from Dial starts
+// reading when Dial returns, and its listeners run on its loop, so set
+// them before the loop runs (the usual order in a program: Dial, set the
+// listeners, loop.Run) or use Connect. Client connections are active
+// handles of their loop, next to any servers on it.
+//
+// # Refusals
+//
+// Every answer that does not complete the handshake is a *HandshakeError
+// (status, header, at most MaxErrorBodySize bytes of the body, and the
+// cause: handshake.ErrBadServerResponse, ErrResponseTooLarge,
+// ErrProtocolNotOffered, ErrExtensionNotOffered or
+// permessagedeflate.ErrBadAnswer). Redirects are not followed: a 3xx is a
+// HandshakeError with the Location in its Header. A handshake slower than
+// Config.HandshakeTimeout, or whose context ends, fails with an error
+// that wraps context.DeadlineExceeded or the context's error.
+//
+// HTTP proxies (CONNECT) are not supported yet: the client dials the
+// URL's host directly.
+package client
