@@ -78,7 +78,7 @@ func TestRefusedHandshakes(t *testing.T) {
 		{name: "endless response head", cfg: &Config{MaxHandshakeSize: 1024}, answer: func(p *peer) {
 			p.write([]byte("HTTP/1.1 101 Switching Protocols\r\n"))
 			for range 100 {
-				if p.write([]byte("X-More: " + strings.Repeat("m", 100) + "\r\n")) != nil {
+				if p.write([]byte("X-More: "+strings.Repeat("m", 100)+"\r\n")) != nil {
 					return
 				}
 			}
