@@ -1,0 +1,81 @@
+package client
+
+import (
+	"context"
+	"testing"
+
+	"unievent.dev/internal/wstest/servertest"
+	"unievent.dev/ws"
+	"unievent.dev/ws/handshake"
+	"unievent.dev/ws/server"
+)
+
+// BenchmarkEchoRoundTrip measures one client message to this project's
+// echo server and its reply back, masking included, in steady state (the
+// server runs in the same process: its work is counted too).
+func BenchmarkEchoRoundTrip(b *testing.B) {
+	for _, size := range []int{16, 1 << 10, 64 << 10} {
+		b.Run(byteSize(size), func(b *testing.B) {
+			r := servertest.Start(b, servertest.Options{NoLeakCheck: true}, func(loop *ws.Loop) (*server.Server, error) {
+				s, err := server.New(server.Config{Locations: []server.Location{{Host: "127.0.0.1"}}}, loop)
+				if err == nil {
+					s.OnConnection(func(_ *server.Server, c *server.Conn, _ *handshake.Request) {
+						c.OnMessage(func(c *ws.Conn, m *ws.Message) { c.Send(m.Opcode, m.Payload) })
+					})
+				}
+				return s, err
+			})
+			loop := ws.NewLoop()
+			c, err := Dial(context.Background(), "ws://"+r.Addr+"/", nil, loop)
+			if err != nil {
+				b.Fatal(err)
+			}
+			// The next message goes out from the listener that got the
+			// reply, as a client that answers what it receives does: the
+			// reading goroutine writes it after its listeners, with no
+			// goroutine started per send.
+			p := make([]byte, size)
+			left := 0
+			finished := make(chan struct{}, 1)
+			c.OnMessage(func(c *ws.Conn, _ *ws.Message) {
+				if left--; left > 0 {
+					c.SendBinary(p)
+					return
+				}
+				finished <- struct{}{}
+			})
+			done := make(chan struct{})
+			go func() { loop.Run(); close(done) }()
+			run := func(n int) {
+				c.Loop().Exec(func() { left = n })
+				c.SendBinary(p)
+				<-finished
+			}
+			run(100) // warm the pools
+			b.SetBytes(int64(size))
+			b.ReportAllocs()
+			b.ResetTimer()
+			run(b.N)
+			b.StopTimer()
+			c.Close(1000, "")
+			<-done
+		})
+	}
+}
+
+func byteSize(n int) string {
+	switch {
+	case n >= 1<<20:
+		return itoa(n>>20) + "MiB"
+	case n >= 1<<10:
+		return itoa(n>>10) + "KiB"
+	}
+	return itoa(n) + "B"
+}
+
+func itoa(n int) string {
+	if n < 10 {
+		return string(rune('0' + n))
+	}
+	return itoa(n/10) + string(rune('0'+n%10))
+}
