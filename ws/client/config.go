@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"time"
 
 	"unievent.dev/ws"
@@ -63,6 +64,15 @@ type Config struct {
 	// certificate verification); its NextProtos are replaced by
 	// "http/1.1", the only protocol a WebSocket handshake runs on here.
 	TLSConfig *tls.Config
+	// Proxy returns the HTTP proxy to open a tunnel through (CONNECT), nil
+	// for none, as http.Transport.Proxy does: it is given a request for
+	// the URL with the scheme http for ws:// and https for wss://. nil
+	// means http.ProxyFromEnvironment (HTTP_PROXY, HTTPS_PROXY, NO_PROXY;
+	// never for localhost and loopback addresses); a function returning
+	// nil, nil turns proxies off. http:// and https:// proxies are
+	// supported; a user in the proxy URL is sent as Basic
+	// Proxy-Authorization. TLSConfig also verifies an https:// proxy.
+	Proxy func(*http.Request) (*url.URL, error)
 }
 
 // Validate reports a configuration that cannot work.

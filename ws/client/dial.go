@@ -151,15 +151,23 @@ func open(ctx context.Context, rawURL string, cfg *Config, loop *ws.Loop) (*ws.C
 		ctx, cancel = context.WithTimeout(ctx, d)
 		defer cancel()
 	}
-	var dialer net.Dialer
-	raw, err := dialer.DialContext(ctx, "tcp", t.addr)
+	proxy, err := proxyFor(cfg, t)
 	if err != nil {
-		return nil, fmt.Errorf("client: dial %s: %w", t.addr, err)
+		return nil, err
+	}
+	addr := t.addr
+	if proxy != nil {
+		addr = proxyAddr(proxy)
+	}
+	var dialer net.Dialer
+	raw, err := dialer.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("client: dial %s: %w", addr, err)
 	}
 	// Until the handshake is over, the end of ctx interrupts whatever
 	// read or write is under way.
 	stop := context.AfterFunc(ctx, func() { raw.SetDeadline(time.Unix(1, 0)) })
-	nc, res, err := shake(ctx, raw, t, cfg)
+	nc, res, err := shake(ctx, raw, t, cfg, proxy)
 	if !stop() && err == nil {
 		err = ctx.Err()
 	}
@@ -186,11 +194,18 @@ func open(ctx context.Context, rawURL string, cfg *Config, loop *ws.Loop) (*ws.C
 	return c, nil
 }
 
-// shake runs TLS for wss:// and the HTTP exchange on raw.
-func shake(ctx context.Context, raw net.Conn, t target, cfg *Config) (net.Conn, engine.Options, error) {
+// shake opens the tunnel through proxy when there is one, runs TLS for
+// wss:// and the HTTP exchange on raw.
+func shake(ctx context.Context, raw net.Conn, t target, cfg *Config, proxy *url.URL) (net.Conn, engine.Options, error) {
 	nc := raw
+	if proxy != nil {
+		var err error
+		if nc, err = tunnel(ctx, raw, t, proxy, cfg); err != nil {
+			return nil, engine.Options{}, err
+		}
+	}
 	if t.secure {
-		tc := tls.Client(raw, tlsConfig(cfg.TLSConfig, t.hostname))
+		tc := tls.Client(nc, tlsConfig(cfg.TLSConfig, t.hostname))
 		if err := tc.HandshakeContext(ctx); err != nil {
 			return nil, engine.Options{}, fmt.Errorf("client: TLS handshake with %s: %w", t.addr, err)
 		}

@@ -32,6 +32,11 @@
 // Config.HandshakeTimeout, or whose context ends, fails with an error
 // that wraps context.DeadlineExceeded or the context's error.
 //
-// HTTP proxies (CONNECT) are not supported yet: the client dials the
-// URL's host directly.
+// # Proxies
+//
+// Through an HTTP proxy the client opens a tunnel with CONNECT
+// (Config.Proxy, http.ProxyFromEnvironment by default) and runs TLS and
+// the handshake inside it; a proxy that refuses is a HandshakeError
+// wrapping ErrProxyRefused with the proxy's status (407 when it wants
+// credentials, given as the proxy URL's user).
 package client

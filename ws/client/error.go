@@ -46,6 +46,9 @@ type HandshakeError struct {
 }
 
 func (e *HandshakeError) Error() string {
+	if errors.Is(e.Err, ErrProxyRefused) {
+		return "client: " + e.Err.Error()
+	}
 	if e.StatusCode != 0 && e.StatusCode != http.StatusSwitchingProtocols {
 		return fmt.Sprintf("client: handshake refused: %d %s", e.StatusCode, http.StatusText(e.StatusCode))
 	}
