@@ -508,7 +508,7 @@ const syncGap = 5 * time.Millisecond
 func (p *peer) writeEach(pieces ...[]byte) error {
 	for i, b := range pieces {
 		if i > 0 {
-			time.Sleep(syncGap)
+			time.Sleep(syncGap) // the case under test: pieces in separate TCP segments
 		}
 		if err := p.write(b); err != nil {
 			return err

@@ -2,7 +2,7 @@
 
 package reliability
 
-// raceEnabled loosens the allocation bounds: under the race detector a
+// raceEnabled loosens the memory bounds: under the race detector a
 // sync.Pool drops a share of what it is given, so the buffer pool misses
 // and allocates where it would reuse.
 const raceEnabled = true

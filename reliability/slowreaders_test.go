@@ -90,12 +90,6 @@ func TestSlowReaders(t *testing.T) {
 			if peakMem > 2*bound {
 				t.Errorf("peak memory %s (garbage included) over twice the bound %s", mib(peakMem), mib(bound))
 			}
-			// A liveness bound, not a speed figure (that is logged above):
-			// the reading client must not stall behind the slow readers'
-			// queues. CI machines are shared, so the bound is generous.
-			if loaded.p99 > 5*time.Second {
-				t.Errorf("the reading client's 99th percentile round trip is %v with slow readers", loaded.p99)
-			}
 			switch policy {
 			case ws.BackpressureRefuse:
 				if refused.Load() == 0 {
@@ -132,7 +126,10 @@ func (r rtt) String() string {
 }
 
 // measureRTT sends count messages of size bytes from c, one every gap,
-// and measures how long each takes to come back.
+// and measures how long each takes to come back (logged, not asserted:
+// speed is for benchmarks). The client must not stall behind the slow
+// readers' queues: each echo has to arrive before its read's deadline,
+// wait after the one before, or the test fails.
 func measureRTT(t testing.TB, c *wstest.Client, count, size int, gap time.Duration) rtt {
 	t.Helper()
 	var mu sync.Mutex
