@@ -2,10 +2,12 @@ package frame
 
 import "strconv"
 
-// CloseCode is a close frame status code (RFC 6455 section 7.4), as
-// registered in the IANA "WebSocket Close Code Number Registry".
+// CloseCode is a close frame status code (RFC 6455 section 7.4,
+// https://www.rfc-editor.org/rfc/rfc6455#section-7.4), as registered in the
+// IANA "WebSocket Close Code Number Registry".
 //
-// The ranges (section 7.4.2):
+// The ranges (section 7.4.2,
+// https://www.rfc-editor.org/rfc/rfc6455#section-7.4.2):
 //   - 0-999: never used.
 //   - 1000-2999: reserved for RFC 6455, its revisions and extensions; only
 //     the codes below have a meaning.
@@ -15,9 +17,10 @@ import "strconv"
 //   - 5000 and up: undefined.
 type CloseCode uint16
 
-// The codes defined by RFC 6455 section 7.4.1 and, for 1012-1014, the IANA
-// registry. Codes 1005, 1006 and 1015 are for reporting only and must never
-// appear on the wire.
+// The codes defined by RFC 6455 section 7.4.1
+// (https://www.rfc-editor.org/rfc/rfc6455#section-7.4.1) and, for 1012-1014,
+// the IANA registry. Codes 1005, 1006 and 1015 are for reporting only and
+// must never appear on the wire.
 const (
 	CloseNormal             CloseCode = 1000 // the purpose of the connection is fulfilled
 	CloseAway               CloseCode = 1001 // server going down or browser leaving the page
@@ -37,9 +40,12 @@ const (
 )
 
 // ValidOnWire reports whether c may be sent in a close frame (RFC 6455
-// sections 7.4.1 and 7.4.2): the defined codes 1000-1003 and 1007-1014 and
-// the registered and private ranges 3000-4999. An endpoint receiving any
-// other code fails the connection with CloseProtocolError.
+// sections 7.4.1 and 7.4.2,
+// https://www.rfc-editor.org/rfc/rfc6455#section-7.4.1,
+// https://www.rfc-editor.org/rfc/rfc6455#section-7.4.2): the defined codes
+// 1000-1003 and 1007-1014 and the registered and private ranges 3000-4999.
+// An endpoint receiving any other code fails the connection with
+// CloseProtocolError.
 func (c CloseCode) ValidOnWire() bool {
 	switch {
 	case c >= 1000 && c <= 1003:

@@ -8,7 +8,8 @@ import (
 )
 
 // Role says which end of the connection the Decoder serves, which decides
-// the masking rule of RFC 6455 section 5.1.
+// the masking rule of RFC 6455 section 5.1
+// (https://www.rfc-editor.org/rfc/rfc6455#section-5.1).
 type Role uint8
 
 const (
@@ -40,13 +41,15 @@ type Chunk struct {
 }
 
 // Decoder splits a byte stream into frames, validates each header against
-// RFC 6455 section 5 and unmasks payloads in place. It holds no buffer: the
-// only thing it keeps between calls is a partial header, in a fixed array.
-// Set the exported fields before the first Decode; a zero Decoder is a
-// server with no frame size limit and no extension.
+// RFC 6455 section 5 (https://www.rfc-editor.org/rfc/rfc6455#section-5) and
+// unmasks payloads in place. It holds no buffer: the only thing it keeps
+// between calls is a partial header, in a fixed array. Set the exported
+// fields before the first Decode; a zero Decoder is a server with no frame
+// size limit and no extension.
 type Decoder struct {
 	// Role selects the masking rule: RoleServer requires masked frames,
-	// RoleClient forbids them (RFC 6455 section 5.1).
+	// RoleClient forbids them (RFC 6455 section 5.1,
+	// https://www.rfc-editor.org/rfc/rfc6455#section-5.1).
 	Role Role
 	// MaxFrameSize is the largest payload, in bytes, accepted in one frame;
 	// a longer frame fails with CloseMessageTooBig before any payload is
@@ -77,13 +80,14 @@ type Decoder struct {
 // payload; f.End is set on the last piece. f.Payload is unmasked in place
 // inside p.
 //
-// Every header is validated before any payload byte is touched. A
-// violation of RFC 6455 section 5 returns an *Error with CloseProtocolError,
-// including a payload length not encoded in the minimal number of bytes,
-// which section 5.2 forbids ("the minimal number of bytes MUST be used");
-// a frame longer than MaxFrameSize returns CloseMessageTooBig. After an
-// error, n is 0, f is zero, and every later call returns the same error
-// until Reset.
+// Every header is validated before any payload byte is touched. A violation
+// of RFC 6455 section 5 (https://www.rfc-editor.org/rfc/rfc6455#section-5)
+// returns an *Error with CloseProtocolError, including a payload length not
+// encoded in the minimal number of bytes, which section 5.2
+// (https://www.rfc-editor.org/rfc/rfc6455#section-5.2) forbids ("the minimal
+// number of bytes MUST be used"); a frame longer than MaxFrameSize returns
+// CloseMessageTooBig. After an error, n is 0, f is zero, and every later
+// call returns the same error until Reset.
 func (d *Decoder) Decode(p []byte) (n int, f Chunk, ok bool, err error) {
 	if d.err != nil {
 		return 0, Chunk{}, false, d.err
@@ -195,8 +199,9 @@ func (d *Decoder) checkFirst(b0, b1 byte) *Error {
 	op := Opcode(b0 & 0xF)
 	rsv1, rsv2, rsv3 := b0&0x40 != 0, b0&0x20 != 0, b0&0x10 != 0
 	fin := b0&0x80 != 0
-	// Section 5.2: a reserved opcode, or a reserved bit no negotiated
-	// extension gives a meaning to, fails the connection.
+	// Section 5.2 (https://www.rfc-editor.org/rfc/rfc6455#section-5.2): a
+	// reserved opcode, or a reserved bit no negotiated extension gives a
+	// meaning to, fails the connection.
 	if !op.isKnown() {
 		return errReservedOpcode
 	}
@@ -207,9 +212,10 @@ func (d *Decoder) checkFirst(b0, b1 byte) *Error {
 		return errRSV3
 	}
 	if rsv1 {
-		// RFC 7692 section 6: permessage-deflate sets RSV1 on the first
-		// frame of a compressed message only, never on continuation or
-		// control frames.
+		// RFC 7692 section 6
+		// (https://www.rfc-editor.org/rfc/rfc7692#section-6):
+		// permessage-deflate sets RSV1 on the first frame of a compressed
+		// message only, never on continuation or control frames.
 		switch {
 		case !d.AllowRSV1:
 			return errRSV1
@@ -220,8 +226,9 @@ func (d *Decoder) checkFirst(b0, b1 byte) *Error {
 		}
 	}
 	if op.IsControl() {
-		// Section 5.5: control frames are never fragmented and carry at
-		// most 125 bytes, so their length always fits the 7-bit form.
+		// Section 5.5 (https://www.rfc-editor.org/rfc/rfc6455#section-5.5):
+		// control frames are never fragmented and carry at most 125 bytes,
+		// so their length always fits the 7-bit form.
 		if !fin {
 			return errControlFin
 		}
@@ -229,8 +236,9 @@ func (d *Decoder) checkFirst(b0, b1 byte) *Error {
 			return errControlLength
 		}
 	}
-	// Section 5.1: a server fails a connection on an unmasked frame, a
-	// client on a masked one.
+	// Section 5.1 (https://www.rfc-editor.org/rfc/rfc6455#section-5.1): a
+	// server fails a connection on an unmasked frame, a client on a masked
+	// one.
 	masked := b1&0x80 != 0
 	if d.Role == RoleClient {
 		if masked {
@@ -239,8 +247,9 @@ func (d *Decoder) checkFirst(b0, b1 byte) *Error {
 	} else if !masked {
 		return errUnmasked
 	}
-	// Section 5.4: continuation frames only continue a message, and the
-	// fragments of one message are never interleaved with another's.
+	// Section 5.4 (https://www.rfc-editor.org/rfc/rfc6455#section-5.4):
+	// continuation frames only continue a message, and the fragments of one
+	// message are never interleaved with another's.
 	switch op {
 	case OpContinuation:
 		if !d.fragmented {
@@ -266,8 +275,9 @@ func (d *Decoder) accept(hb []byte) *Error {
 	case len16:
 		v := binary.BigEndian.Uint16(rest)
 		rest = rest[2:]
-		// Section 5.2: "the minimal number of bytes MUST be used to
-		// encode the length", so 0-125 in the 16-bit form is an error.
+		// Section 5.2 (https://www.rfc-editor.org/rfc/rfc6455#section-5.2):
+		// "the minimal number of bytes MUST be used to encode the length",
+		// so 0-125 in the 16-bit form is an error.
 		if v < len16 {
 			return errNonMinimal
 		}
@@ -275,8 +285,8 @@ func (d *Decoder) accept(hb []byte) *Error {
 	case len64:
 		v := binary.BigEndian.Uint64(rest)
 		rest = rest[8:]
-		// Section 5.2: the most significant bit of the 64-bit length
-		// MUST be 0.
+		// Section 5.2 (https://www.rfc-editor.org/rfc/rfc6455#section-5.2):
+		// the most significant bit of the 64-bit length MUST be 0.
 		if v > math.MaxInt64 {
 			return errLengthMSB
 		}

@@ -1,11 +1,14 @@
 package frame
 
 // Error is a decoding failure. Code is the status the connection should
-// close with (RFC 6455 section 7.4.1): CloseProtocolError for a frame that
-// breaks section 5, CloseMessageTooBig for a frame over the Decoder's
-// MaxFrameSize, CloseInvalidPayload for a close reason that is not UTF-8.
-// Reason is a short human-readable explanation; the reasons this package
-// produces fit in a close frame (at most 123 bytes, section 5.5). The
+// close with (RFC 6455 section 7.4.1,
+// https://www.rfc-editor.org/rfc/rfc6455#section-7.4.1): CloseProtocolError
+// for a frame that breaks section 5
+// (https://www.rfc-editor.org/rfc/rfc6455#section-5), CloseMessageTooBig for
+// a frame over the Decoder's MaxFrameSize, CloseInvalidPayload for a close
+// reason that is not UTF-8. Reason is a short human-readable explanation;
+// the reasons this package produces fit in a close frame (at most 123 bytes,
+// section 5.5, https://www.rfc-editor.org/rfc/rfc6455#section-5.5). The
 // package returns shared *Error values: callers read them, never modify.
 type Error struct {
 	Code   CloseCode

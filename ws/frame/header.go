@@ -6,11 +6,13 @@ import (
 	"unievent.dev/internal/mask"
 )
 
-// MaxHeaderLen is the longest frame header RFC 6455 section 5.2 allows: two
-// fixed bytes, an 8-byte extended payload length and a 4-byte masking key.
+// MaxHeaderLen is the longest frame header RFC 6455 section 5.2
+// (https://www.rfc-editor.org/rfc/rfc6455#section-5.2) allows: two fixed
+// bytes, an 8-byte extended payload length and a 4-byte masking key.
 const MaxHeaderLen = 14
 
-// Header is one frame header (RFC 6455 section 5.2). Length is the payload
+// Header is one frame header (RFC 6455 section 5.2,
+// https://www.rfc-editor.org/rfc/rfc6455#section-5.2). Length is the payload
 // length in bytes; Key is meaningful only when Masked is set.
 type Header struct {
 	Fin              bool
@@ -21,15 +23,17 @@ type Header struct {
 	Length           int64
 }
 
-// The 7-bit length field's escape values (RFC 6455 section 5.2): 126 means
-// a 16-bit length follows, 127 a 64-bit one.
+// The 7-bit length field's escape values (RFC 6455 section 5.2,
+// https://www.rfc-editor.org/rfc/rfc6455#section-5.2): 126 means a 16-bit
+// length follows, 127 a 64-bit one.
 const (
 	len16 = 126
 	len64 = 127
 )
 
 // HeaderLen returns the size of the header that encodes a payload of length
-// bytes, using the minimal length form as RFC 6455 section 5.2 requires.
+// bytes, using the minimal length form as RFC 6455 section 5.2
+// (https://www.rfc-editor.org/rfc/rfc6455#section-5.2) requires.
 func HeaderLen(length int64, masked bool) int {
 	n := 2
 	switch l := uint64(length); {
@@ -99,9 +103,10 @@ func AppendHeader(dst []byte, h *Header) []byte {
 
 // AppendFrame appends one whole frame to dst: the header h with Length set
 // to len(payload), then a copy of payload, masked with h.Key when h.Masked
-// is set (RFC 6455 section 5.3). payload itself is not modified. Servers
-// encode with Masked false, clients with Masked true and a fresh random Key
-// per frame.
+// is set (RFC 6455 section 5.3,
+// https://www.rfc-editor.org/rfc/rfc6455#section-5.3). payload itself is not
+// modified. Servers encode with Masked false, clients with Masked true and a
+// fresh random Key per frame.
 func AppendFrame(dst []byte, h Header, payload []byte) []byte {
 	h.Length = int64(len(payload))
 	dst = AppendHeader(dst, &h)

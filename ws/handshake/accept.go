@@ -6,7 +6,8 @@ import (
 	"encoding/base64"
 )
 
-// acceptGUID is the fixed string RFC 6455 section 1.3 appends to the key
+// acceptGUID is the fixed string RFC 6455 section 1.3
+// (https://www.rfc-editor.org/rfc/rfc6455#section-1.3) appends to the key
 // before hashing, so that only a WebSocket server can compute the answer.
 const acceptGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
@@ -18,8 +19,10 @@ var strictBase64 = base64.StdEncoding.Strict()
 const keyLen = 24
 
 // AcceptKey returns the Sec-WebSocket-Accept value for a Sec-WebSocket-Key
-// (RFC 6455 section 4.2.2 item 5.4): the base64 of the SHA-1 of the key
-// followed by the protocol's GUID. The key is used as sent, not decoded.
+// (RFC 6455 section 4.2.2 item 5.4,
+// https://www.rfc-editor.org/rfc/rfc6455#section-4.2.2): the base64 of the
+// SHA-1 of the key followed by the protocol's GUID. The key is used as sent,
+// not decoded.
 func AcceptKey(key string) string {
 	var buf [28]byte
 	return string(appendAcceptKey(buf[:0], key))
@@ -35,7 +38,8 @@ func appendAcceptKey(dst []byte, key string) []byte {
 }
 
 // NewKey returns a fresh Sec-WebSocket-Key for a client handshake: 16 bytes
-// from crypto/rand, base64-encoded (RFC 6455 section 4.1 item 7).
+// from crypto/rand, base64-encoded (RFC 6455 section 4.1 item 7,
+// https://www.rfc-editor.org/rfc/rfc6455#section-4.1).
 func NewKey() (string, error) {
 	var nonce [16]byte
 	if _, err := rand.Read(nonce[:]); err != nil {
@@ -45,7 +49,8 @@ func NewKey() (string, error) {
 }
 
 // validKey reports whether key is the canonical, padded base64 encoding of
-// exactly 16 bytes, as RFC 6455 section 4.1 item 7 asks of the client.
+// exactly 16 bytes, as RFC 6455 section 4.1 item 7
+// (https://www.rfc-editor.org/rfc/rfc6455#section-4.1) asks of the client.
 func validKey(key string) bool {
 	if len(key) != keyLen {
 		return false

@@ -6,9 +6,10 @@ import (
 )
 
 // CheckResponse checks a server's answer to a client handshake sent with key
-// (RFC 6455 section 4.1, the client's steps after reading the response):
-// status 101, Upgrade holding "websocket", Connection holding "upgrade", and
-// exactly one Sec-WebSocket-Accept equal to [AcceptKey](key). Errors wrap
+// (RFC 6455 section 4.1, https://www.rfc-editor.org/rfc/rfc6455#section-4.1,
+// the client's steps after reading the response): status 101, Upgrade
+// holding "websocket", Connection holding "upgrade", and exactly one
+// Sec-WebSocket-Accept equal to [AcceptKey](key). Errors wrap
 // [ErrBadServerResponse]. Subprotocol and extension checks are left to the
 // caller, who knows what it offered.
 func CheckResponse(resp *http.Response, key string) error {

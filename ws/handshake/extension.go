@@ -3,8 +3,9 @@ package handshake
 import "fmt"
 
 // Extension is one offer or answer in a Sec-WebSocket-Extensions header
-// (RFC 6455 section 9.1): an extension token followed by its parameters in
-// the order they were written.
+// (RFC 6455 section 9.1,
+// https://www.rfc-editor.org/rfc/rfc6455#section-9.1): an extension token
+// followed by its parameters in the order they were written.
 type Extension struct {
 	Name   string
 	Params []Param
@@ -19,15 +20,18 @@ type Param struct {
 }
 
 // ParseExtensions parses the Sec-WebSocket-Extensions header lines values
-// with the grammar of RFC 6455 section 9.1:
+// with the grammar of RFC 6455 section 9.1
+// (https://www.rfc-editor.org/rfc/rfc6455#section-9.1):
 //
 //	extension-list = 1#extension
 //	extension      = extension-token *( ";" extension-param )
 //	extension-param = token [ "=" (token | quoted-string) ]
 //
 // Offers are returned in order, across all lines. Optional whitespace around
-// the separators and empty list elements are accepted (RFC 7230 section 7);
-// a quoted value must unquote to a token, as section 9.1 requires. No lines,
+// the separators and empty list elements are accepted (RFC 7230 section 7,
+// https://www.rfc-editor.org/rfc/rfc7230#section-7); a quoted value must
+// unquote to a token, as section 9.1
+// (https://www.rfc-editor.org/rfc/rfc6455#section-9.1) requires. No lines,
 // or lines holding only empty elements, give a nil list. Any other input is
 // refused with an [*Error] whose Status is 400, so a server can answer it as
 // is. The parser runs in time linear in the input.
@@ -178,8 +182,9 @@ func (p *extParser) value() (string, error) {
 	}
 }
 
-// isQuotedText reports whether c is qdtext (RFC 7230 section 3.2.6): HTAB,
-// SP, VCHAR except DQUOTE and backslash, or obs-text.
+// isQuotedText reports whether c is qdtext (RFC 7230 section 3.2.6,
+// https://www.rfc-editor.org/rfc/rfc7230#section-3.2.6): HTAB, SP, VCHAR
+// except DQUOTE and backslash, or obs-text.
 func isQuotedText(c byte) bool {
 	return c == '\t' || c == ' ' || (0x21 <= c && c != '"' && c != '\\' && c != 0x7f)
 }

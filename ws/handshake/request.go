@@ -19,8 +19,9 @@ const (
 	hdrOrigin     = "Origin"
 )
 
-// version is the only WebSocket protocol version this package speaks (RFC
-// 6455 section 4.1 item 9).
+// version is the only WebSocket protocol version this package speaks
+// (RFC 6455 section 4.1 item 9,
+// https://www.rfc-editor.org/rfc/rfc6455#section-4.1).
 const version = "13"
 
 // Request is an opening handshake request as [Validate] read it.
@@ -51,9 +52,10 @@ func (r *Request) Err() error {
 	return r.err
 }
 
-// Origin returns the Origin header (RFC 6455 section 4.2.1 item 7, RFC 6454),
-// "" when absent. A browser always sends it; a server uses it to refuse
-// cross-site pages.
+// Origin returns the Origin header (RFC 6455 section 4.2.1 item 7,
+// https://www.rfc-editor.org/rfc/rfc6455#section-4.2.1, RFC 6454), "" when
+// absent. A browser always sends it; a server uses it to refuse cross-site
+// pages.
 func (r *Request) Origin() string {
 	if r.HTTP == nil {
 		return ""
@@ -64,11 +66,12 @@ func (r *Request) Origin() string {
 	return ""
 }
 
-// Validate checks that r is a WebSocket opening handshake (RFC 6455 section
-// 4.2.1) and parses its WebSocket header fields. The returned *Request is
-// never nil; when the request is refused, the error is the [*Error] also
-// returned by its Err method. The checks run in this order, and the first
-// failure is reported:
+// Validate checks that r is a WebSocket opening handshake (RFC 6455
+// section 4.2.1, https://www.rfc-editor.org/rfc/rfc6455#section-4.2.1) and
+// parses its WebSocket header fields. The returned *Request is never nil;
+// when the request is refused, the error is the [*Error] also returned by
+// its Err method. The checks run in this order, and the first failure is
+// reported:
 //
 //   - the method is GET (405, with Allow: GET);
 //   - HTTP/1.1 or later (400);
@@ -148,7 +151,8 @@ func validate(req *Request) *Error {
 	return nil
 }
 
-// checkVersion implements RFC 6455 section 4.2.2 item 4: a version the
+// checkVersion implements RFC 6455 section 4.2.2 item 4
+// (https://www.rfc-editor.org/rfc/rfc6455#section-4.2.2): a version the
 // server does not speak is answered with 426 and the versions it does speak.
 func checkVersion(values []string) *Error {
 	var reason string
@@ -165,15 +169,18 @@ func checkVersion(values []string) *Error {
 	return &Error{
 		Status: http.StatusUpgradeRequired,
 		Reason: reason,
-		// RFC 7231 section 6.5.15 requires Upgrade in a 426.
+		// RFC 7231 section 6.5.15
+		// (https://www.rfc-editor.org/rfc/rfc7231#section-6.5.15) requires
+		// Upgrade in a 426.
 		Header: http.Header{hdrVersion: {version}, hdrUpgrade: {"websocket"}},
 	}
 }
 
 // SelectProtocol returns the first of the server's supported subprotocols,
 // in the server's order of preference, that the client offered; "" when
-// there is none. Names are compared exactly: RFC 6455 section 4.1 makes
-// subprotocol names case-sensitive tokens.
+// there is none. Names are compared exactly: RFC 6455 section 4.1
+// (https://www.rfc-editor.org/rfc/rfc6455#section-4.1) makes subprotocol
+// names case-sensitive tokens.
 func SelectProtocol(offered, supported []string) string {
 	for _, s := range supported {
 		for _, o := range offered {

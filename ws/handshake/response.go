@@ -8,9 +8,11 @@ import (
 )
 
 // Response is what a server chooses when it accepts a handshake: the
-// subprotocol (RFC 6455 section 4.2.2 item 5.4, "" for none), the extensions
-// in use with their parameters (section 9.1), and extra header fields such
-// as Set-Cookie.
+// subprotocol (RFC 6455 section 4.2.2 item 5.4,
+// https://www.rfc-editor.org/rfc/rfc6455#section-4.2.2, "" for none), the
+// extensions in use with their parameters (section 9.1,
+// https://www.rfc-editor.org/rfc/rfc6455#section-9.1), and extra header
+// fields such as Set-Cookie.
 type Response struct {
 	Protocol   string
 	Extensions []Extension
@@ -18,8 +20,9 @@ type Response struct {
 }
 
 // AppendResponse appends to dst the 101 Switching Protocols response that
-// accepts req (RFC 6455 section 4.2.2 item 5): Upgrade, Connection and
-// Sec-WebSocket-Accept, then Sec-WebSocket-Protocol and
+// accepts req (RFC 6455 section 4.2.2 item 5,
+// https://www.rfc-editor.org/rfc/rfc6455#section-4.2.2): Upgrade, Connection
+// and Sec-WebSocket-Accept, then Sec-WebSocket-Protocol and
 // Sec-WebSocket-Extensions when resp sets them, then resp.Header in sorted
 // key order, then the blank line. resp may be nil.
 //
@@ -27,11 +30,13 @@ type Response struct {
 // header could split, it returns dst unchanged and an error wrapping
 // [ErrInvalidResponse] when: req is nil or refused; resp.Protocol was not
 // offered by the client; an extension is malformed or was not offered
-// (section 9.1 forbids answering with one); a header name is not a token or
-// a value holds a control character other than HTAB (CR and LF would inject
-// header lines); or a header would override the handshake's own fields
-// (Upgrade, Connection, Sec-WebSocket-*) or frame a 1xx body
-// (Content-Length, Transfer-Encoding; RFC 7230 section 3.3).
+// (section 9.1 (https://www.rfc-editor.org/rfc/rfc6455#section-9.1) forbids
+// answering with one); a header name is not a token or a value holds a
+// control character other than HTAB (CR and LF would inject header lines);
+// or a header would override the handshake's own fields (Upgrade,
+// Connection, Sec-WebSocket-*) or frame a 1xx body (Content-Length,
+// Transfer-Encoding; RFC 7230 section 3.3,
+// https://www.rfc-editor.org/rfc/rfc7230#section-3.3).
 //
 // With resp.Header nil it allocates nothing beyond growing dst.
 func AppendResponse(dst []byte, req *Request, resp *Response) ([]byte, error) {
@@ -99,8 +104,9 @@ func offered(exts []Extension, name string) bool {
 }
 
 // reservedIn101 names the fields a caller may not add to a 101: the
-// handshake's own, and the body framing fields RFC 7230 section 3.3 forbids
-// in a 1xx response.
+// handshake's own, and the body framing fields RFC 7230 section 3.3
+// (https://www.rfc-editor.org/rfc/rfc7230#section-3.3) forbids in a 1xx
+// response.
 func reservedIn101(name string) bool {
 	return equalFoldASCII(name, "Upgrade") ||
 		equalFoldASCII(name, "Connection") ||
@@ -119,10 +125,11 @@ func reservedInError(name string) bool {
 // AppendErrorResponse appends to dst an HTTP/1.1 response refusing a
 // handshake: the status line for status (400 to 599), Content-Type
 // text/plain; charset=utf-8 unless header sets its own, Content-Length,
-// Connection: close, the fields of header in sorted key order, the blank line
-// and body. When header has Upgrade (as a 426 must, RFC 7231 section
-// 6.5.15) the Connection field also lists "Upgrade", as RFC 7230 section 6.7
-// requires.
+// Connection: close, the fields of header in sorted key order, the blank
+// line and body. When header has Upgrade (as a 426 must, RFC 7231
+// section 6.5.15, https://www.rfc-editor.org/rfc/rfc7231#section-6.5.15) the
+// Connection field also lists "Upgrade", as RFC 7230 section 6.7
+// (https://www.rfc-editor.org/rfc/rfc7230#section-6.7) requires.
 //
 // It returns dst unchanged and an error wrapping [ErrInvalidResponse] for a
 // status outside 400..599, a header name that is not a token, a value with a
@@ -206,9 +213,10 @@ func appendHeader(dst []byte, h http.Header, reserved func(string) bool) ([]byte
 	return dst, nil
 }
 
-// validFieldValue refuses the control characters RFC 7230 section 3.2 keeps
-// out of field values (HTAB is allowed): CR and LF would end the line early
-// and let a value inject fields or a body.
+// validFieldValue refuses the control characters RFC 7230 section 3.2
+// (https://www.rfc-editor.org/rfc/rfc7230#section-3.2) keeps out of field
+// values (HTAB is allowed): CR and LF would end the line early and let a
+// value inject fields or a body.
 func validFieldValue(v string) bool {
 	for i := 0; i < len(v); i++ {
 		if c := v[i]; (c < 0x20 && c != '\t') || c == 0x7f {

@@ -2,8 +2,9 @@ package handshake
 
 import "net/http"
 
-// tchar is the RFC 7230 section 3.2.6 token alphabet: visible ASCII minus
-// the delimiters.
+// tchar is the RFC 7230 section 3.2.6
+// (https://www.rfc-editor.org/rfc/rfc7230#section-3.2.6) token alphabet:
+// visible ASCII minus the delimiters.
 var tchar = func() (t [256]bool) {
 	for c := '0'; c <= '9'; c++ {
 		t[c] = true
@@ -18,8 +19,10 @@ var tchar = func() (t [256]bool) {
 	return t
 }()
 
-// IsToken reports whether s is an RFC 7230 token (1*tchar), as a
-// subprotocol name (RFC 6455 section 4.1) or an extension name must be.
+// IsToken reports whether s is an RFC 7230 token (1*tchar), as a subprotocol
+// name (RFC 6455 section 4.1,
+// https://www.rfc-editor.org/rfc/rfc6455#section-4.1) or an extension name
+// must be.
 func IsToken(s string) bool { return isToken(s) }
 
 // isToken reports whether s is an RFC 7230 token (1*tchar).
@@ -49,7 +52,8 @@ func trimOWS(s string) string {
 }
 
 // nextElement splits the first element off an RFC 7230 section 7
-// comma-separated list and trims the OWS around it.
+// (https://www.rfc-editor.org/rfc/rfc7230#section-7) comma-separated list
+// and trims the OWS around it.
 func nextElement(s string) (elem, rest string) {
 	for i := 0; i < len(s); i++ {
 		if s[i] == ',' {
@@ -60,7 +64,8 @@ func nextElement(s string) (elem, rest string) {
 }
 
 // hasToken reports whether any list element of the header lines values is
-// tok, compared case-insensitively as RFC 6455 section 4.2.1 asks for the
+// tok, compared case-insensitively as RFC 6455 section 4.2.1
+// (https://www.rfc-editor.org/rfc/rfc6455#section-4.2.1) asks for the
 // Upgrade and Connection fields.
 func hasToken(values []string, tok string) bool {
 	for _, v := range values {
@@ -100,8 +105,9 @@ func lowerASCII(c byte) byte {
 	return c
 }
 
-// parseTokenList parses header lines holding 1#token (RFC 7230 section 7:
-// empty elements are skipped). bad is the first element that is not a token.
+// parseTokenList parses header lines holding 1#token (RFC 7230 section 7
+// (https://www.rfc-editor.org/rfc/rfc7230#section-7): empty elements are
+// skipped). bad is the first element that is not a token.
 func parseTokenList(values []string) (list []string, bad string, ok bool) {
 	n := 0
 	for _, v := range values {
@@ -135,8 +141,9 @@ func parseTokenList(values []string) (list []string, bad string, ok bool) {
 
 // IsUpgradeRequest reports whether r asks to be upgraded to WebSocket: its
 // Upgrade header lists the token "websocket" (case-insensitively, RFC 6455
-// section 4.2.1). It does not validate the rest; Validate does. Servers
-// use it to tell upgrade requests from plain ones.
+// section 4.2.1, https://www.rfc-editor.org/rfc/rfc6455#section-4.2.1). It
+// does not validate the rest; Validate does. Servers use it to tell upgrade
+// requests from plain ones.
 func IsUpgradeRequest(r *http.Request) bool {
 	return hasToken(r.Header[hdrUpgrade], "websocket")
 }

@@ -13,7 +13,9 @@ import (
 var errReleased = errors.New("permessagedeflate: used after Release")
 
 // Compressor compresses the messages a server sends on one connection
-// (RFC 7692 section 7.2.1). It is not safe for concurrent use.
+// (RFC 7692 section 7.2.1,
+// https://www.rfc-editor.org/rfc/rfc7692#section-7.2.1). It is not safe for
+// concurrent use.
 //
 // With a 15-bit window it drives compress/flate. Below 15 bits it uses this
 // package's own window-limited encoder, because compress/flate always
@@ -49,10 +51,11 @@ func NewCompressor(cfg *Config, p Params) *Compressor {
 func (c *Compressor) ShouldCompress(n int) bool { return n >= c.threshold }
 
 // Compress appends the compressed payload of one whole message to dst and
-// returns the extended slice. The payload ends as section 7.2.1 requires:
-// the closing empty stored block's 00 00 ff ff left out. With context
-// takeover, later messages may refer back to this one, so every payload
-// Compress returns must be sent, in order.
+// returns the extended slice. The payload ends as section 7.2.1
+// (https://www.rfc-editor.org/rfc/rfc7692#section-7.2.1) requires: the
+// closing empty stored block's 00 00 ff ff left out. With context takeover,
+// later messages may refer back to this one, so every payload Compress
+// returns must be sent, in order.
 func (c *Compressor) Compress(dst, msg []byte) ([]byte, error) {
 	if c.released {
 		return dst, errReleased
@@ -180,13 +183,13 @@ func (c *Compressor) compressFlate(dst, msg []byte) ([]byte, error) {
 // boundary after its 3 header bits: LEN 0000, NLEN ffff.
 var syncMarker = []byte{0x00, 0x00, 0xff, 0xff}
 
-// stripTail applies steps 2 and 3 of RFC 7692 section 7.2.1 to the DEFLATE
-// data out[start:], which a sync flush left on a byte boundary. Data that
-// ends with the empty stored block loses its last four octets. Otherwise,
-// which compress/flate does not do today but does not promise either (its
-// output changed across releases before), an empty stored block is
-// appended first: from a byte boundary that is 00 00 00 ff ff, of which
-// the 00 stays.
+// stripTail applies steps 2 and 3 of RFC 7692 section 7.2.1
+// (https://www.rfc-editor.org/rfc/rfc7692#section-7.2.1) to the DEFLATE data
+// out[start:], which a sync flush left on a byte boundary. Data that ends
+// with the empty stored block loses its last four octets. Otherwise, which
+// compress/flate does not do today but does not promise either (its output
+// changed across releases before), an empty stored block is appended first:
+// from a byte boundary that is 00 00 00 ff ff, of which the 00 stays.
 func stripTail(out []byte, start int) []byte {
 	if len(out)-start >= len(syncMarker) && bytes.HasSuffix(out, syncMarker) {
 		return out[:len(out)-len(syncMarker)]

@@ -33,24 +33,28 @@ type Config struct {
 	Threshold int
 
 	// ServerNoContextTakeover makes the server reset its compressor after
-	// every message and say so (RFC 7692 section 7.1.1.1). It trades
+	// every message and say so (RFC 7692 section 7.1.1.1,
+	// https://www.rfc-editor.org/rfc/rfc7692#section-7.1.1.1). It trades
 	// compression ratio for memory: the compressor is pooled between
 	// messages instead of held by the connection.
 	ServerNoContextTakeover bool
 
 	// ClientNoContextTakeover asks the client to reset its compressor after
-	// every message (section 7.1.1.2), so the server need not keep the
-	// client's window between messages.
+	// every message (section 7.1.1.2,
+	// https://www.rfc-editor.org/rfc/rfc7692#section-7.1.1.2), so the server
+	// need not keep the client's window between messages.
 	ClientNoContextTakeover bool
 
 	// ServerMaxWindowBits is the largest LZ77 window (base-2 logarithm,
 	// 8..15) the server compresses with; 0 means 15. Below 15 the server
-	// announces it even when the client did not ask (section 7.1.2.1).
+	// announces it even when the client did not ask (section 7.1.2.1,
+	// https://www.rfc-editor.org/rfc/rfc7692#section-7.1.2.1).
 	ServerMaxWindowBits int
 
 	// ClientMaxWindowBits is the window (8..15) the server asks the client
 	// to compress with; 0 means 15. It can only be asked of a client that
-	// offered client_max_window_bits (section 7.1.2.2).
+	// offered client_max_window_bits (section 7.1.2.2,
+	// https://www.rfc-editor.org/rfc/rfc7692#section-7.1.2.2).
 	ClientMaxWindowBits int
 }
 

@@ -9,25 +9,28 @@ import (
 )
 
 // ErrMessageTooBig reports a message whose inflated size exceeds the limit
-// given to Decompress or Begin. The connection closes with 1009 (message
-// too big, RFC 6455 section 7.4.1).
+// given to Decompress or Begin. The connection closes with 1009 (message too
+// big, RFC 6455 section 7.4.1,
+// https://www.rfc-editor.org/rfc/rfc6455#section-7.4.1).
 var ErrMessageTooBig = errors.New("permessagedeflate: inflated message exceeds the limit")
 
 // ErrCorrupt reports a compressed payload that is not valid DEFLATE data,
-// ends inside a block, or reaches back further than the agreed window.
-// The connection closes with 1007 (invalid frame payload data, RFC 6455
-// section 7.4.1): the frames themselves were well formed, so it is not a
-// protocol error (1002), but their payload is not consistent with the
-// compression the RSV1 bit declared, the same kind of failure as a text
-// message that is not UTF-8. Errors returned wrap ErrCorrupt; test with
-// errors.Is.
+// ends inside a block, or reaches back further than the agreed window. The
+// connection closes with 1007 (invalid frame payload data, RFC 6455
+// section 7.4.1, https://www.rfc-editor.org/rfc/rfc6455#section-7.4.1): the
+// frames themselves were well formed, so it is not a protocol error (1002),
+// but their payload is not consistent with the compression the RSV1 bit
+// declared, the same kind of failure as a text message that is not UTF-8.
+// Errors returned wrap ErrCorrupt; test with errors.Is.
 var ErrCorrupt = errors.New("permessagedeflate: invalid compressed data")
 
 // errNoMessage reports Feed or End without Begin.
 var errNoMessage = errors.New("permessagedeflate: Feed or End outside a message (call Begin first)")
 
 // Decompressor inflates the messages a server receives on one connection
-// (RFC 7692 section 7.2.2). It is not safe for concurrent use.
+// (RFC 7692 section 7.2.2,
+// https://www.rfc-editor.org/rfc/rfc7692#section-7.2.2). It is not safe for
+// concurrent use.
 //
 // A message is inflated either whole, with Decompress once all its frames
 // have arrived, or as it arrives: Begin, then Feed for each piece of
@@ -41,9 +44,10 @@ var errNoMessage = errors.New("permessagedeflate: Feed or End outside a message 
 // nothing. A message inflated with Feed also needs that window between
 // calls, taken from a pool when context takeover is off.
 //
-// Back-references farther than 2^ClientMaxWindowBits bytes are corrupt
-// data, within a message as well as into earlier ones: a client that
-// agreed to client_max_window_bits never makes them (section 7.1.2.2).
+// Back-references farther than 2^ClientMaxWindowBits bytes are corrupt data,
+// within a message as well as into earlier ones: a client that agreed to
+// client_max_window_bits never makes them (section 7.1.2.2,
+// https://www.rfc-editor.org/rfc/rfc7692#section-7.1.2.2).
 //
 // After an error the Decompressor stays failed: every later call returns
 // that error, since with context takeover the window would be wrong.
@@ -80,12 +84,13 @@ func (d *Decompressor) Release() {
 	d.putHistory()
 }
 
-// tail ends every message: the 00 00 ff ff that section 7.2.2 puts back,
-// then an empty stored block with BFINAL set. The message must end at a
-// block boundary: its payload with 00 00 ff ff must leave the decoder
-// between blocks, so that the final empty block ends the stream exactly
-// at the end of tail; anything else is corrupt. (This is the condition
-// compress/flate applies to the same bytes.)
+// tail ends every message: the 00 00 ff ff that section 7.2.2
+// (https://www.rfc-editor.org/rfc/rfc7692#section-7.2.2) puts back, then an
+// empty stored block with BFINAL set. The message must end at a block
+// boundary: its payload with 00 00 ff ff must leave the decoder between
+// blocks, so that the final empty block ends the stream exactly at the end
+// of tail; anything else is corrupt. (This is the condition compress/flate
+// applies to the same bytes.)
 //
 // A payload whose last block has BFINAL set (section 7.2.3.4,
 // https://www.rfc-editor.org/rfc/rfc7692#section-7.2.3.4) has ended its
@@ -143,11 +148,11 @@ func (d *Decompressor) Feed(dst, chunk []byte) ([]byte, error) {
 	return dst, nil
 }
 
-// End finishes the message: it feeds the 00 00 ff ff of section 7.2.2,
-// appends any output that completes, and checks that the payload ended at
-// a block boundary (ErrCorrupt otherwise). A payload that ended with a
-// block with BFINAL set is complete already. After End the next message
-// starts with Begin.
+// End finishes the message: it feeds the 00 00 ff ff of section 7.2.2
+// (https://www.rfc-editor.org/rfc/rfc7692#section-7.2.2), appends any output
+// that completes, and checks that the payload ended at a block boundary
+// (ErrCorrupt otherwise). A payload that ended with a block with BFINAL set
+// is complete already. After End the next message starts with Begin.
 func (d *Decompressor) End(dst []byte) ([]byte, error) {
 	if err := d.usable(); err != nil {
 		return dst, err
@@ -165,16 +170,18 @@ func (d *Decompressor) End(dst []byte) ([]byte, error) {
 }
 
 // Decompress inflates one whole compressed message, payload being all its
-// frames' payloads joined, without the 00 00 ff ff tail (section 7.2.2),
-// and appends the result to dst. It stops with ErrMessageTooBig as soon as
-// the output would exceed limit bytes, so memory stays near the limit
-// whatever the payload claims to hold; a negative limit counts as 0. dst
-// grows at most to the limit. On an error dst is returned unchanged in
-// content, and the Decompressor fails every later call.
+// frames' payloads joined, without the 00 00 ff ff tail (section 7.2.2,
+// https://www.rfc-editor.org/rfc/rfc7692#section-7.2.2), and appends the
+// result to dst. It stops with ErrMessageTooBig as soon as the output would
+// exceed limit bytes, so memory stays near the limit whatever the payload
+// claims to hold; a negative limit counts as 0. dst grows at most to the
+// limit. On an error dst is returned unchanged in content, and the
+// Decompressor fails every later call.
 //
-// A block with BFINAL set is accepted (RFC 7692 section 7.2.3.4): at the
-// end of the payload it ends the message; inside it, the next block starts
-// at the next byte with the window carried on.
+// A block with BFINAL set is accepted (RFC 7692 section 7.2.3.4,
+// https://www.rfc-editor.org/rfc/rfc7692#section-7.2.3.4): at the end of the
+// payload it ends the message; inside it, the next block starts at the next
+// byte with the window carried on.
 func (d *Decompressor) Decompress(dst, payload []byte, limit int) ([]byte, error) {
 	if d.released {
 		return dst, errReleased

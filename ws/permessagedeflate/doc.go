@@ -1,10 +1,14 @@
-// Package permessagedeflate implements the WebSocket per-message
-// compression extension "permessage-deflate" of RFC 7692 for a server:
-// offer validation and the answer (sections 5 and 7.1, Negotiate),
-// compression of outgoing messages (section 7.2.1, Compressor) and bounded
-// decompression of incoming ones (section 7.2.2, Decompressor), with both
-// context-takeover parameters (7.1.1) and every window size from 8 to 15
-// bits (7.1.2).
+// Package permessagedeflate implements the WebSocket per-message compression
+// extension "permessage-deflate" of RFC 7692 for a server: offer validation
+// and the answer (sections 5 and 7.1,
+// https://www.rfc-editor.org/rfc/rfc7692#section-5,
+// https://www.rfc-editor.org/rfc/rfc7692#section-7.1, Negotiate),
+// compression of outgoing messages (section 7.2.1,
+// https://www.rfc-editor.org/rfc/rfc7692#section-7.2.1, Compressor) and
+// bounded decompression of incoming ones (section 7.2.2,
+// https://www.rfc-editor.org/rfc/rfc7692#section-7.2.2, Decompressor), with
+// both context-takeover parameters (7.1.1) and every window size from 8 to
+// 15 bits (7.1.2).
 //
 // The connection engine negotiates once per connection, then owns one
 // Compressor and one Decompressor; it sets RSV1 on the first frame of a
@@ -12,8 +16,9 @@
 // whole, its frame payloads joined, with Decompress, or as it arrives:
 // Begin, Feed with each frame's payload, End. Feeding lets the engine check
 // a text message's UTF-8 as the inflated text appears and fail the
-// connection at the first invalid byte, as RFC 6455 section 8.1 asks.
-// Errors map to close codes: ErrMessageTooBig to 1009, ErrCorrupt to 1007.
+// connection at the first invalid byte, as RFC 6455 section 8.1
+// (https://www.rfc-editor.org/rfc/rfc6455#section-8.1) asks. Errors map to
+// close codes: ErrMessageTooBig to 1009, ErrCorrupt to 1007.
 //
 // A message whose DEFLATE data ends with a block that has BFINAL set
 // instead of an empty stored block (section 7.2.3.4,
@@ -26,11 +31,12 @@
 // compress/flate always compresses with a 32 KiB window. A client that asks
 // for server_max_window_bits below 15 gets the encoder of internal/deflate:
 // hash-chain LZ77 whose distances never exceed 2^bits, written with the
-// fixed Huffman codes of RFC 1951 section 3.2.6 (stored blocks where that
-// is smaller). Its output is larger than compress/flate's, whose dynamic
-// codes fit each block (see the figures below). The Decompressor keeps
-// 2^ClientMaxWindowBits bytes of history and refuses a back-reference that
-// reaches further, within a message as well as into earlier ones.
+// fixed Huffman codes of RFC 1951 section 3.2.6
+// (https://www.rfc-editor.org/rfc/rfc1951#section-3.2.6; stored blocks where
+// that is smaller). Its output is larger than compress/flate's, whose
+// dynamic codes fit each block (see the figures below). The Decompressor
+// keeps 2^ClientMaxWindowBits bytes of history and refuses a back-reference
+// that reaches further, within a message as well as into earlier ones.
 //
 // # Inflating
 //

@@ -6,10 +6,12 @@ import (
 	"unievent.dev/ws/handshake"
 )
 
-// ExtensionName is the extension token of RFC 7692 section 7.
+// ExtensionName is the extension token of RFC 7692 section 7
+// (https://www.rfc-editor.org/rfc/rfc7692#section-7).
 const ExtensionName = "permessage-deflate"
 
-// The extension parameters of RFC 7692 section 7.1.
+// The extension parameters of RFC 7692 section 7.1
+// (https://www.rfc-editor.org/rfc/rfc7692#section-7.1).
 const (
 	paramServerNoContextTakeover = "server_no_context_takeover"
 	paramClientNoContextTakeover = "client_no_context_takeover"
@@ -45,20 +47,24 @@ type offer struct {
 }
 
 // Negotiate picks the first offer in offers that the server can accept
-// (RFC 7692 sections 5 and 7.1) and returns the agreed parameters and the
-// extension to put in the response's Sec-WebSocket-Extensions header. ok
-// is false when no offer is acceptable, in which case the connection runs
-// uncompressed. A nil cfg means the zero Config; an invalid cfg declines
-// every offer.
+// (RFC 7692 sections 5 and 7.1,
+// https://www.rfc-editor.org/rfc/rfc7692#section-5,
+// https://www.rfc-editor.org/rfc/rfc7692#section-7.1) and returns the agreed
+// parameters and the extension to put in the response's
+// Sec-WebSocket-Extensions header. ok is false when no offer is acceptable,
+// in which case the connection runs uncompressed. A nil cfg means the zero
+// Config; an invalid cfg declines every offer.
 //
 // Offers named other than permessage-deflate are skipped. An offer with an
 // unknown or repeated parameter or an invalid value is declined, as
-// section 7 requires, and the next one is tried. Every valid offer can be
-// honoured, since this package compresses with any window from 8 to 15
-// bits, so the first valid offer is taken. Names are compared exactly: the
-// registered names are lower case.
+// section 7 (https://www.rfc-editor.org/rfc/rfc7692#section-7) requires, and
+// the next one is tried. Every valid offer can be honoured, since this
+// package compresses with any window from 8 to 15 bits, so the first valid
+// offer is taken. Names are compared exactly: the registered names are lower
+// case.
 //
-// The answer is built per section 7.1:
+// The answer is built per section 7.1
+// (https://www.rfc-editor.org/rfc/rfc7692#section-7.1):
 //   - server_no_context_takeover is answered when offered (we must comply)
 //     or when cfg asks for it.
 //   - client_no_context_takeover is answered when cfg asks for it or when
@@ -93,7 +99,8 @@ func Negotiate(offers []handshake.Extension, cfg *Config) (p Params, answer hand
 	return Params{}, handshake.Extension{}, false
 }
 
-// parseOffer validates the parameters of one offer (section 7.1).
+// parseOffer validates the parameters of one offer (section 7.1,
+// https://www.rfc-editor.org/rfc/rfc7692#section-7.1).
 func parseOffer(params []handshake.Param) (o offer, valid bool) {
 	var seen [4]bool
 	for _, prm := range params {
@@ -139,8 +146,9 @@ func parseOffer(params []handshake.Param) (o offer, valid bool) {
 	return o, true
 }
 
-// parseBits accepts the window-bits grammar of section 7.1.2: a decimal
-// integer 8..15 without leading zeros, so "08", "+9" and " 9" are invalid.
+// parseBits accepts the window-bits grammar of section 7.1.2
+// (https://www.rfc-editor.org/rfc/rfc7692#section-7.1.2): a decimal integer
+// 8..15 without leading zeros, so "08", "+9" and " 9" are invalid.
 func parseBits(prm handshake.Param) (int, bool) {
 	v := prm.Value
 	if !prm.HasValue || len(v) == 0 || len(v) > 2 || v[0] < '1' || v[0] > '9' {

@@ -8,18 +8,21 @@ import (
 )
 
 // ErrBadAnswer is wrapped by the errors of CheckAnswer: the server's answer
-// to a client's offer breaks RFC 7692 section 7.1, and the client must fail
-// the connection (section 5.1).
+// to a client's offer breaks RFC 7692 section 7.1
+// (https://www.rfc-editor.org/rfc/rfc7692#section-7.1), and the client must
+// fail the connection (section 5.1,
+// https://www.rfc-editor.org/rfc/rfc7692#section-5.1).
 var ErrBadAnswer = errors.New("permessagedeflate: invalid answer to the offer")
 
-// Offer returns the offer a client makes with cfg (RFC 7692 section 7.1),
-// read from the client's side: ServerNoContextTakeover and
-// ServerMaxWindowBits ask the server to reset its compressor or to bound
-// its window, ClientNoContextTakeover announces that the client resets its
-// own, and client_max_window_bits is always offered, with
-// ClientMaxWindowBits as its value when that is set, so that a server may
-// ask for a smaller window (this package compresses with any from 8 to 15
-// bits). A nil cfg means the zero Config.
+// Offer returns the offer a client makes with cfg (RFC 7692 section 7.1,
+// https://www.rfc-editor.org/rfc/rfc7692#section-7.1), read from the
+// client's side: ServerNoContextTakeover and ServerMaxWindowBits ask the
+// server to reset its compressor or to bound its window,
+// ClientNoContextTakeover announces that the client resets its own, and
+// client_max_window_bits is always offered, with ClientMaxWindowBits as its
+// value when that is set, so that a server may ask for a smaller window
+// (this package compresses with any from 8 to 15 bits). A nil cfg means the
+// zero Config.
 func Offer(cfg *Config) handshake.Extension {
 	if cfg == nil {
 		cfg = &Config{}
@@ -44,15 +47,16 @@ func Offer(cfg *Config) handshake.Extension {
 
 // CheckAnswer validates a server's answer to Offer(cfg) and returns the
 // agreed parameters, as Negotiate returns them to a server (the Server*
-// fields govern what the server compresses). Strictly per section 7.1, an
-// answer fails with an error wrapping ErrBadAnswer when it names another
-// extension, holds a parameter that is unknown, repeated or has an invalid
-// value (section 7), omits server_max_window_bits though the offer asked for
-// it or answers it above the offered value (7.1.2.1), or holds
-// client_max_window_bits above the offered value (7.1.2.2).
-// server_no_context_takeover, client_no_context_takeover and a
-// server_max_window_bits that was not asked for may be answered freely: the
-// client complies.
+// fields govern what the server compresses). Strictly per section 7.1
+// (https://www.rfc-editor.org/rfc/rfc7692#section-7.1), an answer fails with
+// an error wrapping ErrBadAnswer when it names another extension, holds a
+// parameter that is unknown, repeated or has an invalid value (section 7,
+// https://www.rfc-editor.org/rfc/rfc7692#section-7), omits
+// server_max_window_bits though the offer asked for it or answers it above
+// the offered value (7.1.2.1), or holds client_max_window_bits above the
+// offered value (7.1.2.2). server_no_context_takeover,
+// client_no_context_takeover and a server_max_window_bits that was not asked
+// for may be answered freely: the client complies.
 func CheckAnswer(answer handshake.Extension, cfg *Config) (Params, error) {
 	if cfg == nil {
 		cfg = &Config{}
