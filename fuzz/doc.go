@@ -1,8 +1,10 @@
 // Package fuzz holds the project's go test -fuzz targets: the frame decoder,
 // the opening-handshake validator, Sec-WebSocket-Extensions parsing,
 // permessage-deflate negotiation, bounded and streaming inflate, compress
-// and inflate round trips, streaming UTF-8 validation, and whole
-// connections fed arbitrary bytes. Seed corpora live under
+// and inflate round trips, streaming UTF-8 validation, whole
+// connections fed arbitrary bytes, and the client (ws/client) against a
+// server answering with arbitrary bytes (FuzzClient: the response parser
+// and the client-side decoder). Seed corpora live under
 // testdata/fuzz/<target>/; `go test ./fuzz -list '^Fuzz'` lists the
 // targets.
 //

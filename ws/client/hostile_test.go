@@ -365,3 +365,65 @@ func TestServerThatNeverCloses(t *testing.T) {
 		t.Error("the client never closed the TCP connection")
 	}
 }
+
+// TestServerOverTheLimits: a frame whose header announces more than
+// MaxMessageSize, and a compressed message that inflates past it (a
+// deflate bomb), both close with 1009 before the bytes are taken in.
+func TestServerOverTheLimits(t *testing.T) {
+	bomb := wstest.DeflateBomb(16) // about 16 KB, inflating to 16 MiB
+	tests := []struct {
+		name    string
+		deflate bool
+		frame   []byte
+	}{
+		{"frame header over the limit", false, []byte{0x82, 127, 0, 0, 0, 1, 0, 0, 0, 0}}, // 4 GiB announced
+		{"deflate bomb", true, append([]byte{0xc2, 126, byte(len(bomb) >> 8), byte(len(bomb))}, bomb...)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code := make(chan int, 1)
+			url := hostile(t, func(p *peer) {
+				ext := ""
+				if tt.deflate {
+					ext = "Sec-WebSocket-Extensions: permessage-deflate\r\n"
+				}
+				p.accept(ext)
+				p.write(tt.frame)
+				c, _ := p.expectClose()
+				code <- c
+				p.nc.Close()
+			})
+			cfg := &Config{}
+			cfg.MaxMessageSize = 1 << 20
+			if tt.deflate {
+				cfg.Deflate = &permessagedeflate.Config{}
+			}
+			_, r := dialRun(t, url, cfg)
+			if c := <-code; c != 1009 {
+				t.Errorf("client sent close code %d, want 1009", c)
+			}
+			if e := r.close(t); e.code != 1009 {
+				t.Errorf("close listener got %d, want 1009", e.code)
+			}
+		})
+	}
+}
+
+// TestSlowlorisServer: a server trickling its response head byte by byte
+// is cut off by the handshake timeout, which bounds the whole exchange,
+// not each read.
+func TestSlowlorisServer(t *testing.T) {
+	url := hostile(t, func(p *peer) {
+		p.write([]byte("HTTP/1.1 101 Switching Protocols\r\nX-Slow: "))
+		for range 100_000 { // until the client hangs up
+			if p.write([]byte("s")) != nil {
+				return
+			}
+			time.Sleep(time.Millisecond)
+		}
+	})
+	_, err := Dial(context.Background(), url, &Config{HandshakeTimeout: 100 * time.Millisecond}, nil)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Dial: %v, want it to wrap context.DeadlineExceeded", err)
+	}
+}
