@@ -4,6 +4,8 @@ import (
 	"crypto/tls"
 	"strconv"
 	"testing"
+
+	"unievent.dev/internal/wstest"
 	"unievent.dev/internal/wstest/servertest"
 
 	"unievent.dev/ws/server"
@@ -34,7 +36,7 @@ func TestIdleConnectionCost(t *testing.T) {
 			base := servertest.TakeBaseline()
 			cfg := server.Config{}
 			if tc.tls {
-				cert, _ := testCert(t)
+				cert, _ := wstest.Certificate(t)
 				cfg.Locations = []server.Location{{Host: "127.0.0.1", TLS: &tls.Config{Certificates: []tls.Certificate{cert}}}}
 			}
 			h := start(t, cfg, echo)

@@ -112,7 +112,7 @@ func TestThroughProxy(t *testing.T) {
 }
 
 func TestWSSThroughProxy(t *testing.T) {
-	cert, pool := selfSigned(t)
+	cert, pool := wstest.Certificate(t, "ws.test")
 	r := servertest.Start(t, servertest.Options{}, func(loop *ws.Loop) (*server.Server, error) {
 		s, err := server.New(server.Config{Locations: []server.Location{{Host: "127.0.0.1", TLS: &tls.Config{Certificates: []tls.Certificate{cert}}}}}, loop)
 		if err == nil {

@@ -2,58 +2,21 @@ package client
 
 import (
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"errors"
-	"math/big"
-	"net"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"unievent.dev/internal/wstest"
 	"unievent.dev/internal/wstest/servertest"
 	"unievent.dev/ws"
 	"unievent.dev/ws/handshake"
 	"unievent.dev/ws/server"
 )
 
-// selfSigned returns a certificate for 127.0.0.1 and the name
-// "ws.test", and a pool that trusts it.
-func selfSigned(t *testing.T) (tls.Certificate, *x509.CertPool) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "ws.test"},
-		DNSNames:     []string{"ws.test"},
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AddCert(cert)
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: cert}, pool
-}
-
 func TestWSSEcho(t *testing.T) {
-	cert, pool := selfSigned(t)
+	cert, pool := wstest.Certificate(t, "ws.test")
 	sni := make(chan string, 1)
 	r := servertest.Start(t, servertest.Options{}, func(loop *ws.Loop) (*server.Server, error) {
 		tc := &tls.Config{
@@ -88,7 +51,7 @@ func TestWSSEcho(t *testing.T) {
 }
 
 func TestWSSRefusesUntrustedCertificate(t *testing.T) {
-	cert, _ := selfSigned(t)
+	cert, _ := wstest.Certificate(t, "ws.test")
 	r := servertest.Start(t, servertest.Options{NoLeakCheck: true}, func(loop *ws.Loop) (*server.Server, error) {
 		return server.New(server.Config{Locations: []server.Location{{Host: "127.0.0.1", TLS: &tls.Config{Certificates: []tls.Certificate{cert}}}}}, loop)
 	})

@@ -2,27 +2,14 @@ package server
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
 	"unievent.dev/internal/wstest"
 	"unievent.dev/ws/handshake"
 )
-
-// testCert returns a certificate for example.com and a pool that trusts
-// it (httptest's).
-func testCert() (tls.Certificate, *x509.CertPool) {
-	ts := httptest.NewUnstartedServer(nil)
-	ts.StartTLS() // only for its certificate
-	defer ts.Close()
-	pool := x509.NewCertPool()
-	pool.AddCert(ts.Certificate())
-	return ts.TLS.Certificates[0], pool
-}
 
 // requestOfSize returns an upgrade request (or a plain GET) whose head,
 // blank line included, is exactly n bytes.
@@ -63,7 +50,7 @@ func statusOf(t *testing.T, dial func() (net.Conn, error), req string) int {
 // 431. On the fast path, through TLS and with an HTTP handler alike.
 func TestMaxHeaderBytesIsExact(t *testing.T) {
 	const limit = 1000
-	cert, pool := testCert()
+	cert, pool := wstest.Certificate(t, "example.com")
 
 	nothing := http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})
 	for _, tc := range []struct {
@@ -115,7 +102,7 @@ func TestMaxHeaderBytesIsExact(t *testing.T) {
 // The HTTP handler of a TLS location sees its requests' TLS state, though
 // the server read the first request itself.
 func TestHandlerSeesTLSState(t *testing.T) {
-	cert, pool := testCert()
+	cert, pool := wstest.Certificate(t, "example.com")
 	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.TLS == nil || !r.TLS.HandshakeComplete {
 			http.Error(w, "no TLS state", http.StatusInternalServerError)

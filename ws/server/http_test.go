@@ -137,7 +137,7 @@ func TestPanicInCallbackClosesWith1011(t *testing.T) {
 }
 
 func TestTLSLocation(t *testing.T) {
-	cert, pool := testCert()
+	cert, pool := wstest.Certificate(t, "example.com")
 
 	h := start(t, Config{
 		Locations: []Location{{Host: "127.0.0.1", TLS: &tls.Config{Certificates: []tls.Certificate{cert}}}},
