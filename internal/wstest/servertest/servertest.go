@@ -1,6 +1,7 @@
 // Package servertest runs a WebSocket server on an event loop of its own
 // for tests, the way net/http/httptest runs an HTTP server: the tests of
-// ws/server, reliability, autobahn, fuzz and the examples share it.
+// ws/server, ws/client, reliability, autobahn, fuzz and the examples share
+// it.
 //
 // It does not import ws/server, so that package's own tests can use it;
 // any server with Run, Addr and Stop (a *server.Server) fits.
