@@ -1,9 +1,13 @@
 // Package ws is the WebSocket connection engine: message reassembly,
 // control frames, the closing handshake, UTF-8 validation, limits,
-// permessage-deflate and the send queue (RFC 6455 sections 5.4, 5.5, 7 and
-// 8, https://www.rfc-editor.org/rfc/rfc6455; RFC 7692 section 6,
+// permessage-deflate and the send queue (RFC 6455 sections 5.4
+// https://www.rfc-editor.org/rfc/rfc6455#section-5.4, 5.5
+// https://www.rfc-editor.org/rfc/rfc6455#section-5.5, 7
+// https://www.rfc-editor.org/rfc/rfc6455#section-7 and 8
+// https://www.rfc-editor.org/rfc/rfc6455#section-8; RFC 7692 section 6,
 // https://www.rfc-editor.org/rfc/rfc7692#section-6), and the event Loop
-// its callbacks run on.
+// its callbacks run on. A PreparedMessage is a message encoded once for
+// many connections.
 //
 // # The loop
 //

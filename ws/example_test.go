@@ -1,10 +1,15 @@
 package ws_test
 
 import (
+	"context"
 	"fmt"
+	"log"
 	"sync"
 
 	"unievent.dev/ws"
+	"unievent.dev/ws/client"
+	"unievent.dev/ws/frame"
+	"unievent.dev/ws/server"
 )
 
 // A loop runs callbacks one at a time: functions posted from several
@@ -98,4 +103,52 @@ func ExampleDefaultConfig() {
 	// WriteTimeout: 30s
 	// MessageTimeout: 0s (off)
 	// ReadBufferSize: 32 KiB
+}
+
+// A prepared message is encoded once and shared by every connection it is
+// sent to: here a server sends one to each of its connections.
+func ExamplePreparedMessage() {
+	serverLoop, clientLoop := ws.NewLoop(), ws.NewLoop()
+	srv, err := server.New(server.Config{Locations: []server.Location{{Host: "127.0.0.1"}}}, serverLoop)
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := srv.Run(); err != nil {
+		log.Fatal(err)
+	}
+	go serverLoop.Run()
+	addr, _ := srv.Addr()
+
+	got := make(chan string, 2)
+	for range 2 {
+		c, err := client.Dial(context.Background(), "ws://"+addr.String()+"/", nil, clientLoop)
+		if err != nil {
+			log.Fatal(err)
+		}
+		c.OnMessage(func(c *ws.Conn, m *ws.Message) {
+			got <- string(m.Payload)
+			c.Close(frame.CloseNormal, "")
+		})
+	}
+	clientDone := make(chan error)
+	go func() { clientDone <- clientLoop.Run() }()
+
+	pm, err := ws.NewPreparedMessage(ws.OpText, []byte(`{"price":101.25}`))
+	if err != nil {
+		log.Fatal(err)
+	}
+	serverLoop.Exec(func() {
+		for c := range srv.Connections() {
+			if err := c.SendPrepared(pm); err != nil {
+				log.Print(err)
+			}
+		}
+	})
+	fmt.Println(<-got)
+	fmt.Println(<-got)
+	<-clientDone
+	srv.Stop()
+	// Output:
+	// {"price":101.25}
+	// {"price":101.25}
 }

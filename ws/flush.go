@@ -4,8 +4,6 @@ import (
 	"net"
 	"sync"
 	"time"
-
-	"unievent.dev/internal/bufpool"
 )
 
 // Writing the send queue out. One goroutine at a time writes it
@@ -88,8 +86,9 @@ func (q *sendQueue) releaseFlush() {
 // flushBatch is one blocking write's share of the queue.
 type flushBatch struct {
 	bufs [][]byte
-	n    int // bytes in bufs from off on
-	off  int // bytes of bufs[0] already written
+	pins []pin // the shared chunks among bufs (sendQueue.pins)
+	n    int   // bytes in bufs from off on
+	off  int   // bytes of bufs[0] already written
 	err  error
 }
 
@@ -129,9 +128,11 @@ func (q *sendQueue) takeBatchLocked() (flushBatch, bool) {
 	if q.err != nil || q.queued == 0 {
 		return flushBatch{}, false
 	}
-	b := flushBatch{bufs: q.out, n: q.queued, off: q.off}
+	b := flushBatch{bufs: q.out, pins: q.pins, n: q.queued, off: q.off}
 	q.out = q.spare
 	q.spare = nil
+	q.pins = q.pinsSpare
+	q.pinsSpare = nil
 	q.off = 0
 	q.pongs = 0
 	if by := q.c.d.writeBy(q.c.s); by != 0 {
@@ -154,10 +155,14 @@ func (b *flushBatch) write(c *Conn) error {
 		_, err = fs.nb.WriteTo(c.nc)
 		fs.nb = nil
 	}
+	pins := b.pins
 	for i, buf := range fs.recycle {
-		bufpool.Put(buf)
+		if recycle(buf, pins) {
+			pins = pins[1:]
+		}
 		fs.recycle[i] = nil
 	}
+	clear(b.pins)
 	flushScratchPool.Put(fs)
 	clear(b.bufs)
 	return err
@@ -166,6 +171,7 @@ func (b *flushBatch) write(c *Conn) error {
 // wroteLocked accounts for a batch written (or not: b.err).
 func (q *sendQueue) wroteLocked(b flushBatch) {
 	q.spare = b.bufs[:0]
+	q.pinsSpare = b.pins[:0]
 	q.queued -= b.n
 	q.c.bytesOut.Add(uint64(b.n))
 	if b.err != nil {

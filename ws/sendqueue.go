@@ -37,12 +37,15 @@ type sendQueue struct {
 	// flushed, when waitFlushed waits, is closed by the flush that ends.
 	flushed chan struct{}
 
-	out     [][]byte // queued chunks, the last one still being filled
-	off     int      // bytes of out[0] already written
-	spare   [][]byte
-	queued  int  // bytes queued and not yet written
-	writing bool // a flush is under way
-	held    bool // the reading goroutine is dispatching and will flush after
+	out   [][]byte // queued chunks, the last one still being filled
+	off   int      // bytes of out[0] already written
+	spare [][]byte
+	// pins are the chunks of out that are PreparedMessage frames (shared,
+	// read-only, given back by unref), in queue order (prepared.go).
+	pins, pinsSpare []pin
+	queued          int  // bytes queued and not yet written
+	writing         bool // a flush is under way
+	held            bool // the reading goroutine is dispatching and will flush after
 
 	pongs    int // pongs in the queue
 	pongSlot bool
@@ -280,7 +283,11 @@ func (q *sendQueue) consumedLocked(n int) {
 		}
 		n -= left
 		q.off = 0
-		bufpool.Put(q.out[k])
+		if recycle(q.out[k], q.pins) {
+			m := copy(q.pins, q.pins[1:])
+			q.pins[m] = pin{}
+			q.pins = q.pins[:m]
+		}
 		q.out[k] = nil
 		k++
 	}
@@ -324,9 +331,14 @@ func (q *sendQueue) release() {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.c.hs.state = stateClosed
+	pins := q.pins
 	for _, b := range q.out {
-		bufpool.Put(b)
+		if recycle(b, pins) {
+			pins = pins[1:]
+		}
 	}
+	clear(q.pins)
+	q.pins = nil
 	q.out = nil
 	q.off = 0
 	q.queued = 0
