@@ -48,7 +48,8 @@ func TestPreparedMessageIsSharedByTheQueues(t *testing.T) {
 	var conns []*Conn
 	var clients []*wstest.Client
 	for range 3 {
-		c, cl := tcpConn(t, loop, &Config{}, nil)
+		srv, cli := tcpPair(t)
+		c, cl := startConn(t, srv, cli, &Config{}, connOptions{Loop: loop}, nil)
 		conns = append(conns, c)
 		clients = append(clients, cl)
 	}
@@ -161,7 +162,8 @@ func TestPreparedMessageMisuse(t *testing.T) {
 		t.Fatal(err)
 	}
 	loop := runningLoop(t)
-	c, cl := tcpConn(t, loop, &Config{SendQueueLimit: 1024, SendQueuePolicy: BackpressureRefuse}, nil)
+	srv, cli := tcpPair(t)
+	c, cl := startConn(t, srv, cli, &Config{SendQueueLimit: 1024, SendQueuePolicy: BackpressureRefuse}, connOptions{Loop: loop}, nil)
 	if err := c.SendPrepared(pm); !errors.Is(err, ErrBackpressure) {
 		t.Errorf("over the queue limit: %v, want ErrBackpressure", err)
 	}
