@@ -2,7 +2,9 @@ package client
 
 import (
 	"context"
+	"io"
 	"testing"
+	"time"
 
 	"unievent.dev/internal/wstest/servertest"
 	"unievent.dev/ws"
@@ -59,6 +61,58 @@ func BenchmarkEchoRoundTrip(b *testing.B) {
 			b.StopTimer()
 			c.Close(1000, "")
 			<-done
+		})
+	}
+}
+
+// BenchmarkSend measures sending to a server that reads and discards:
+// the send queue, masking (keys from crypto/rand in batches) and the
+// writes.
+func BenchmarkSend(b *testing.B) {
+	for _, size := range []int{16, 1 << 10, 64 << 10} {
+		b.Run(byteSize(size), func(b *testing.B) {
+			read := make(chan int64, 1)
+			url := hostile(b, func(p *peer) {
+				p.accept("")
+				n, _ := io.Copy(io.Discard, p.br)
+				read <- n
+			})
+			cfg := &Config{}
+			cfg.SendQueueLimit = 64 << 20
+			cfg.SendQueuePolicy = ws.BackpressureRefuse
+			loop := ws.NewLoop()
+			c, err := Dial(context.Background(), url, cfg, loop)
+			if err != nil {
+				b.Fatal(err)
+			}
+			done := make(chan struct{})
+			go func() { loop.Run(); close(done) }()
+			p := make([]byte, size)
+			drained := make(chan struct{}, 1)
+			c.OnDrain(func(*ws.Conn) {
+				select {
+				case drained <- struct{}{}:
+				default:
+				}
+			})
+			b.SetBytes(int64(size))
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				for c.SendBinary(p) == ws.ErrBackpressure {
+					<-drained
+				}
+			}
+			for c.BufferedAmount() > 0 {
+				select {
+				case <-drained:
+				case <-time.After(time.Millisecond):
+				}
+			}
+			b.StopTimer()
+			c.NetConn().Close()
+			<-done
+			<-read
 		})
 	}
 }

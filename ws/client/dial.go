@@ -34,7 +34,10 @@ var nextID atomic.Uint64
 //
 // The connection's listeners run on loop, so listeners set before the loop
 // runs see every message; on a loop that is already running, use Connect
-// to set them before the connection reads.
+// to set them before the connection reads. Dial blocks: a server on a loop
+// that is not running answers nobody, so a client of a server on its own
+// loop connects with Connect (or from another goroutine once the loop
+// runs), and Dial is not for the inside of a callback.
 func Dial(ctx context.Context, rawURL string, cfg *Config, loop *ws.Loop) (*ws.Conn, error) {
 	c, err := open(ctx, rawURL, cfg, loop)
 	if err != nil {

@@ -126,7 +126,7 @@ type peer struct {
 // request and hands the connection to serve; it returns the URL to dial.
 // The cleanup closes the listener and the connection and waits for serve
 // to return.
-func hostile(t *testing.T, serve func(p *peer)) string {
+func hostile(t testing.TB, serve func(p *peer)) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
