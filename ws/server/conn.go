@@ -45,6 +45,11 @@ type Conn struct {
 	refStatus int
 	refBody   string
 	refHeader http.Header
+
+	// Guarded by server.topics.mu (topic.go).
+	subs      []subscription
+	subState  uint8
+	sendLimit int // its ws.Config.SendQueueLimit, for Publish
 }
 
 // ID returns the connection's unique id (see Server.Connection).

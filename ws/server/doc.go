@@ -22,6 +22,17 @@
 // Run returns at once; the loop's Run serves until Stop (or, for a loop
 // shared with other servers, until nothing is left on it).
 //
+// # Topics
+//
+// A connection subscribes to topics by name (Conn.Subscribe, Unsubscribe,
+// Topics) and Server.Publish, from any goroutine, sends one message to
+// every subscriber of a topic: encoded, and with permessage-deflate
+// compressed, once for all of them (ws.PreparedMessage), queued on each
+// without blocking. A subscriber whose send queue is full is handled by
+// its ws.Config.SendQueuePolicy (closed with 1008, or the message
+// skipped); TopicStats counts it. A closed connection leaves its topics
+// by itself.
+//
 // # Limits
 //
 // The HTTP side bounds the request headers (431 past

@@ -823,3 +823,73 @@ func ExampleDefaultConfig() {
 	// MaxHeaderFields: 100
 	// MaxMessageSize: 4 MiB
 }
+
+// Topics: each connection subscribes to the room its path names, and every
+// message is published to that room, reaching each of its connections
+// (the sender too) and no other. The message is encoded once for all of
+// them.
+func ExampleConn_Subscribe() {
+	srv := newServer(server.Config{Locations: []server.Location{loopback}})
+	srv.OnConnection(func(s *server.Server, c *server.Conn, req *handshake.Request) {
+		room := strings.TrimPrefix(req.HTTP.URL.Path, "/")
+		if err := c.Subscribe(room); err != nil {
+			c.Close(frame.CloseInternalError, "")
+			return
+		}
+		c.SendText("joined " + room)
+		c.OnMessage(func(_ *ws.Conn, m *ws.Message) { s.Publish(room, m.Opcode, m.Payload) })
+	})
+	addr, wait := serve(srv)
+	alice, bob, carol := dial(addr, "/lobby", nil), dial(addr, "/lobby", nil), dial(addr, "/games", nil)
+	for _, c := range []*wstest.Client{alice, bob, carol} {
+		fmt.Println(read(c))
+	}
+	fmt.Println("lobby has", srv.Subscribers("lobby"), "subscribers")
+
+	fmt.Println("alice got:", roundTrip(alice, "hello lobby"))
+	fmt.Println("bob got:", read(bob))
+	fmt.Println("carol got:", roundTrip(carol, "hello games"))
+	shutdown(srv, wait, alice, bob, carol)
+	// Output:
+	// joined lobby
+	// joined lobby
+	// joined games
+	// lobby has 2 subscribers
+	// alice got: hello lobby
+	// bob got: hello lobby
+	// carol got: hello games
+}
+
+// Publish is safe from any goroutine: here a ticker outside the loop
+// publishes prices to every subscriber of "prices". A topic nobody holds
+// takes the message as a no-op, counted in TopicStats.
+func ExampleServer_Publish() {
+	srv := newServer(server.Config{Locations: []server.Location{loopback}})
+	srv.OnConnection(func(_ *server.Server, c *server.Conn, _ *handshake.Request) {
+		c.Subscribe("prices")
+		c.SendText("subscribed")
+	})
+	addr, wait := serve(srv)
+	client := dial(addr, "/", nil)
+	fmt.Println(read(client))
+
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i, price := range []string{"101.5", "101.7"} {
+			if err := srv.Publish("prices", ws.OpText, []byte(price)); err != nil {
+				log.Fatal(i, err)
+			}
+		}
+		srv.Publish("nobody-listens", ws.OpText, []byte("lost"))
+	}()
+	<-done
+	fmt.Println(read(client), read(client))
+	st := srv.TopicStats()
+	fmt.Printf("published %d, delivered %d, to no subscriber %d\n", st.Published, st.Delivered, st.Unheld)
+	shutdown(srv, wait, client)
+	// Output:
+	// subscribed
+	// 101.5 101.7
+	// published 2, delivered 2, to no subscriber 1
+}

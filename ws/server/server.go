@@ -50,6 +50,8 @@ type Server struct {
 	handshake atomic.Pointer[func(*Server, *Conn, *handshake.Request)]
 	connEv    ws.Event[func(*Server, *Conn, *handshake.Request)]
 	discEv    ws.Event[func(*Server, *Conn)]
+
+	topics topics
 }
 
 // frontEnd is one generation of the HTTP server the locations feed.

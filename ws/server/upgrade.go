@@ -141,7 +141,10 @@ func (s *Server) upgrade(a answerer, r *http.Request) error {
 		return ErrTooManyFields
 	}
 
-	conn := &Conn{server: s, id: s.nextID.Add(1), req: req}
+	conn := &Conn{server: s, id: s.nextID.Add(1), req: req, sendLimit: wsCfg.SendQueueLimit}
+	if conn.sendLimit == 0 {
+		conn.sendLimit = ws.DefaultConfig().SendQueueLimit
+	}
 	// The connection exists from the handshake callback on, CONNECTING:
 	// listeners set there stay, and a send or close is refused with
 	// ws.ErrNotEstablished.
@@ -223,6 +226,7 @@ func (s *Server) upgrade(a answerer, r *http.Request) error {
 	}
 	s.conns[conn.id] = conn
 	s.mu.Unlock()
+	s.topics.open(conn)
 
 	panicked := false
 	s.loop.Exec(func() {
@@ -323,6 +327,7 @@ func (s *Server) closed(wc *ws.Conn) {
 	if conn == nil {
 		return
 	}
+	s.topics.leave(conn)
 	for f := range s.discEv.All() {
 		safeCall("disconnection", func() { f(s, conn) })
 	}
