@@ -31,7 +31,10 @@
 // without blocking. A subscriber whose send queue is full is handled by
 // its ws.Config.SendQueuePolicy (closed with 1008, or the message
 // skipped); TopicStats counts it. A closed connection leaves its topics
-// by itself.
+// by itself. A subscription costs about 41 heap bytes when many
+// connections share a topic, about 145 with one subscriber per topic (the
+// topic's own entry; its name's bytes aside): TestMemoryPerSubscription
+// measures both with 1,000,000 subscriptions.
 //
 // # Limits
 //
