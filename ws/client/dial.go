@@ -27,23 +27,25 @@ var nextID atomic.Uint64
 
 // Dial opens a WebSocket connection to rawURL (ws://host[:port]/path?query
 // or wss://...), on loop (nil means ws.DefaultLoop()), and returns it
-// established and reading. cfg may be nil (the defaults). It returns a
+// established. cfg may be nil (the defaults). It returns a
 // *HandshakeError when the server's answer does not establish the
 // connection, and another error when dialing, TLS, the context or
 // Config.HandshakeTimeout end it first.
 //
-// The connection's listeners run on loop, so listeners set before the loop
-// runs see every message; on a loop that is already running, use Connect
-// to set them before the connection reads. Dial blocks: a server on a loop
-// that is not running answers nobody, so a client of a server on its own
-// loop connects with Connect (or from another goroutine once the loop
-// runs), and Dial is not for the inside of a callback.
+// The connection starts reading on its loop's next turn (Dial posts that
+// to the loop): listeners set before the loop runs, or in the callback
+// Dial was called from, see every message, including what the server sent
+// right behind its 101. From another goroutine while the loop runs, use
+// Connect, whose callback sets them before the connection reads. Dial
+// blocks: a server on a loop that is not running answers nobody, so a
+// client of a server on its own loop connects with Connect (or Dial from
+// another goroutine once the loop runs).
 func Dial(ctx context.Context, rawURL string, cfg *Config, loop *ws.Loop) (*ws.Conn, error) {
 	c, err := open(ctx, rawURL, cfg, loop)
 	if err != nil {
 		return nil, err
 	}
-	wsEngine.Start(c)
+	c.Loop().Post(func() { wsEngine.Start(c) })
 	return c, nil
 }
 

@@ -11,15 +11,14 @@
 //
 // # Blocking and asynchronous
 //
-// Dial blocks until the connection is established or refused and returns
-// it reading; Connect returns at once and runs its callback on the loop,
-// as the reference's connect_callback, once the handshake is over. A
-// connection from Connect reads nothing before the callback has returned,
-// so listeners set there see every message; a connection from Dial starts
-// reading when Dial returns, and its listeners run on its loop, so set
-// them before the loop runs (the usual order in a program: Dial, set the
-// listeners, loop.Run) or use Connect. Client connections are active
-// handles of their loop, next to any servers on it.
+// Dial blocks until the connection is established or refused; Connect
+// returns at once and runs its callback on the loop, as the reference's
+// connect_callback, once the handshake is over. Neither connection reads
+// before its listeners can be in place: one from Connect starts reading
+// when the callback returns, one from Dial on its loop's next turn, so
+// listeners set before the loop runs (the usual order in a program: Dial,
+// set the listeners, loop.Run) see every message. Client connections are
+// active handles of their loop, next to any servers on it.
 //
 // # Refusals
 //

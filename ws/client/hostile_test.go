@@ -272,9 +272,10 @@ func TestMaskedFrameFromServer(t *testing.T) {
 	}
 }
 
-// TestFramesBehindThe101 checks a frame the server sent in the same
-// packet as its 101 is delivered, and a fragmented message with a ping
-// between its fragments arrives whole, the ping answered.
+// TestFragmentedServerMessage checks that frames the server sent in the
+// same write as its 101 wait for the listeners set after Dial, and that a
+// fragmented message with a ping between its fragments arrives whole, the
+// ping answered.
 func TestFragmentedServerMessage(t *testing.T) {
 	pong := make(chan clientFrame, 1)
 	url := hostile(t, func(p *peer) {
@@ -293,7 +294,23 @@ func TestFragmentedServerMessage(t *testing.T) {
 		pong <- f
 		p.finishClose()
 	})
-	_, r := dialRun(t, url, nil)
+	loop := ws.NewLoop()
+	c, err := Dial(context.Background(), url, nil, loop)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Nothing is read before the loop runs: the frames behind the 101
+	// wait for the listeners.
+	select {
+	case <-pong:
+		t.Fatal("the connection read before its loop ran")
+	case <-time.After(100 * time.Millisecond):
+	}
+	r := newRecorder()
+	r.listen(c)
+	done := make(chan struct{})
+	go func() { loop.Run(); close(done) }()
+	defer func() { c.Close(1000, ""); <-done }()
 	if m := r.message(t); m.Opcode != ws.OpText || string(m.Payload) != "fragmented" {
 		t.Errorf("got %v %q, want text \"fragmented\"", m.Opcode, m.Payload)
 	}
@@ -423,6 +440,16 @@ func TestSlowlorisServer(t *testing.T) {
 		}
 	})
 	_, err := Dial(context.Background(), url, &Config{HandshakeTimeout: 100 * time.Millisecond}, nil)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Dial: %v, want it to wrap context.DeadlineExceeded", err)
+	}
+}
+
+// TestTimeoutWhileDialing: a handshake timeout that ends the dial itself
+// is reported as the context's deadline, as one later in the handshake.
+func TestTimeoutWhileDialing(t *testing.T) {
+	url := hostile(t, func(p *peer) {})
+	_, err := Dial(context.Background(), url, &Config{HandshakeTimeout: time.Nanosecond}, nil)
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Dial: %v, want it to wrap context.DeadlineExceeded", err)
 	}
