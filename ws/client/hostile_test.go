@@ -454,3 +454,30 @@ func TestTimeoutWhileDialing(t *testing.T) {
 		t.Fatalf("Dial: %v, want it to wrap context.DeadlineExceeded", err)
 	}
 }
+
+// TestPreparedMessageIsMasked: a prepared message, encoded once for the
+// server connections that share it, goes out of a client connection
+// masked like any other frame.
+func TestPreparedMessageIsMasked(t *testing.T) {
+	got := make(chan clientFrame, 1)
+	url := hostile(t, func(p *peer) {
+		p.accept("")
+		f, err := p.readFrame()
+		if err != nil {
+			t.Error(err)
+		}
+		got <- f
+		p.finishClose()
+	})
+	c, _ := dialRun(t, url, nil)
+	pm, err := ws.NewPreparedMessage(ws.OpText, []byte("prepared"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.SendPrepared(pm); err != nil {
+		t.Fatal(err)
+	}
+	if f := <-got; !f.masked || f.op != 1 || string(f.payload) != "prepared" {
+		t.Errorf("frame: masked %v opcode %d payload %q, want a masked text frame \"prepared\"", f.masked, f.op, f.payload)
+	}
+}
