@@ -203,3 +203,158 @@ func TestTopicMisuse(t *testing.T) {
 		t.Errorf("stats %+v, want %+v", got, want)
 	}
 }
+
+// A subscriber that reads nothing never blocks the publisher nor delays
+// the others: once its queue is full, BackpressureRefuse skips the
+// messages for it (counted as Refused, the connection stays) and
+// BackpressureClose closes it with 1008. The publisher paces itself on a
+// subscriber that reads, which gets every message in order.
+func TestSlowSubscriberNeverBlocksThePublisher(t *testing.T) {
+	for _, policy := range []ws.Backpressure{ws.BackpressureRefuse, ws.BackpressureClose} {
+		t.Run(fmt.Sprint("policy=", policy), func(t *testing.T) {
+			closed := make(chan *Conn, 2)
+			h := start(t, Config{Config: ws.Config{SendQueueLimit: 64 << 10, SendQueuePolicy: policy}}, subscribeByPath(t, closed))
+			fast, slow := h.Dial("/t", nil), h.Dial("/t", nil)
+			waitFor(t, "2 subscribers", func() bool { return h.s.Subscribers("t") == 2 })
+			payload := make([]byte, 4<<10)
+			const most = 20000 // 80 MB: past any socket buffer
+			sent := 0
+			for ; sent < most && h.s.TopicStats().Refused == 0; sent++ {
+				copy(payload, fmt.Sprintf("%08d", sent))
+				if err := h.s.Publish("t", ws.OpBinary, payload); err != nil {
+					t.Fatal(err)
+				}
+				_, p, _, err := fast.ReadMessage(wait)
+				if err != nil {
+					t.Fatalf("fast subscriber, message %d: %v", sent, err)
+				}
+				if got := string(p[:8]); got != fmt.Sprintf("%08d", sent) {
+					t.Fatalf("fast subscriber got message %s, want %d", got, sent)
+				}
+			}
+			st := h.s.TopicStats()
+			t.Logf("%d publishes of 4 KiB until the slow subscriber refused one; %+v", sent, st)
+			if st.Refused == 0 {
+				t.Fatalf("the slow subscriber took %d messages of 4 KiB without refusing one", sent)
+			}
+			switch policy {
+			case ws.BackpressureRefuse:
+				if n := h.s.Subscribers("t"); n != 2 {
+					t.Errorf("%d subscribers, want the slow one kept", n)
+				}
+			case ws.BackpressureClose:
+				// The slow subscriber reads what was queued, then the
+				// 1008 close.
+				for {
+					op, p, _, err := slow.ReadMessage(wait)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if op == 8 {
+						if code := int(p[0])<<8 | int(p[1]); code != 1008 {
+							t.Fatalf("close code %d, want 1008", code)
+						}
+						break
+					}
+				}
+			}
+		})
+	}
+}
+
+// Publish, Subscribe, Unsubscribe and closing connections race from many
+// goroutines (bounded in count); every delivery a client gets is checked:
+// from each publisher its messages arrive in publish order, never twice.
+func TestTopicsUnderConcurrency(t *testing.T) {
+	conns := make(chan *Conn, 8)
+	h := start(t, Config{Config: ws.Config{SendQueuePolicy: ws.BackpressureRefuse}}, func(s *Server) {
+		s.OnConnection(func(_ *Server, c *Conn, _ *handshake.Request) { conns <- c })
+	})
+	const clients, publishers, rounds = 6, 3, 300
+	var cls []*wstest.Client
+	var cs []*Conn
+	for range clients {
+		cls = append(cls, h.Dial("/", nil))
+		cs = append(cs, <-conns)
+	}
+	errs := make(chan error, publishers+clients)
+	readErrs := make(chan error, clients)
+	// Readers: check the order of every delivery per publisher.
+	for i, cl := range cls {
+		go func() {
+			last := map[int]int{}
+			for {
+				op, p, _, err := cl.ReadMessage(wait)
+				if err != nil {
+					readErrs <- fmt.Errorf("client %d: %v", i, err)
+					return
+				}
+				if op == 8 { // closed by a churner, or at the test's end
+					readErrs <- cl.WriteFrame(true, 8, p)
+					return
+				}
+				var pub, seq int
+				if _, err := fmt.Sscanf(string(p), "p%d-%d", &pub, &seq); err != nil {
+					readErrs <- fmt.Errorf("client %d: %q", i, p)
+					return
+				}
+				if n, ok := last[pub]; ok && seq <= n {
+					readErrs <- fmt.Errorf("client %d: from p%d, %d after %d", i, pub, seq, n)
+					return
+				}
+				last[pub] = seq
+			}
+		}()
+	}
+	for p := range publishers {
+		go func() {
+			for k := range rounds {
+				topic := fmt.Sprint("t", k%3)
+				if err := h.s.Publish(topic, ws.OpText, []byte(fmt.Sprintf("p%d-%d", p, k))); err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	// Subscribers churn: subscribe, unsubscribe, list; the last two
+	// close their connection halfway.
+	for i, c := range cs {
+		go func() {
+			for k := range rounds {
+				name := fmt.Sprint("t", (k+i)%3)
+				if err := c.Subscribe(name); err != nil && !errors.Is(err, ws.ErrClosed) {
+					errs <- err
+					return
+				}
+				if k%4 == 0 {
+					c.Unsubscribe(name)
+				}
+				c.Topics()
+				if i >= clients-2 && k == rounds/2 {
+					c.Close(frame.CloseNormal, "")
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range publishers + clients {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Every connection leaves its topics when closed.
+	for _, c := range cs {
+		c.Close(frame.CloseNormal, "")
+	}
+	for range clients {
+		if err := <-readErrs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "every topic empty", func() bool {
+		return h.s.Subscribers("t0")+h.s.Subscribers("t1")+h.s.Subscribers("t2") == 0
+	})
+	t.Logf("%+v", h.s.TopicStats())
+}
