@@ -481,3 +481,31 @@ func TestPreparedMessageIsMasked(t *testing.T) {
 		t.Errorf("frame: masked %v opcode %d payload %q, want a masked text frame \"prepared\"", f.masked, f.op, f.payload)
 	}
 }
+
+// TestConnectCallbackPanics: a panic in Connect's callback is logged and
+// closes the connection with 1011, as one in a listener does.
+func TestConnectCallbackPanics(t *testing.T) {
+	code := make(chan int, 1)
+	url := hostile(t, func(p *peer) {
+		p.accept("")
+		c, err := p.expectClose()
+		if err != nil {
+			t.Error(err)
+		}
+		code <- c
+		p.write(serverFrame(true, 8, wstest.ClosePayload(c, "")))
+		p.nc.Close()
+	})
+	loop := ws.NewLoop()
+	Connect(context.Background(), url, nil, loop, func(c *ws.Conn, err error) {
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		panic("in the connect callback")
+	})
+	loop.Run() // until the connection is over
+	if c := <-code; c != 1011 {
+		t.Errorf("client sent close code %d, want 1011", c)
+	}
+}
