@@ -17,6 +17,9 @@ const (
 	hdrExtensions = "Sec-Websocket-Extensions"
 	hdrAccept     = "Sec-Websocket-Accept"
 	hdrOrigin     = "Origin"
+	// hdrPseudoProtocol is where net/http's HTTP/2 server puts an extended
+	// CONNECT's :protocol pseudo-header (RFC 8441 section 4).
+	hdrPseudoProtocol = ":protocol"
 )
 
 // version is the only WebSocket protocol version this package speaks
@@ -31,7 +34,8 @@ const version = "13"
 type Request struct {
 	// HTTP is the request as received.
 	HTTP *http.Request
-	// Key is the Sec-WebSocket-Key value, as sent.
+	// Key is the Sec-WebSocket-Key value, as sent; "" for an HTTP/2
+	// request, which has none (RFC 8441 section 5).
 	Key string
 	// Protocols are the subprotocols the client offered
 	// (Sec-WebSocket-Protocol), in its order of preference.
@@ -89,6 +93,14 @@ func (r *Request) Origin() string {
 //   - Sec-WebSocket-Extensions, if present, parses with [ParseExtensions]
 //     (400).
 //
+// An HTTP/2 request (r.ProtoMajor 2) is an extended CONNECT instead (RFC
+// 8441 section 4 and 5): the method is CONNECT (405, with Allow: CONNECT);
+// a Host, which net/http takes from :authority (400); the :protocol
+// pseudo-header, which net/http's HTTP/2 server keeps in
+// r.Header[":protocol"], is "websocket" (400 when missing, 501 for another
+// protocol); then the version, subprotocol and extension checks above.
+// There is no Upgrade, Connection or Sec-WebSocket-Key, and Key stays "".
+//
 // Header fields are looked up under their canonical keys, as net/http's
 // parsers store them.
 func Validate(r *http.Request) (*Request, error) {
@@ -101,6 +113,9 @@ func validate(req *Request) *Error {
 	r := req.HTTP
 	if r == nil {
 		return badRequest("no request")
+	}
+	if r.ProtoMajor == 2 {
+		return validateConnect(req)
 	}
 	if r.Method != http.MethodGet {
 		return &Error{
@@ -137,6 +152,41 @@ func validate(req *Request) *Error {
 		req.Key = keys[0]
 	}
 
+	return parseOffers(req)
+}
+
+// validateConnect checks an HTTP/2 extended CONNECT request (RFC 8441
+// section 5).
+func validateConnect(req *Request) *Error {
+	r := req.HTTP
+	if r.Method != http.MethodConnect {
+		return &Error{
+			Status: http.StatusMethodNotAllowed,
+			Reason: fmt.Sprintf("method %q not allowed: a WebSocket over HTTP/2 opens with an extended CONNECT", r.Method),
+			Header: http.Header{"Allow": {http.MethodConnect}},
+		}
+	}
+	if r.Host == "" {
+		return badRequest("missing :authority")
+	}
+	switch p := r.Header[hdrPseudoProtocol]; {
+	case len(p) == 0:
+		return badRequest("missing :protocol: a WebSocket over HTTP/2 is an extended CONNECT with :protocol websocket")
+	case p[0] != "websocket":
+		return &Error{
+			Status: http.StatusNotImplemented,
+			Reason: fmt.Sprintf("unsupported :protocol %q: this endpoint serves websocket", p[0]),
+		}
+	}
+	if err := checkVersion(r.Header[hdrVersion]); err != nil {
+		return err
+	}
+	return parseOffers(req)
+}
+
+// parseOffers parses the subprotocols and extensions the client offered.
+func parseOffers(req *Request) *Error {
+	h := req.HTTP.Header
 	protos, bad, ok := parseTokenList(h[hdrProtocol])
 	if !ok {
 		return badRequest(fmt.Sprintf("Sec-WebSocket-Protocol: %q is not a token", bad))

@@ -197,7 +197,7 @@ func TestValidateNotFromServer(t *testing.T) {
 		{name: "empty Host", edit: func(r *http.Request) *http.Request { r.Host = ""; return r }, wantReason: "missing Host"},
 		{name: "nil Header", edit: func(r *http.Request) *http.Request { r.Header = nil; return r }, wantReason: "Upgrade header"},
 		{name: "HTTP/0.9", edit: func(r *http.Request) *http.Request { r.ProtoMajor, r.ProtoMinor = 0, 9; return r }, wantReason: "HTTP/1.1"},
-		{name: "HTTP/2", edit: func(r *http.Request) *http.Request { r.ProtoMajor, r.ProtoMinor = 2, 0; return r }},
+		{name: "HTTP/2 GET", edit: func(r *http.Request) *http.Request { r.ProtoMajor, r.ProtoMinor = 2, 0; return r }, wantReason: "extended CONNECT"},
 		{name: "key with newline", edit: func(r *http.Request) *http.Request {
 			r.Header["Sec-Websocket-Key"] = []string{"dGhlIHNhbXBsZSBub25j\nQ=="}
 			return r

@@ -53,16 +53,8 @@ func AppendResponse(dst []byte, req *Request, resp *Response) ([]byte, error) {
 	if resp != nil {
 		r = *resp
 	}
-	if r.Protocol != "" && !slices.Contains(req.Protocols, r.Protocol) {
-		return dst, invalid(fmt.Sprintf("subprotocol %q was not offered by the client", r.Protocol))
-	}
-	for _, e := range r.Extensions {
-		if why := validExtension(e); why != "" {
-			return dst, invalid(why)
-		}
-		if !offered(req.Extensions, e.Name) {
-			return dst, invalid(fmt.Sprintf("extension %q was not offered by the client", e.Name))
-		}
+	if err := checkAnswer(req, &r); err != nil {
+		return dst, err
 	}
 
 	n0 := len(dst)
@@ -92,6 +84,68 @@ func AppendResponse(dst []byte, req *Request, resp *Response) ([]byte, error) {
 		return dst[:n0], err
 	}
 	return append(dst, "\r\n"...), nil
+}
+
+// AcceptHeader returns the header fields of the 200 that accepts req, an
+// HTTP/2 extended CONNECT (RFC 8441 section 5): Sec-WebSocket-Protocol
+// and Sec-WebSocket-Extensions when resp sets them, and resp.Header. There
+// is no Sec-WebSocket-Accept over HTTP/2. resp may be nil. It refuses what
+// AppendResponse refuses, with the same errors, except that req has no key.
+func AcceptHeader(req *Request, resp *Response) (http.Header, error) {
+	if req == nil {
+		return nil, invalid("no request")
+	}
+	if req.err != nil {
+		return nil, invalid("the request was refused: " + req.err.Reason)
+	}
+	var r Response
+	if resp != nil {
+		r = *resp
+	}
+	if err := checkAnswer(req, &r); err != nil {
+		return nil, err
+	}
+	// appendHeader checks the caller's fields as for a 101: HTTP/2
+	// forbids the connection-specific ones too (RFC 9113 section 8.2.2).
+	if _, err := appendHeader(nil, r.Header, reservedIn101); err != nil {
+		return nil, err
+	}
+	h := make(http.Header, len(r.Header)+2)
+	for k, vs := range r.Header {
+		if len(vs) > 0 {
+			h[http.CanonicalHeaderKey(k)] = append(h[http.CanonicalHeaderKey(k)], vs...)
+		}
+	}
+	if r.Protocol != "" {
+		h[hdrProtocol] = []string{r.Protocol}
+	}
+	if len(r.Extensions) > 0 {
+		var b []byte
+		for i, e := range r.Extensions {
+			if i > 0 {
+				b = append(b, ", "...)
+			}
+			b = e.append(b)
+		}
+		h[hdrExtensions] = []string{string(b)}
+	}
+	return h, nil
+}
+
+// checkAnswer checks that resp chooses only what req offered.
+func checkAnswer(req *Request, r *Response) error {
+	if r.Protocol != "" && !slices.Contains(req.Protocols, r.Protocol) {
+		return invalid(fmt.Sprintf("subprotocol %q was not offered by the client", r.Protocol))
+	}
+	for _, e := range r.Extensions {
+		if why := validExtension(e); why != "" {
+			return invalid(why)
+		}
+		if !offered(req.Extensions, e.Name) {
+			return invalid(fmt.Sprintf("extension %q was not offered by the client", e.Name))
+		}
+	}
+	return nil
 }
 
 func offered(exts []Extension, name string) bool {

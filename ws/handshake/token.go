@@ -141,9 +141,15 @@ func parseTokenList(values []string) (list []string, bad string, ok bool) {
 
 // IsUpgradeRequest reports whether r asks to be upgraded to WebSocket: its
 // Upgrade header lists the token "websocket" (case-insensitively, RFC 6455
-// section 4.2.1, https://www.rfc-editor.org/rfc/rfc6455#section-4.2.1). It
-// does not validate the rest; Validate does. Servers use it to tell upgrade
+// section 4.2.1, https://www.rfc-editor.org/rfc/rfc6455#section-4.2.1), or
+// it is an HTTP/2 extended CONNECT (RFC 8441 section 4,
+// https://www.rfc-editor.org/rfc/rfc8441#section-4: it has a :protocol,
+// whichever). It does not validate the rest; Validate does, and refuses
+// another :protocol. Servers use it to tell upgrade
 // requests from plain ones.
 func IsUpgradeRequest(r *http.Request) bool {
+	if r.ProtoMajor == 2 && r.Method == http.MethodConnect && len(r.Header[hdrPseudoProtocol]) > 0 {
+		return true
+	}
 	return hasToken(r.Header[hdrUpgrade], "websocket")
 }
