@@ -7,8 +7,8 @@ import (
 
 // transport is the seam between a connection and the byte stream it runs
 // on: what the engine needs, narrower than net.Conn (no SetDeadline). A
-// TCP or Unix socket, a TLS connection, and later a client's socket or an
-// HTTP/2 stream (RFC 8441) all fit it.
+// TCP or Unix socket, a TLS connection, an HTTP/2 stream (RFC 8441, ws/server's
+// stream) and later a client's socket all fit it.
 //
 // The engine asks a transport for more through optional interfaces, and
 // works without them:

@@ -261,3 +261,10 @@ func ReadHandshake(nc net.Conn, deadline time.Time) (*Client, error) {
 // Reader returns the buffered reader positioned after the handshake, for
 // benchmarks that read replies in bulk.
 func (c *Client) Reader() io.Reader { return c.br }
+
+// Opened returns a client for a WebSocket whose opening handshake is done
+// already (an HTTP/2 stream, RFC 8441): nc carries the frames, resp is the
+// server's answer.
+func Opened(nc net.Conn, resp *http.Response) *Client {
+	return &Client{Conn: nc, Resp: resp, br: bufio.NewReader(nc)}
+}

@@ -105,7 +105,13 @@ func (c *Conn) SendAcceptResponse(resp *handshake.Response) error {
 	}
 	r := *resp
 	r.Extensions = nil
-	if _, err := handshake.AppendResponse(nil, c.req, &r); err != nil {
+	var err error
+	if c.req.HTTP != nil && c.req.HTTP.ProtoMajor == 2 {
+		_, err = handshake.AcceptHeader(c.req, &r)
+	} else {
+		_, err = handshake.AppendResponse(nil, c.req, &r)
+	}
+	if err != nil {
 		return fmt.Errorf("server: SendAcceptResponse: %w", err)
 	}
 	r.Header = r.Header.Clone()

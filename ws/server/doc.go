@@ -15,6 +15,29 @@
 // requests with UpgradeConnection, or mount it as an http.Handler on any
 // mux.
 //
+// # WebSocket over HTTP/2
+//
+// A server mounted on an http.Server that speaks HTTP/2 (TLS with h2)
+// also serves WebSockets on HTTP/2 streams: an extended CONNECT with
+// :protocol websocket (RFC 8441) gets the same handshake callback,
+// subprotocol and permessage-deflate negotiation, limits, callbacks,
+// close handshake and Stop as an HTTP/1.1 upgrade, and is answered 200
+// (there is no Sec-WebSocket-Key or Accept). The connection runs on the
+// stream, read from the request body and written through the
+// ResponseWriter, on a goroutine of its own; a reset stream ends it with
+// 1006. The handshake callback and Conn.Request tell the two apart by the
+// request's Proto ("HTTP/2.0", method CONNECT).
+//
+// Go's HTTP/2 server serves extended CONNECT, and advertises
+// SETTINGS_ENABLE_CONNECT_PROTOCOL so that browsers use it, only when the
+// process starts with GODEBUG=http2xconnect=1 in its environment (off by
+// default since Go 1.24, golang/go#71128); Go 1.26 has no http.HTTP2Config
+// field or other switch for it. Without the setting no HTTP/2 client is
+// offered WebSockets on a stream, and browsers open them over HTTP/1.1 as
+// before:
+//
+//	GODEBUG=http2xconnect=1 ./yourserver
+//
 // # Callbacks
 //
 // The handshake, connection and disconnection callbacks, and the

@@ -64,7 +64,21 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // the reason it is not (the HTTP answer has been sent where one could be):
 // a server not running answers 503 and returns ErrNotRunning before Run,
 // ErrStopped after Stop.
+//
+// An HTTP/2 extended CONNECT (RFC 8441, served by net/http only with
+// GODEBUG=http2xconnect=1, see the package doc) is answered 200 and the
+// connection runs on its stream, which lives only as long as the handler:
+// UpgradeConnection then returns once the connection is over, with nil
+// when it was established.
 func (s *Server) UpgradeConnection(w http.ResponseWriter, r *http.Request) error {
+	if r.ProtoMajor == 2 {
+		a := &streamAnswer{w: w, r: r}
+		if err := s.upgrade(a, r); err != nil {
+			return err
+		}
+		<-a.st.done
+		return nil
+	}
 	return s.upgrade(httpAnswer{w}, r)
 }
 
@@ -191,7 +205,13 @@ func (s *Server) upgrade(a answerer, r *http.Request) error {
 			resp.Extensions = []handshake.Extension{answer}
 		}
 	}
-	head, err := handshake.AppendResponse(nil, req, &resp)
+	var head []byte
+	var err error
+	if sa, ok := a.(*streamAnswer); ok {
+		err = sa.accept(req, &resp)
+	} else {
+		head, err = handshake.AppendResponse(nil, req, &resp)
+	}
 	if err != nil {
 		// SendAcceptResponse checked the callback's answer, so this is
 		// the server's own fault: the peer learns nothing of it.
@@ -221,7 +241,11 @@ func (s *Server) upgrade(a answerer, r *http.Request) error {
 	registered = true
 	if !s.running {
 		s.mu.Unlock()
-		refuseHijacked(nc, http.StatusServiceUnavailable, "server stopped")
+		if sa, ok := a.(*streamAnswer); ok {
+			sa.refuseTaken(http.StatusServiceUnavailable, "server stopped")
+		} else {
+			refuseHijacked(nc, http.StatusServiceUnavailable, "server stopped")
+		}
 		return ErrStopped
 	}
 	s.conns[conn.id] = conn
@@ -251,8 +275,67 @@ func (s *Server) upgrade(a answerer, r *http.Request) error {
 		ra.conn = wc // serveConn serves it on its own goroutine
 		return nil
 	}
+	if _, ok := a.(*streamAnswer); ok {
+		// The stream is served on the handler's goroutine, which
+		// UpgradeConnection keeps until the stream is closed.
+		wsEngine.Serve(wc)
+		return nil
+	}
 	wsEngine.Start(wc)
 	return nil
+}
+
+// streamAnswer answers an HTTP/2 extended CONNECT (RFC 8441 section 5):
+// 200 with the negotiated fields, and the stream as the connection.
+type streamAnswer struct {
+	w  http.ResponseWriter
+	r  *http.Request
+	st *stream // once taken
+}
+
+func (a *streamAnswer) refuse(status int, body string, header http.Header) {
+	for k, vs := range header {
+		for _, v := range vs {
+			a.w.Header().Add(k, v)
+		}
+	}
+	http.Error(a.w, body, status)
+}
+
+// accept sets the header of the 200 (sent by the stream's first read or
+// write).
+func (a *streamAnswer) accept(req *handshake.Request, resp *handshake.Response) error {
+	h, err := handshake.AcceptHeader(req, resp)
+	if err != nil {
+		return err
+	}
+	for k, vs := range h {
+		a.w.Header()[k] = vs
+	}
+	return nil
+}
+
+func (a *streamAnswer) take() (net.Conn, []byte, error) {
+	// The deadlines of the foreign http.Server (ReadTimeout, WriteTimeout)
+	// are for a request, not a connection; the stream keeps its own.
+	rc := http.NewResponseController(a.w)
+	if err := rc.SetReadDeadline(time.Time{}); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		a.refuse(http.StatusInternalServerError, "cannot serve this stream", nil)
+		return nil, nil, err
+	}
+	rc.SetWriteDeadline(time.Time{})
+	la, _ := a.r.Context().Value(http.LocalAddrContextKey).(net.Addr)
+	a.st = newStream(a.w, a.r, la, remoteAddr(a.r))
+	return a.st, nil, nil
+}
+
+// refuseTaken refuses a stream taken but not served (its 200 not sent).
+func (a *streamAnswer) refuseTaken(status int, reason string) {
+	a.st.wmu.Lock()
+	a.st.headSent = true
+	a.st.wmu.Unlock()
+	a.refuse(status, reason, nil)
+	a.st.Close()
 }
 
 // localAddr and remoteAddr are the addresses of the connection r came on:
