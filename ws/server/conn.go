@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"sync"
+	"sync/atomic"
 
 	"unievent.dev/ws"
 	"unievent.dev/ws/handshake"
@@ -50,6 +51,8 @@ type Conn struct {
 	subs      []subscription
 	subState  uint8
 	sendLimit int // its ws.Config.SendQueueLimit, for Publish
+	policy    ws.Backpressure
+	refused   atomic.Uint64 // published messages its full queue refused
 }
 
 // ID returns the connection's unique id (see Server.Connection).

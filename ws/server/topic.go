@@ -35,7 +35,7 @@ type topics struct {
 	mu     sync.RWMutex
 	byName map[string]*topic
 
-	published, unheld, delivered, refused atomic.Uint64
+	published, unheld, delivered, skipped, dropped atomic.Uint64
 }
 
 // topic is one topic's subscribers.
@@ -207,11 +207,10 @@ type TopicStats struct {
 	Unheld uint64
 	// Delivered counts the messages queued on subscribers.
 	Delivered uint64
-	// Refused counts the subscribers that did not take a published
-	// message because their send queue was full (ws.ErrBackpressure):
-	// under ws.BackpressureRefuse the subscriber skipped that message,
-	// under ws.BackpressureClose it is closing with 1008.
-	Refused uint64
+	// Skipped counts the messages subscribers under ws.BackpressureRefuse
+	// did not get because their send queue was full; Dropped the
+	// subscribers under ws.BackpressureClose closed (1008) for it.
+	Skipped, Dropped uint64
 }
 
 // TopicStats returns the server's publish counters.
@@ -221,9 +220,15 @@ func (s *Server) TopicStats() TopicStats {
 		Published: ts.published.Load(),
 		Unheld:    ts.unheld.Load(),
 		Delivered: ts.delivered.Load(),
-		Refused:   ts.refused.Load(),
+		Skipped:   ts.skipped.Load(),
+		Dropped:   ts.dropped.Load(),
 	}
 }
+
+// Refused returns the number of published messages the connection did
+// not take because its send queue was full (under ws.BackpressureClose at
+// most one: it is closing then).
+func (c *Conn) Refused() uint64 { return c.refused.Load() }
 
 // Publish sends payload as one message of the given opcode (ws.OpText,
 // valid UTF-8, or ws.OpBinary) to every connection that holds topic. It
@@ -236,7 +241,7 @@ func (s *Server) TopicStats() TopicStats {
 // A subscriber whose send queue is full does not get the message, and its
 // ws.Config.SendQueuePolicy applies: BackpressureClose closes it with
 // 1008, BackpressureRefuse skips the message for it; TopicStats counts
-// both as Refused. A publish to a topic nobody holds sends nothing and
+// them as Dropped and Skipped, Conn.Refused per connection. A publish to a topic nobody holds sends nothing and
 // counts as Unheld. An invalid opcode or text, or a message whose frame
 // is larger than some subscriber's SendQueueLimit (it could never be
 // queued there), is an error wrapping ws.ErrInvalid and nothing is sent.
@@ -259,19 +264,21 @@ func (s *Server) Publish(topicName string, op ws.Opcode, payload []byte) error {
 			return errTooLarge
 		}
 	}
-	var delivered, refused uint64
+	var delivered uint64
 	for _, m := range t.subs {
 		switch m.c.SendPrepared(pm) {
 		case nil:
 			delivered++
 		case ws.ErrBackpressure:
-			refused++
+			m.c.refused.Add(1)
+			if m.c.policy == ws.BackpressureRefuse {
+				ts.skipped.Add(1)
+			} else {
+				ts.dropped.Add(1)
+			}
 		}
 	}
 	ts.published.Add(1)
 	ts.delivered.Add(delivered)
-	if refused > 0 {
-		ts.refused.Add(refused)
-	}
 	return nil
 }

@@ -131,7 +131,7 @@ func BenchmarkPublish(b *testing.B) {
 			b.StopTimer()
 			st := s.TopicStats()
 			b.ReportMetric(float64(st.Delivered)/float64(b.N), "deliveries/op")
-			b.ReportMetric(float64(st.Refused)/float64(b.N), "refused/op")
+			b.ReportMetric(float64(st.Skipped+st.Dropped)/float64(b.N), "refused/op")
 		})
 	}
 }

@@ -206,7 +206,7 @@ func TestTopicMisuse(t *testing.T) {
 
 // A subscriber that reads nothing never blocks the publisher nor delays
 // the others: once its queue is full, BackpressureRefuse skips the
-// messages for it (counted as Refused, the connection stays) and
+// messages for it (counted as Skipped, the connection stays) and
 // BackpressureClose closes it with 1008. The publisher paces itself on a
 // subscriber that reads, which gets every message in order.
 func TestSlowSubscriberNeverBlocksThePublisher(t *testing.T) {
@@ -219,7 +219,7 @@ func TestSlowSubscriberNeverBlocksThePublisher(t *testing.T) {
 			payload := make([]byte, 4<<10)
 			const most = 20000 // 80 MB: past any socket buffer
 			sent := 0
-			for ; sent < most && h.s.TopicStats().Refused == 0; sent++ {
+			for ; sent < most && h.s.TopicStats() == (TopicStats{Published: uint64(sent), Delivered: 2 * uint64(sent)}); sent++ {
 				copy(payload, fmt.Sprintf("%08d", sent))
 				if err := h.s.Publish("t", ws.OpBinary, payload); err != nil {
 					t.Fatal(err)
@@ -234,15 +234,30 @@ func TestSlowSubscriberNeverBlocksThePublisher(t *testing.T) {
 			}
 			st := h.s.TopicStats()
 			t.Logf("%d publishes of 4 KiB until the slow subscriber refused one; %+v", sent, st)
-			if st.Refused == 0 {
+			if st.Skipped+st.Dropped == 0 {
 				t.Fatalf("the slow subscriber took %d messages of 4 KiB without refusing one", sent)
+			}
+			var slowConn *Conn
+			for c := range h.s.Connections() {
+				if c.Refused() > 0 {
+					slowConn = c
+				}
+			}
+			if slowConn == nil || slowConn.Refused() != 1 {
+				t.Fatalf("no connection counts the one refusal")
 			}
 			switch policy {
 			case ws.BackpressureRefuse:
+				if st.Skipped != 1 || st.Dropped != 0 {
+					t.Errorf("stats %+v, want 1 skipped", st)
+				}
 				if n := h.s.Subscribers("t"); n != 2 {
 					t.Errorf("%d subscribers, want the slow one kept", n)
 				}
 			case ws.BackpressureClose:
+				if st.Dropped != 1 || st.Skipped != 0 {
+					t.Errorf("stats %+v, want 1 dropped", st)
+				}
 				// The slow subscriber reads what was queued, then the
 				// 1008 close.
 				for {

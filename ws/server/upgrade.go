@@ -155,7 +155,7 @@ func (s *Server) upgrade(a answerer, r *http.Request) error {
 		return ErrTooManyFields
 	}
 
-	conn := &Conn{server: s, id: s.nextID.Add(1), req: req, sendLimit: wsCfg.SendQueueLimit}
+	conn := &Conn{server: s, id: s.nextID.Add(1), req: req, sendLimit: wsCfg.SendQueueLimit, policy: wsCfg.SendQueuePolicy}
 	if conn.sendLimit == 0 {
 		conn.sendLimit = ws.DefaultConfig().SendQueueLimit
 	}
