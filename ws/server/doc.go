@@ -17,9 +17,10 @@
 //
 // # WebSocket over HTTP/2
 //
-// A server mounted on an http.Server that speaks HTTP/2 (TLS with h2)
-// also serves WebSockets on HTTP/2 streams: an extended CONNECT with
-// :protocol websocket (RFC 8441) gets the same handshake callback,
+// A server mounted on an http.Server that speaks HTTP/2 (TLS with h2),
+// and a server's own TLS locations, also serve WebSockets on HTTP/2
+// streams: an extended CONNECT with
+// :protocol websocket (RFC 8441, https://www.rfc-editor.org/rfc/rfc8441) gets the same handshake callback,
 // subprotocol and permessage-deflate negotiation, limits, callbacks,
 // close handshake and Stop as an HTTP/1.1 upgrade, and is answered 200
 // (there is no Sec-WebSocket-Key or Accept). The connection runs on the
@@ -32,9 +33,10 @@
 // SETTINGS_ENABLE_CONNECT_PROTOCOL so that browsers use it, only when the
 // process starts with GODEBUG=http2xconnect=1 in its environment (off by
 // default since Go 1.24, golang/go#71128); Go 1.26 has no http.HTTP2Config
-// field or other switch for it. Without the setting no HTTP/2 client is
-// offered WebSockets on a stream, and browsers open them over HTTP/1.1 as
-// before:
+// field or other switch for it. Without the setting the server's TLS
+// locations offer HTTP/1.1 only (Run logs it), a foreign
+// http.Server's HTTP/2 never offers WebSockets on a stream, and browsers
+// open them over HTTP/1.1 as before:
 //
 //	GODEBUG=http2xconnect=1 ./yourserver
 //

@@ -87,6 +87,14 @@ func (s *Server) serveConn(nc net.Conn, fe *frontEnd) {
 			nc.Close()
 			return
 		}
+		if tc.ConnectionState().NegotiatedProtocol == "h2" {
+			// net/http's HTTP/2 server serves the connection; its
+			// WebSockets arrive as extended CONNECT streams (ServeHTTP).
+			s.readingHead(nc, false)
+			nc.SetReadDeadline(time.Time{})
+			fe.feed(tc)
+			return
+		}
 	}
 	rec := &recorder{nc: nc, buf: bufpool.Get(1024), limit: limit + headerSlack}
 	br := readerPool.Get().(*bufio.Reader)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"io"
 	"log"
@@ -70,19 +71,20 @@ func startH2(t *testing.T, cfg Config, setup func(*Server)) *h2 {
 	t.Cleanup(ts.Close)
 	h := startWith(t, servertest.Options{NoLeakCheck: true}, cfg, setup)
 	mounted.Store(h.s)
-	return &h2{harness: h, url: ts.URL, client: &http.Client{Transport: h2RoundTripper(t, ts)}}
+	return &h2{harness: h, url: ts.URL, client: &http.Client{Transport: h2RoundTripper(t, ts.Client().Transport.(*http.Transport), ts.URL, ts.Listener.Addr().String())}}
 }
 
-// h2RoundTripper returns net/http's own HTTP/2 client for ts. http.Client
-// and http.Transport refuse the :protocol pseudo-header as a header name
-// before they reach HTTP/2, but the HTTP/2 round tripper the transport
-// registers for "h2" (TLSNextProto) accepts it and sends an extended
-// CONNECT once the server advertised SETTINGS_ENABLE_CONNECT_PROTOCOL.
-func h2RoundTripper(t *testing.T, ts *httptest.Server) http.RoundTripper {
+// h2RoundTripper returns net/http's own HTTP/2 client for the server at
+// url (addr), through tr. http.Client and http.Transport refuse the
+// :protocol pseudo-header as a header name before they reach HTTP/2, but
+// the HTTP/2 round tripper the transport registers for "h2" (TLSNextProto)
+// accepts it and sends an extended CONNECT once the server advertised
+// SETTINGS_ENABLE_CONNECT_PROTOCOL.
+func h2RoundTripper(t *testing.T, tr *http.Transport, url, addr string) http.RoundTripper {
 	t.Helper()
 	// The first request sets the HTTP/2 client up and leaves an HTTP/2
 	// connection in its pool.
-	resp, err := ts.Client().Get(ts.URL)
+	resp, err := (&http.Client{Transport: tr}).Get(url)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,8 +92,7 @@ func h2RoundTripper(t *testing.T, ts *httptest.Server) http.RoundTripper {
 	if resp.ProtoMajor != 2 {
 		t.Fatalf("test server answered over %s, want HTTP/2", resp.Proto)
 	}
-	tr := ts.Client().Transport.(*http.Transport)
-	tc, err := tls.Dial("tcp", ts.Listener.Addr().String(), &tls.Config{RootCAs: tr.TLSClientConfig.RootCAs, NextProtos: []string{"h2"}})
+	tc, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: tr.TLSClientConfig.RootCAs, NextProtos: []string{"h2"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +100,7 @@ func h2RoundTripper(t *testing.T, ts *httptest.Server) http.RoundTripper {
 		tc.Close()
 		tr.CloseIdleConnections()
 	})
-	return tr.TLSNextProto["h2"](ts.Listener.Addr().String(), tc)
+	return tr.TLSNextProto["h2"](addr, tc)
 }
 
 // open sends an extended CONNECT with :protocol proto and the extra header
@@ -415,5 +416,53 @@ func TestH2NotAdvertisedWithoutSetting(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), "extended connect not supported") {
 		t.Fatalf("error %v, want the client's refusal of extended CONNECT", err)
+	}
+}
+
+// startH2Location runs a server with cfg on its own TLS location; with
+// GODEBUG=http2xconnect=1 it speaks HTTP/2 there.
+func startH2Location(t *testing.T, cfg Config, setup func(*Server)) (*harness, *x509.CertPool) {
+	t.Helper()
+	cert, pool := wstest.Certificate(t)
+	cfg.Locations = []Location{{Host: "127.0.0.1", TLS: &tls.Config{Certificates: []tls.Certificate{cert}}}}
+	return start(t, cfg, setup), pool
+}
+
+func TestH2OwnLocation(t *testing.T) {
+	if inChild(t) {
+		return
+	}
+	h, pool := startH2Location(t, Config{}, echo)
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: true}
+	hc := &h2{harness: h, url: "https://" + h.addr, client: &http.Client{Transport: h2RoundTripper(t, tr, "https://"+h.addr, h.addr)}}
+	c, _ := hc.dialH2(t, nil)
+	echoes(t, c, "over the server's own HTTP/2")
+	// HTTP/1.1 upgrades are still served on the same port.
+	tc, err := tls.Dial("tcp", h.addr, &tls.Config{RootCAs: pool, NextProtos: []string{"http/1.1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tc.Close() })
+	c1, err := wstest.Handshake(tc, "/", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	echoes(t, c1, "over HTTP/1.1 beside it")
+}
+
+// TestH2OwnLocationHTTP1WithoutSetting checks that a TLS location of a
+// process without GODEBUG=http2xconnect=1 does not offer HTTP/2 at all.
+func TestH2OwnLocationHTTP1WithoutSetting(t *testing.T) {
+	if extendedConnect {
+		t.Skip("this process serves extended CONNECT")
+	}
+	h, pool := startH2Location(t, Config{}, echo)
+	tc, err := tls.Dial("tcp", h.addr, &tls.Config{RootCAs: pool, NextProtos: []string{"h2", "http/1.1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tc.Close()
+	if p := tc.ConnectionState().NegotiatedProtocol; p != "http/1.1" {
+		t.Fatalf("ALPN chose %q, want http/1.1", p)
 	}
 }

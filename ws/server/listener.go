@@ -48,6 +48,9 @@ func (l *listener) retune(loc Location) {
 	if loc.TLS != nil {
 		o.tls = loc.TLS.Clone()
 		o.tls.NextProtos = []string{"http/1.1"}
+		if extendedConnect {
+			o.tls.NextProtos = []string{"h2", "http/1.1"}
+		}
 	}
 	l.accept.Store(o)
 }

@@ -29,7 +29,10 @@ type Location struct {
 	// accepted); 0 keeps the system default (net.core.somaxconn on Linux).
 	Backlog int
 	// TLS makes the location serve wss: its handshakes run under this
-	// config. HTTP/2 is not offered (WebSocket needs HTTP/1.1).
+	// config (its NextProtos are the server's). HTTP/2 is offered beside
+	// HTTP/1.1, with WebSockets on extended CONNECT streams (RFC 8441),
+	// only in a process started with GODEBUG=http2xconnect=1 (see the
+	// package doc); otherwise the location speaks HTTP/1.1 only.
 	TLS *tls.Config
 	// Nagle turns Nagle's algorithm on (TCP_NODELAY off) for accepted
 	// connections: fewer, fuller packets at the cost of latency. The zero

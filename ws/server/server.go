@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"iter"
 	"log"
+	"log/slog"
 	"net"
 	"net/http"
 	"slices"
@@ -95,9 +96,14 @@ func (s *Server) newFrontEnd() *frontEnd {
 		ReadHeaderTimeout: orDuration(h.HandshakeTimeout, defaultHandshakeTimeout),
 		IdleTimeout:       orDuration(h.IdleTimeout, defaultHTTPIdleTimeout),
 		WriteTimeout:      orDuration(h.WriteTimeout, defaultHTTPWriteTimeout),
-		TLSNextProto:      map[string]func(*http.Server, *tls.Conn, http.Handler){}, // HTTP/1.1 only
 		ConnContext:       connContext,
 		ErrorLog:          log.New(discard{}, "", 0),
+	}
+	if !extendedConnect {
+		// HTTP/1.1 only: Go's HTTP/2 server would advertise HTTP/2
+		// without extended CONNECT, and browsers would then open no
+		// WebSocket on that connection (golang/go#71128).
+		fe.srv.TLSNextProto = map[string]func(*http.Server, *tls.Conn, http.Handler){}
 	}
 	if fe.srv.MaxHeaderBytes == 0 {
 		fe.srv.MaxHeaderBytes = defaultMaxHeaderBytes
@@ -290,6 +296,9 @@ func (s *Server) Run() error {
 	plan, err := s.planListenersLocked(s.cfg.Locations)
 	if err != nil {
 		return err
+	}
+	if !extendedConnect && slices.ContainsFunc(s.cfg.Locations, func(l Location) bool { return l.TLS != nil }) {
+		slog.Info("server: TLS locations speak HTTP/1.1 only: start the process with GODEBUG=http2xconnect=1 to serve WebSockets over HTTP/2 (RFC 8441) there too")
 	}
 	s.running = true
 	s.stopped = false
