@@ -12,18 +12,23 @@ import (
 	"unievent.dev/ws/handshake"
 )
 
-// Defaults for the zero fields of Config.
+// The defaults of Config's zero fields (DefaultConfig), and the bound on
+// a refusal's body.
 const (
-	// DefaultHandshakeTimeout bounds dialing, TLS and the opening
-	// handshake when Config.HandshakeTimeout is 0.
-	DefaultHandshakeTimeout = 10 * time.Second
-	// DefaultMaxHandshakeSize bounds the server's response head (status
-	// line and header fields) when Config.MaxHandshakeSize is 0.
-	DefaultMaxHandshakeSize = 16 << 10
+	defaultHandshakeTimeout = 10 * time.Second
+	defaultMaxHandshakeSize = 16 << 10
 	// MaxErrorBodySize is how much of a refusal's body HandshakeError
 	// keeps.
 	MaxErrorBodySize = 4 << 10
 )
+
+// DefaultConfig returns the Config that the zero Config stands for: the
+// connection's limits and timeouts of ws.DefaultConfig, and the opening
+// handshake's (ExampleDefaultConfig prints them). A connection dialed with
+// it behaves as one dialed with a nil or zero Config.
+func DefaultConfig() Config {
+	return Config{Config: ws.DefaultConfig(), HandshakeTimeout: defaultHandshakeTimeout, MaxHandshakeSize: defaultMaxHandshakeSize}
+}
 
 // Config is a client connection's configuration: the connection parameters
 // of ws.Config (limits, timeouts, permessage-deflate) and those of the
@@ -53,11 +58,11 @@ type Config struct {
 	// offered.
 	Protocols []string
 	// HandshakeTimeout bounds the whole opening: dial, TLS and the HTTP
-	// exchange; 0 means DefaultHandshakeTimeout, negative means no bound
+	// exchange; 0 means the default (DefaultConfig), negative means no bound
 	// but the context's.
 	HandshakeTimeout time.Duration
 	// MaxHandshakeSize bounds the server's response head; 0 means
-	// DefaultMaxHandshakeSize.
+	// the default (DefaultConfig).
 	MaxHandshakeSize int
 	// TLSConfig is used for wss:// URLs; nil means the zero tls.Config.
 	// When its ServerName is empty the URL's host name is used (SNI and
@@ -110,7 +115,7 @@ func (c *Config) Validate() error {
 func (c *Config) handshakeTimeout() time.Duration {
 	switch {
 	case c.HandshakeTimeout == 0:
-		return DefaultHandshakeTimeout
+		return defaultHandshakeTimeout
 	case c.HandshakeTimeout < 0:
 		return 0
 	}
@@ -119,7 +124,7 @@ func (c *Config) handshakeTimeout() time.Duration {
 
 func (c *Config) maxHandshakeSize() int {
 	if c.MaxHandshakeSize == 0 {
-		return DefaultMaxHandshakeSize
+		return defaultMaxHandshakeSize
 	}
 	return c.MaxHandshakeSize
 }

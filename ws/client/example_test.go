@@ -83,3 +83,15 @@ func ExampleHandshakeError() {
 	// Output:
 	// 403 members only
 }
+
+// DefaultConfig is what a nil or zero Config stands for.
+func ExampleDefaultConfig() {
+	c := client.DefaultConfig()
+	fmt.Println("HandshakeTimeout:", c.HandshakeTimeout)
+	fmt.Println("MaxHandshakeSize:", c.MaxHandshakeSize>>10, "KiB")
+	fmt.Println("MaxMessageSize:", c.MaxMessageSize>>20, "MiB")
+	// Output:
+	// HandshakeTimeout: 10s
+	// MaxHandshakeSize: 16 KiB
+	// MaxMessageSize: 4 MiB
+}
