@@ -466,3 +466,31 @@ func TestH2OwnLocationHTTP1WithoutSetting(t *testing.T) {
 		t.Fatalf("ALPN chose %q, want http/1.1", p)
 	}
 }
+
+func TestH2HandshakeCallback(t *testing.T) {
+	if inChild(t) {
+		return
+	}
+	h := startH2(t, Config{}, func(s *Server) {
+		echo(s)
+		s.OnHandshake(func(_ *Server, c *Conn, req *handshake.Request) {
+			if req.Origin() == "https://evil.example" {
+				c.SendAcceptError(http.StatusForbidden, "origin refused", http.Header{"X-Why": {"origin"}})
+				return
+			}
+			if err := c.SendAcceptResponse(&handshake.Response{Protocol: "b", Header: http.Header{"X-Chosen": {"b"}}}); err != nil {
+				t.Errorf("SendAcceptResponse over HTTP/2: %v", err)
+			}
+		})
+	})
+	resp, _ := h.open(t, "websocket", http.Header{"Origin": {"https://evil.example"}})
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusForbidden || string(body) != "origin refused\n" || resp.Header.Get("X-Why") != "origin" {
+		t.Fatalf("refusal: %d %q %v", resp.StatusCode, body, resp.Header)
+	}
+	c, _ := h.dialH2(t, http.Header{"Sec-Websocket-Protocol": {"a, b"}})
+	if c.Resp.Header.Get("Sec-WebSocket-Protocol") != "b" || c.Resp.Header.Get("X-Chosen") != "b" {
+		t.Fatalf("accept header %v", c.Resp.Header)
+	}
+	echoes(t, c, "chosen by the callback")
+}
