@@ -54,7 +54,7 @@ type h2 struct {
 // startH2 mounts a server with cfg on an HTTP/2 TLS server. The cleanup
 // stops the server, then the HTTP server, then checks that nothing was
 // left behind.
-func startH2(t *testing.T, cfg Config, setup func(*Server)) *h2 {
+func startH2(t testing.TB, cfg Config, setup func(*Server)) *h2 {
 	t.Helper()
 	var mounted atomic.Pointer[Server]
 	ts := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -80,7 +80,7 @@ func startH2(t *testing.T, cfg Config, setup func(*Server)) *h2 {
 // the HTTP/2 round tripper the transport registers for "h2" (TLSNextProto)
 // accepts it and sends an extended CONNECT once the server advertised
 // SETTINGS_ENABLE_CONNECT_PROTOCOL.
-func h2RoundTripper(t *testing.T, tr *http.Transport, url, addr string) http.RoundTripper {
+func h2RoundTripper(t testing.TB, tr *http.Transport, url, addr string) http.RoundTripper {
 	t.Helper()
 	// The first request sets the HTTP/2 client up and leaves an HTTP/2
 	// connection in its pool.
@@ -135,7 +135,7 @@ func (h *h2) open(t *testing.T, proto string, hdr http.Header) (*http.Response, 
 }
 
 // dialH2 opens a WebSocket on an HTTP/2 stream; the server must accept.
-func (h *h2) dialH2(t *testing.T, hdr http.Header) (*wstest.Client, func()) {
+func (h *h2) dialH2(t testing.TB, hdr http.Header) (*wstest.Client, func()) {
 	t.Helper()
 	pr, pw := io.Pipe()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -186,12 +186,12 @@ type streamClient struct {
 
 func (c *streamClient) pump() {
 	defer close(c.chunks)
+	b := make([]byte, 32<<10)
 	for {
-		b := make([]byte, 32<<10)
 		n, err := c.body.Read(b)
 		if n > 0 {
 			select {
-			case c.chunks <- b[:n]:
+			case c.chunks <- append([]byte(nil), b[:n]...):
 			case <-c.done:
 				return
 			}
@@ -493,4 +493,34 @@ func TestH2HandshakeCallback(t *testing.T) {
 		t.Fatalf("accept header %v", c.Resp.Header)
 	}
 	echoes(t, c, "chosen by the callback")
+}
+
+// BenchmarkEchoH2 is BenchmarkEcho on an HTTP/2 stream (RFC 8441) of a
+// mounted server: go test -bench EchoH2 with GODEBUG=http2xconnect=1.
+// Unlike BenchmarkEcho, allocs/op count the client's too (net/http's
+// HTTP/2 client and the test's copy of each chunk it reads).
+func BenchmarkEchoH2(b *testing.B) {
+	if !extendedConnect {
+		b.Skip("needs GODEBUG=http2xconnect=1")
+	}
+	for _, bc := range []struct {
+		name string
+		size int
+	}{{"16B", 16}, {"1KiB", 1024}, {"64KiB", 64 << 10}} {
+		b.Run(bc.name, func(b *testing.B) {
+			h := startH2(b, Config{}, echo)
+			c, _ := h.dialH2(b, nil)
+			req := wstest.AppendFrame(nil, true, 0, 2, make([]byte, bc.size))
+			b.SetBytes(int64(bc.size))
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := c.Write(req); err != nil {
+					b.Fatal(err)
+				}
+				if _, _, _, err := c.ReadMessage(wait); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }
