@@ -18,7 +18,8 @@ const (
 	hdrAccept     = "Sec-Websocket-Accept"
 	hdrOrigin     = "Origin"
 	// hdrPseudoProtocol is where net/http's HTTP/2 server puts an extended
-	// CONNECT's :protocol pseudo-header (RFC 8441 section 4).
+	// CONNECT's :protocol pseudo-header (RFC 8441 section 4,
+	// https://www.rfc-editor.org/rfc/rfc8441#section-4).
 	hdrPseudoProtocol = ":protocol"
 )
 
@@ -34,8 +35,9 @@ const version = "13"
 type Request struct {
 	// HTTP is the request as received.
 	HTTP *http.Request
-	// Key is the Sec-WebSocket-Key value, as sent; "" for an HTTP/2
-	// request, which has none (RFC 8441 section 5).
+	// Key is the Sec-WebSocket-Key value, as sent; "" for an HTTP/2 request,
+	// which has none (RFC 8441 section 5,
+	// https://www.rfc-editor.org/rfc/rfc8441#section-5).
 	Key string
 	// Protocols are the subprotocols the client offered
 	// (Sec-WebSocket-Protocol), in its order of preference.

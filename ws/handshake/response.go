@@ -87,9 +87,10 @@ func AppendResponse(dst []byte, req *Request, resp *Response) ([]byte, error) {
 }
 
 // AcceptHeader returns the header fields of the 200 that accepts req, an
-// HTTP/2 extended CONNECT (RFC 8441 section 5): Sec-WebSocket-Protocol
-// and Sec-WebSocket-Extensions when resp sets them, and resp.Header. There
-// is no Sec-WebSocket-Accept over HTTP/2. resp may be nil. It refuses what
+// HTTP/2 extended CONNECT (RFC 8441 section 5,
+// https://www.rfc-editor.org/rfc/rfc8441#section-5): Sec-WebSocket-Protocol
+// and Sec-WebSocket-Extensions when resp sets them, and resp.Header. There is
+// no Sec-WebSocket-Accept over HTTP/2. resp may be nil. It refuses what
 // AppendResponse refuses, with the same errors, except that req has no key.
 func AcceptHeader(req *Request, resp *Response) (http.Header, error) {
 	if req == nil {
@@ -105,8 +106,9 @@ func AcceptHeader(req *Request, resp *Response) (http.Header, error) {
 	if err := checkAnswer(req, &r); err != nil {
 		return nil, err
 	}
-	// appendHeader checks the caller's fields as for a 101: HTTP/2
-	// forbids the connection-specific ones too (RFC 9113 section 8.2.2).
+	// appendHeader checks the caller's fields as for a 101: HTTP/2 forbids
+	// the connection-specific ones too (RFC 9113 section 8.2.2,
+	// https://www.rfc-editor.org/rfc/rfc9113#section-8.2.2).
 	if _, err := appendHeader(nil, r.Header, reservedIn101); err != nil {
 		return nil, err
 	}

@@ -21,14 +21,15 @@ var extendedConnect = strings.Contains(os.Getenv("GODEBUG"), "http2xconnect=1")
 
 // streamReadSize is how much of an HTTP/2 stream's body one read takes: an
 // HTTP/2 DATA frame carries at most 16 KiB unless the peer raised
-// SETTINGS_MAX_FRAME_SIZE (RFC 9113 section 4.2).
+// SETTINGS_MAX_FRAME_SIZE (RFC 9113 section 4.2,
+// https://www.rfc-editor.org/rfc/rfc9113#section-4.2).
 const streamReadSize = 16 << 10
 
-// stream is the transport of a WebSocket on an HTTP/2 extended CONNECT
-// stream (RFC 8441 section 5): it reads the request body and writes and
-// flushes the ResponseWriter. The handler that owns the stream serves the
-// connection and returns once Close was called, so stream never touches
-// the ResponseWriter after Close returns.
+// stream is the transport of a WebSocket on an HTTP/2 extended CONNECT stream
+// (RFC 8441 section 5, https://www.rfc-editor.org/rfc/rfc8441#section-5): it
+// reads the request body and writes and flushes the ResponseWriter. The
+// handler that owns the stream serves the connection and returns once Close
+// was called, so stream never touches the ResponseWriter after Close returns.
 //
 // net/http's HTTP/2 read deadline ends the body for good, and its write
 // deadline resets the stream even between writes, while the engine arms
@@ -81,10 +82,10 @@ func newStream(w http.ResponseWriter, r *http.Request, local, remote net.Addr) *
 	}
 }
 
-// sendHeadLocked sends the 200 that accepts the stream, once; wmu is held.
-// It goes out before the body is read: the client sends nothing before it
-// (RFC 8441 section 5), and net/http would hold it in its buffer until the
-// first frame otherwise.
+// sendHeadLocked sends the 200 that accepts the stream, once; wmu is held. It
+// goes out before the body is read: the client sends nothing before it (RFC
+// 8441 section 5, https://www.rfc-editor.org/rfc/rfc8441#section-5), and
+// net/http would hold it in its buffer until the first frame otherwise.
 func (s *stream) sendHeadLocked() error {
 	if s.headSent {
 		return nil

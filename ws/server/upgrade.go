@@ -285,8 +285,9 @@ func (s *Server) upgrade(a answerer, r *http.Request) error {
 	return nil
 }
 
-// streamAnswer answers an HTTP/2 extended CONNECT (RFC 8441 section 5):
-// 200 with the negotiated fields, and the stream as the connection.
+// streamAnswer answers an HTTP/2 extended CONNECT (RFC 8441 section 5,
+// https://www.rfc-editor.org/rfc/rfc8441#section-5): 200 with the negotiated
+// fields, and the stream as the connection.
 type streamAnswer struct {
 	w  http.ResponseWriter
 	r  *http.Request
