@@ -37,22 +37,29 @@ type Conn struct {
 	server *Server
 	id     uint64
 
-	mu        sync.Mutex
-	req       *handshake.Request
-	head      []byte // the request head, when req is to be parsed from it
-	deciding  bool   // inside the handshake callback
-	answered  bool
+	mu   sync.Mutex
+	req  *handshake.Request
+	head []byte  // the request head, when req is to be parsed from it
+	ans  *answer // the handshake callback's answer, until it is sent
+
+	// The small fields share one word: an idle connection's size counts.
+	deciding  bool  // inside the handshake callback
+	answered  bool  // guarded by mu
+	subState  uint8 // guarded by server.topics.mu (topic.go), as are subs
+	policy    ws.Backpressure
+	sendLimit int32 // its ws.Config.SendQueueLimit (clamped to int32), for Publish
+
+	subs    []subscription
+	refused atomic.Uint64 // published messages its full queue refused
+}
+
+// answer is what the handshake callback answered: an accept with its
+// response, or a refusal.
+type answer struct {
 	accept    *handshake.Response
 	refStatus int
 	refBody   string
 	refHeader http.Header
-
-	// Guarded by server.topics.mu (topic.go).
-	subs      []subscription
-	subState  uint8
-	sendLimit int // its ws.Config.SendQueueLimit, for Publish
-	policy    ws.Backpressure
-	refused   atomic.Uint64 // published messages its full queue refused
 }
 
 // ID returns the connection's unique id (see Server.Connection).
@@ -119,7 +126,7 @@ func (c *Conn) SendAcceptResponse(resp *handshake.Response) error {
 	}
 	r.Header = r.Header.Clone()
 	c.answered = true
-	c.accept = &r
+	c.ans = &answer{accept: &r}
 	return nil
 }
 
@@ -143,6 +150,6 @@ func (c *Conn) SendAcceptError(status int, body string, header http.Header) erro
 		return ErrNotInHandshake
 	}
 	c.answered = true
-	c.refStatus, c.refBody, c.refHeader = status, body, header.Clone()
+	c.ans = &answer{refStatus: status, refBody: body, refHeader: header.Clone()}
 	return nil
 }

@@ -2,6 +2,7 @@ package server
 
 import (
 	"testing"
+	"unsafe"
 
 	"unievent.dev/internal/wstest"
 	"unievent.dev/ws"
@@ -77,5 +78,13 @@ func TestConnectionsAndBroadcast(t *testing.T) {
 	}
 	if n != 3 || h.s.Len() != 3 {
 		t.Fatalf("Connections yielded %d, Len %d; want 3", n, h.s.Len())
+	}
+}
+
+// A server connection stays in the 112-byte size class: every idle
+// connection pays for each field (the bench's idle row counts it).
+func TestConnSizeClass(t *testing.T) {
+	if n := unsafe.Sizeof(Conn{}); n > 112 {
+		t.Errorf("server.Conn is %d bytes, over the 112-byte size class", n)
 	}
 }

@@ -260,7 +260,7 @@ func (s *Server) Publish(topicName string, op ws.Opcode, payload []byte) error {
 		return nil
 	}
 	for _, m := range t.subs {
-		if size > m.c.sendLimit {
+		if size > int(m.c.sendLimit) {
 			return errTooLarge
 		}
 	}

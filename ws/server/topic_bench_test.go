@@ -93,7 +93,7 @@ func pipeSubscribers(b *testing.B, s *Server, n int) []*Conn {
 		wc := wsEngine.Pending(cfg, loop, engine.Pending{ID: uint64(i + 1), Role: frame.RoleServer}, nil)
 		wsEngine.Establish(wc, srv, engine.Options{})
 		wsEngine.Start(wc)
-		cs[i] = &Conn{Conn: wc, server: s, id: uint64(i + 1), subState: subOpen, sendLimit: ws.DefaultConfig().SendQueueLimit}
+		cs[i] = &Conn{Conn: wc, server: s, id: uint64(i + 1), subState: subOpen, sendLimit: int32(ws.DefaultConfig().SendQueueLimit)}
 	}
 	done := make(chan error, 1)
 	go func() { done <- loop.Run() }()

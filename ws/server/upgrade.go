@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"net/netip"
@@ -155,10 +156,11 @@ func (s *Server) upgrade(a answerer, r *http.Request) error {
 		return ErrTooManyFields
 	}
 
-	conn := &Conn{server: s, id: s.nextID.Add(1), req: req, sendLimit: wsCfg.SendQueueLimit, policy: wsCfg.SendQueuePolicy}
-	if conn.sendLimit == 0 {
-		conn.sendLimit = ws.DefaultConfig().SendQueueLimit
+	queueLimit := wsCfg.SendQueueLimit
+	if queueLimit == 0 {
+		queueLimit = ws.DefaultConfig().SendQueueLimit
 	}
+	conn := &Conn{server: s, id: s.nextID.Add(1), req: req, sendLimit: int32(min(queueLimit, math.MaxInt32)), policy: wsCfg.SendQueuePolicy}
 	// The connection exists from the handshake callback on, CONNECTING:
 	// listeners set there stay, and a send or close is refused with
 	// ws.ErrNotEstablished.
@@ -177,8 +179,10 @@ func (s *Server) upgrade(a answerer, r *http.Request) error {
 			return errors.New("server: the handshake callback panicked")
 		}
 	}
-	if conn.refStatus != 0 {
-		a.refuse(conn.refStatus, conn.refBody, conn.refHeader)
+	ans := conn.ans
+	conn.ans = nil
+	if ans != nil && ans.refStatus != 0 {
+		a.refuse(ans.refStatus, ans.refBody, ans.refHeader)
 		return ErrRefused
 	}
 	if verr != nil {
@@ -192,8 +196,8 @@ func (s *Server) upgrade(a answerer, r *http.Request) error {
 	}
 
 	resp := handshake.Response{}
-	if conn.accept != nil {
-		resp = *conn.accept
+	if ans != nil && ans.accept != nil {
+		resp = *ans.accept
 	}
 	if resp.Protocol == "" {
 		resp.Protocol = handshake.SelectProtocol(req.Protocols, cfg.Protocols)
