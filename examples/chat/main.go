@@ -1,5 +1,7 @@
-// Command chat is a chat room in a web page: one standalone server serves
-// the page at / and the room's WebSocket endpoint at /ws.
+// Command chat is a chat with rooms in a web page: one standalone server
+// serves the page at / and the rooms' WebSocket endpoint at /ws. The page
+// opened as http://HOST:PORT/?room=NAME joins room NAME (1 to 32 letters,
+// digits, '-' or '_'; "lobby" without one), and shows it.
 //
 //	go run ./examples/chat [-addr 127.0.0.1:8080]
 //
@@ -20,8 +22,9 @@
 // {"name": "...", "text": "..."}. The server decodes it (encoding/json,
 // unknown fields refused), checks it (a text of 1 to 1000 characters, a
 // name of at most 32, control characters removed, "anonymous" for no
-// name), encodes it again and sends the result to every connection
-// (Server.Connections): it never relays a client's bytes. Messages over 4
+// name), encodes it again and publishes the result to the sender's room
+// (a topic per room: Conn.Subscribe, Server.Publish, the message encoded
+// once for the whole room): it never relays a client's bytes. Messages over 4
 // KiB close the connection with 1009 (Config.MaxMessageSize), binary ones
 // with 1003. Joins and leaves are announced in the same form with an empty
 // name, which no user can have; a line the server refuses is answered the
@@ -69,6 +72,9 @@ const (
 	// it the connection is closed (ws.BackpressureClose, the default)
 	// rather than buffered for without bound.
 	sendQueueLimit = 256 << 10
+	// defaultRoom is the room of a page opened without ?room=NAME.
+	defaultRoom = "lobby"
+	maxRoomName = 32
 )
 
 // message is a chat line, as clients send it and as the room sends it to
@@ -125,9 +131,9 @@ func newChat(loc server.Location, loop *ws.Loop) (*server.Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &room{srv: srv, names: make(map[uint64]string)}
+	r := &rooms{srv: srv, names: make(map[uint64]string), of: make(map[uint64]string)}
 	srv.SetHTTPHandler(routes(srv))
-	srv.OnHandshake(sameOrigin)
+	srv.OnHandshake(admit)
 	srv.OnConnection(r.join)
 	srv.OnDisconnection(r.leave)
 	return srv, nil
@@ -160,12 +166,18 @@ func routes(srv *server.Server) http.Handler {
 	return mux
 }
 
-// sameOrigin is the handshake callback: it refuses a browser's request
-// sent by a page of another origin. Browsers always send Origin (RFC 6455
-// section 10.2); other clients do not, and have no page to protect.
-func sameOrigin(_ *server.Server, c *server.Conn, req *handshake.Request) {
+// admit is the handshake callback: it refuses a room name that is not
+// one (400), and a browser's request sent by a page of another origin
+// (403). Browsers always send Origin (RFC 6455 section 10.2,
+// https://www.rfc-editor.org/rfc/rfc6455#section-10.2); other clients do
+// not, and have no page to protect.
+func admit(_ *server.Server, c *server.Conn, req *handshake.Request) {
 	if req.Err() != nil {
 		return // the default error response goes out
+	}
+	if _, ok := roomOf(req); !ok {
+		c.SendAcceptError(http.StatusBadRequest, fmt.Sprintf("a room name has 1 to %d letters, digits, '-' or '_'", maxRoomName), nil)
+		return
 	}
 	origin := req.Origin()
 	if origin == "" {
@@ -176,28 +188,64 @@ func sameOrigin(_ *server.Server, c *server.Conn, req *handshake.Request) {
 	}
 }
 
-// room is the chat's state. Only callbacks of the server's loop touch it.
-type room struct {
+// roomOf returns the room a request asks for in its query (?room=NAME),
+// defaultRoom when it names none, and whether the name is valid.
+func roomOf(req *handshake.Request) (string, bool) {
+	name := defaultRoom
+	if req.HTTP != nil && req.HTTP.URL != nil {
+		if q := req.HTTP.URL.Query(); q.Has("room") {
+			name = q.Get("room")
+		}
+	}
+	if name == "" || len(name) > maxRoomName {
+		return "", false
+	}
+	for _, r := range name {
+		if !(r == '-' || r == '_' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
+			return "", false
+		}
+	}
+	return name, true
+}
+
+// rooms is the chat's state: each room is a topic of the server
+// ("room:" and its name), which every connection in it subscribes to.
+// Only callbacks of the server's loop touch the maps.
+type rooms struct {
 	srv   *server.Server
 	names map[uint64]string // by connection id: the name it last used
+	of    map[uint64]string // by connection id: its room's topic
 }
 
-func (r *room) join(s *server.Server, c *server.Conn, _ *handshake.Request) {
+func (r *rooms) join(s *server.Server, c *server.Conn, req *handshake.Request) {
+	name, _ := roomOf(req) // admit refused the invalid ones
+	topic := "room:" + name
+	if err := c.Subscribe(topic); err != nil {
+		c.Close(frame.CloseInternalError, "could not join the room")
+		return
+	}
 	r.names[c.ID()] = ""
+	r.of[c.ID()] = topic
 	c.OnMessage(r.receive)
-	r.broadcast(message{Text: fmt.Sprintf("#%d joined (%d online)", c.ID(), s.Len())})
+	r.broadcast(topic, message{Text: fmt.Sprintf("#%d joined (%d online)", c.ID(), s.Subscribers(topic))})
 }
 
-func (r *room) leave(s *server.Server, c *server.Conn) {
+// leave runs once the connection has left its topic.
+func (r *rooms) leave(s *server.Server, c *server.Conn) {
+	topic, ok := r.of[c.ID()]
+	if !ok {
+		return
+	}
 	who := fmt.Sprintf("#%d", c.ID())
 	if name := r.names[c.ID()]; name != "" {
 		who = fmt.Sprintf("%s (%s)", name, who)
 	}
 	delete(r.names, c.ID())
-	r.broadcast(message{Text: fmt.Sprintf("%s left (%d online)", who, s.Len())})
+	delete(r.of, c.ID())
+	r.broadcast(topic, message{Text: fmt.Sprintf("%s left (%d online)", who, s.Subscribers(topic))})
 }
 
-func (r *room) receive(c *ws.Conn, m *ws.Message) {
+func (r *rooms) receive(c *ws.Conn, m *ws.Message) {
 	if !m.IsText() {
 		c.Close(frame.CloseUnsupportedData, "text messages only")
 		return
@@ -208,18 +256,15 @@ func (r *room) receive(c *ws.Conn, m *ws.Message) {
 		return
 	}
 	r.names[c.ID()] = msg.Name
-	r.broadcast(msg)
+	r.broadcast(r.of[c.ID()], msg)
 }
 
-// broadcast sends msg to every connection. A send fails only for a
-// connection that is closing already (ws.ErrClosed), or whose reader fell
-// too far behind and is being closed for it (ws.ErrBackpressure): the
-// others are not held up by it.
-func (r *room) broadcast(msg message) {
-	b := encode(msg)
-	for c := range r.srv.Connections() {
-		c.Send(ws.OpText, b)
-	}
+// broadcast publishes msg to the room's topic: it is encoded once for
+// every connection in the room. A connection whose reader fell too far
+// behind is closed for it (1008, its SendQueuePolicy); the others are not
+// held up by it.
+func (r *rooms) broadcast(topic string, msg message) {
+	r.srv.Publish(topic, ws.OpText, encode(msg))
 }
 
 func encode(msg message) []byte {

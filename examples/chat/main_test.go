@@ -221,3 +221,45 @@ func TestHTTP(t *testing.T) {
 		t.Errorf("plain GET /ws: status %d, want a refusal", got)
 	}
 }
+
+// Rooms are apart: a line reaches the connections of its own room only,
+// joins count the room's members, and a room name that is not one is
+// refused with 400.
+func TestRooms(t *testing.T) {
+	r := chat(t)
+	red := r.Dial("/ws?room=red", nil)
+	if d := cmp.Diff(message{Text: "#1 joined (1 online)"}, next(t, red)); d != "" {
+		t.Fatalf("red's join (-want +got):\n%s", d)
+	}
+	blue := r.Dial("/ws?room=blue", nil)
+	if d := cmp.Diff(message{Text: "#2 joined (1 online)"}, next(t, blue)); d != "" {
+		t.Fatalf("blue's join (-want +got):\n%s", d)
+	}
+	red2 := r.Dial("/ws?room=red", nil)
+	for _, c := range []*wstest.Client{red, red2} {
+		if d := cmp.Diff(message{Text: "#3 joined (2 online)"}, next(t, c)); d != "" {
+			t.Fatalf("the second red join (-want +got):\n%s", d)
+		}
+	}
+	send(t, blue, `{"name":"b","text":"in blue"}`)
+	send(t, red, `{"name":"r","text":"in red"}`)
+	if d := cmp.Diff(message{Name: "b", Text: "in blue"}, next(t, blue)); d != "" {
+		t.Fatalf("blue (-want +got):\n%s", d)
+	}
+	for _, c := range []*wstest.Client{red, red2} {
+		if d := cmp.Diff(message{Name: "r", Text: "in red"}, next(t, c)); d != "" {
+			t.Fatalf("red: the blue line leaked or the red one is missing (-want +got):\n%s", d)
+		}
+	}
+	for _, q := range []string{"room=", "room=a%20b", "room=" + strings.Repeat("x", 33)} {
+		nc := r.DialTCP()
+		req, _ := wstest.Request(r.Addr, "/ws?"+q, nil)
+		resp, err := wstest.RoundTrip(nc, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode != 400 {
+			t.Errorf("?%s: status %d, want 400", q, resp.StatusCode)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 "use strict";
 
-// The chat page: one WebSocket to /ws. Lines go out as JSON
+// The chat page: one WebSocket to /ws?room=NAME, the room of the page's
+// own ?room= ("lobby" without one). Lines go out as JSON
 // {"name": ..., "text": ...}; everything that comes back has the same form,
 // an empty name marking the server's announcements.
 (() => {
@@ -10,7 +11,10 @@
   const name = document.getElementById("name");
   const text = document.getElementById("text");
 
-  const socket = new WebSocket(`ws://${location.host}/ws`);
+  const room = new URLSearchParams(location.search).get("room") || "lobby";
+  document.getElementById("room").textContent = room;
+  document.title = `Chat: ${room}`;
+  const socket = new WebSocket(`ws://${location.host}/ws?room=${encodeURIComponent(room)}`);
   const waiting = []; // lines sent before the connection was open
 
   function show(msg) {
