@@ -156,17 +156,12 @@ func (c *Conn) SendPrepared(pm *PreparedMessage) error {
 	}
 	if !q.admitLocked(size) {
 		q.mu.Unlock()
-		if c.s.policy == BackpressureClose {
-			c.Close(frame.ClosePolicyViolation, "send queue limit reached")
-		}
-		return ErrBackpressure
+		return q.overLimit()
 	}
 	h := frame.Header{Fin: true, Opcode: pm.op}
 	switch {
-	case wire == nil && q.z != nil && q.z.comp.ShouldCompress(len(pm.payload)):
-		q.laterLocked(h, pm.payload, true)
 	case wire == nil:
-		q.appendFrameLocked(h, pm.payload)
+		q.queueDataLocked(h, pm.payload)
 	case q.z != nil && len(q.z.later) > 0:
 		// Behind a message still to compress: the order of the sends
 		// needs a copy.

@@ -143,22 +143,34 @@ func (q *sendQueue) sendData(op Opcode, p []byte, s string) error {
 	}
 	if !q.admitLocked(size) {
 		q.mu.Unlock()
-		if q.c.s.policy == BackpressureClose {
-			q.c.Close(frame.ClosePolicyViolation, "send queue limit reached")
-		}
-		return ErrBackpressure
+		return q.overLimit()
 	}
-	h := frame.Header{Fin: true, Opcode: op}
-	if q.z != nil && q.z.comp.ShouldCompress(len(payload)) {
-		q.laterLocked(h, payload, true)
-	} else {
-		q.appendFrameLocked(h, payload)
-	}
+	q.queueDataLocked(frame.Header{Fin: true, Opcode: op}, payload)
 	q.c.messagesOut.Add(1)
 	start := q.startFlushLocked()
 	q.mu.Unlock()
 	q.startFlush(start)
 	return nil
+}
+
+// queueDataLocked queues a data message's frame: into a compression slot
+// when permessage-deflate compresses it, encoded at once otherwise.
+func (q *sendQueue) queueDataLocked(h frame.Header, p []byte) {
+	if q.z != nil && q.z.comp.ShouldCompress(len(p)) {
+		q.laterLocked(h, p, true)
+	} else {
+		q.appendFrameLocked(h, p)
+	}
+}
+
+// overLimit is what a data send refused by admitLocked does, with mu no
+// longer held: under BackpressureClose it closes the connection (1008);
+// it returns ErrBackpressure.
+func (q *sendQueue) overLimit() error {
+	if q.c.s.policy == BackpressureClose {
+		q.c.Close(frame.ClosePolicyViolation, "send queue limit reached")
+	}
+	return ErrBackpressure
 }
 
 // admitLocked reports whether a frame of size bytes fits under the queue
