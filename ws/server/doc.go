@@ -61,6 +61,11 @@
 // topic's own entry; its name's bytes aside): TestMemoryPerSubscription
 // measures both with 1,000,000 subscriptions.
 //
+// Past one machine, a Broker (SetBroker) carries the topics to the other
+// nodes: it learns which topics this server's connections hold, is
+// handed every Publish, and delivers what the other nodes publish with
+// PublishLocal. Without one, everything stays in the process.
+//
 // # Limits
 //
 // The HTTP side bounds the request headers (431 past

@@ -34,6 +34,7 @@ var (
 type topics struct {
 	mu     sync.RWMutex
 	byName map[string]*topic
+	broker Broker // told of the first and last subscriber of a topic
 
 	published, unheld, delivered, skipped, dropped atomic.Uint64
 }
@@ -101,6 +102,9 @@ func (ts *topics) removeLocked(c *Conn, k int) {
 	t.subs = t.subs[:last]
 	if last == 0 {
 		delete(ts.byName, t.name)
+		if ts.broker != nil {
+			ts.broker.Unsubscribe(t.name)
+		}
 	}
 	lastK := len(c.subs) - 1
 	if k != lastK {
@@ -154,6 +158,9 @@ func (c *Conn) Subscribe(topicName string) error {
 		}
 		t = &topic{name: topicName}
 		ts.byName[topicName] = t
+		if ts.broker != nil {
+			ts.broker.Subscribe(topicName)
+		}
 	}
 	t.subs = append(t.subs, member{c: c, k: len(c.subs)})
 	c.subs = append(c.subs, subscription{t: t, i: len(t.subs) - 1})
@@ -245,23 +252,36 @@ func (c *Conn) Refused() uint64 { return c.refused.Load() }
 // counts as Unheld. An invalid opcode or text, or a message whose frame
 // is larger than some subscriber's SendQueueLimit (it could never be
 // queued there), is an error wrapping ws.ErrInvalid and nothing is sent.
+//
+// With a Broker (SetBroker), Publish then hands the message to it for the
+// subscribers on other nodes, whether a connection here holds the topic
+// or not; PublishLocal does not.
 func (s *Server) Publish(topicName string, op ws.Opcode, payload []byte) error {
+	b, err := s.topics.publish(topicName, op, payload)
+	if b != nil && err == nil && len(topicName) > 0 && len(topicName) <= MaxTopicLength {
+		b.Publish(topicName, op, payload)
+	}
+	return err
+}
+
+// publish delivers to the local subscribers of topicName (Publish and
+// PublishLocal) and returns the broker in place.
+func (ts *topics) publish(topicName string, op ws.Opcode, payload []byte) (Broker, error) {
 	pm, err := ws.NewPreparedMessage(op, payload)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	size := frame.HeaderLen(int64(len(payload)), false) + len(payload)
-	ts := &s.topics
 	ts.mu.RLock()
 	defer ts.mu.RUnlock()
 	t := ts.byName[topicName]
 	if t == nil {
 		ts.unheld.Add(1)
-		return nil
+		return ts.broker, nil
 	}
 	for _, m := range t.subs {
 		if size > int(m.c.sendLimit) {
-			return errTooLarge
+			return nil, errTooLarge
 		}
 	}
 	var delivered uint64
@@ -280,5 +300,5 @@ func (s *Server) Publish(topicName string, op ws.Opcode, payload []byte) error {
 	}
 	ts.published.Add(1)
 	ts.delivered.Add(delivered)
-	return nil
+	return ts.broker, nil
 }
