@@ -62,7 +62,7 @@ type connOptions struct {
 }
 
 func init() {
-	engine.Registered = &engine.Funcs[Conn, Loop, Config]{
+	engine.Registered = &engine.Funcs[Conn, Loop, Config, PreparedMessage]{
 		Pending: func(cfg *Config, loop *Loop, p engine.Pending, onClosed func(*Conn)) *Conn {
 			return newPending(cfg, connOptions{Loop: loop, ID: p.ID, Role: p.Role, Local: p.Local, Remote: p.Remote, OnClosed: onClosed})
 		},
@@ -74,6 +74,10 @@ func init() {
 		Handles: (*Loop).activeHandles,
 		Ref:     (*Loop).ref,
 		Unref:   (*Loop).unref,
+
+		NewDeferred:   newDeferred,
+		SendDeferred:  (*Conn).sendDeferred,
+		FlushDeferred: flushDeferred,
 	}
 }
 

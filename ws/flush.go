@@ -4,6 +4,8 @@ import (
 	"net"
 	"sync"
 	"time"
+
+	"unievent.dev/ws/internal/engine"
 )
 
 // Writing the send queue out. One goroutine at a time writes it
@@ -223,4 +225,66 @@ func (q *sendQueue) waitFlushed(deadline time.Time) {
 		q.mu.Lock()
 	}
 	q.mu.Unlock()
+}
+
+// Deferred writes (engine.Funcs.SendDeferred and FlushDeferred): a
+// publisher that queues one message on thousands of connections claims
+// each queue (sets q.writing, as startFlushLocked does) and hands the
+// claimed connections to a few goroutines that write them one after the
+// other without blocking, instead of starting a flushing goroutine per
+// connection. A connection waiting in such a run is still claimed when
+// the next message comes, so that message joins the queue and both go out
+// in one writev: the faster the publisher, the more messages per write.
+
+// deferredChunk is the most connections one goroutine of a deferred run
+// writes: it bounds the delay of the last of them behind the others
+// (a non-blocking write each) and lets several cores share the writes.
+const deferredChunk = 256
+
+var deferredPool = sync.Pool{New: func() any { return new(engine.Deferred[Conn]) }}
+
+func newDeferred() *engine.Deferred[Conn] {
+	return deferredPool.Get().(*engine.Deferred[Conn])
+}
+
+// flushDeferred writes out the queues d recorded, on goroutines of their
+// own, deferredChunk connections each; d goes back to the pool.
+func flushDeferred(d *engine.Deferred[Conn]) {
+	for len(d.Conns) > deferredChunk {
+		rest := newDeferred()
+		rest.Conns = append(rest.Conns[:0], d.Conns[len(d.Conns)-deferredChunk:]...)
+		clear(d.Conns[len(d.Conns)-deferredChunk:])
+		d.Conns = d.Conns[:len(d.Conns)-deferredChunk]
+		go runDeferred(rest)
+	}
+	if len(d.Conns) == 0 {
+		deferredPool.Put(d)
+		return
+	}
+	go runDeferred(d)
+}
+
+// runDeferred writes each claimed queue of d in turn (writeClaimed).
+func runDeferred(d *engine.Deferred[Conn]) {
+	w := newClaimedWriter()
+	for i, c := range d.Conns {
+		w.write(&c.q)
+		d.Conns[i] = nil
+	}
+	w.done()
+	d.Conns = d.Conns[:0]
+	deferredPool.Put(d)
+}
+
+// finishClaimedLocked ends the write of a claimed queue that is written
+// out (or failed) and lets go of the lock, as flushAsync would have: the
+// driver is told, the drain event fires, a failed socket is aborted.
+func (q *sendQueue) finishClaimedLocked() {
+	drain, failed := q.endFlushLocked()
+	q.mu.Unlock()
+	if failed {
+		q.c.abort()
+	}
+	q.c.driver().written(q.c)
+	q.c.drained(drain)
 }

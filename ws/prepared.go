@@ -8,6 +8,7 @@ import (
 	"unievent.dev/internal/bufpool"
 	"unievent.dev/internal/utf8stream"
 	"unievent.dev/ws/frame"
+	"unievent.dev/ws/internal/engine"
 	"unievent.dev/ws/permessagedeflate"
 )
 
@@ -137,6 +138,17 @@ func (pm *PreparedMessage) unref() {
 // connection the queue refers to pm's shared frame; see PreparedMessage
 // for deflate and the client role.
 func (c *Conn) SendPrepared(pm *PreparedMessage) error {
+	return c.sendPrepared(pm, nil)
+}
+
+// sendDeferred is SendPrepared for engine.Funcs.SendDeferred.
+func (c *Conn) sendDeferred(pm *PreparedMessage, d *engine.Deferred[Conn]) error {
+	return c.sendPrepared(pm, d)
+}
+
+// sendPrepared queues pm; the write it starts is recorded in d when d is
+// not nil, else started on a goroutine.
+func (c *Conn) sendPrepared(pm *PreparedMessage, d *engine.Deferred[Conn]) error {
 	q := &c.q
 	q.mu.Lock()
 	if err := q.refusalLocked(); err != nil {
@@ -173,6 +185,10 @@ func (c *Conn) SendPrepared(pm *PreparedMessage) error {
 	c.messagesOut.Add(1)
 	start := q.startFlushLocked()
 	q.mu.Unlock()
+	if start && d != nil {
+		d.Conns = append(d.Conns, c)
+		return nil
+	}
 	q.startFlush(start)
 	return nil
 }

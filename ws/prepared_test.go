@@ -180,3 +180,73 @@ func TestPreparedMessageMisuse(t *testing.T) {
 		t.Errorf("%d references after refused sends, want the maker's only", got)
 	}
 }
+
+// A deferred send claims the queue's write and records the connection;
+// a second message queued before the run reaches it rides on the same
+// claim (nothing is recorded for it), and the run writes both, in order,
+// with the connection's own sends between them. More connections than
+// one goroutine's share (deferredChunk) are split across runs.
+func TestDeferredSendsShareOneWrite(t *testing.T) {
+	loop := runningLoop(t)
+	const n = deferredChunk + 3
+	var conns []*Conn
+	var clients []*wstest.Client
+	for range n {
+		srv, cli := tcpPair(t)
+		c, cl := startConn(t, srv, cli, &Config{}, connOptions{Loop: loop}, nil)
+		conns = append(conns, c)
+		clients = append(clients, cl)
+	}
+	one, err := NewPreparedMessage(OpText, []byte("one"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	two, err := NewPreparedMessage(OpText, []byte("two"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, second := newDeferred(), newDeferred()
+	for _, c := range conns {
+		if err := c.sendDeferred(one, first); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A connection whose reading goroutine is busy at that moment is not
+	// recorded: that goroutine writes its queue when it is done.
+	if len(first.Conns) < n-3 {
+		t.Fatalf("%d connections recorded for the first message, want about %d", len(first.Conns), n)
+	}
+	claimed := map[*Conn]bool{}
+	for _, c := range first.Conns {
+		claimed[c] = true
+	}
+	for _, c := range conns {
+		if err := c.SendText("between"); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.sendDeferred(two, second); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range second.Conns {
+		if claimed[c] {
+			t.Fatal("a connection recorded twice: the second message's write was not left to the first run")
+		}
+	}
+	flushDeferred(second)
+	flushDeferred(first)
+	want := []string{"1:one", "1:between", "1:two"}
+	for i, cl := range clients {
+		got := readFrames(t, cl, &wstest.Inflater{}, 3)
+		for k := range want {
+			if got[k] != want[k] {
+				t.Fatalf("connection %d, frame %d: %q, want %q", i, k, got[k], want[k])
+			}
+		}
+	}
+	for i, c := range conns {
+		if c.q.busy() {
+			t.Errorf("connection %d: still claimed after its run", i)
+		}
+	}
+}

@@ -135,3 +135,41 @@ func (q *sendQueue) writeNowLocked(wv *writev) (int, error) {
 	}
 	return int(n), nil
 }
+
+// claimedWriter writes the queues of a deferred run (runDeferred) with one
+// writev buffer for all of them.
+type claimedWriter struct{ wv *writev }
+
+func newClaimedWriter() claimedWriter { return claimedWriter{wv: writevPool.Get().(*writev)} }
+
+func (w claimedWriter) done() { writevPool.Put(w.wv) }
+
+// write writes as much of q, which the run claimed, as its socket takes
+// at once; the rest goes out on a flushing goroutine, which keeps the
+// claim. A socket without a non-blocking write (TLS, a stream) goes to
+// the flushing goroutine whole.
+func (w claimedWriter) write(q *sendQueue) {
+	q.mu.Lock()
+	if !q.c.r.sock.usable() {
+		q.mu.Unlock()
+		go q.flushAsync()
+		return
+	}
+	q.queuePongSlotLocked()
+	q.settleLocked()
+	if q.err == nil && q.queued > 0 {
+		n, err := q.writeNowLocked(w.wv)
+		if n > 0 {
+			q.consumedLocked(n)
+		}
+		if err != nil {
+			q.err = err
+		}
+	}
+	if q.err == nil && q.queued > 0 {
+		q.mu.Unlock()
+		go q.flushAsync()
+		return
+	}
+	q.finishClaimedLocked()
+}

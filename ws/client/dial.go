@@ -20,7 +20,7 @@ import (
 
 // wsEngine makes and starts the connections (package ws lends it to the
 // packages of this module that open them).
-var wsEngine = engine.Registered.(*engine.Funcs[ws.Conn, ws.Loop, ws.Config])
+var wsEngine = engine.Registered.(*engine.Funcs[ws.Conn, ws.Loop, ws.Config, ws.PreparedMessage])
 
 // nextID numbers the client connections of the process (ws.Conn.ID).
 var nextID atomic.Uint64

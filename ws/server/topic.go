@@ -285,8 +285,9 @@ func (ts *topics) publish(topicName string, op ws.Opcode, payload []byte) (Broke
 		}
 	}
 	var delivered uint64
+	d := wsEngine.NewDeferred()
 	for _, m := range t.subs {
-		switch m.c.SendPrepared(pm) {
+		switch wsEngine.SendDeferred(m.c.Conn, pm, d) {
 		case nil:
 			delivered++
 		case ws.ErrBackpressure:
@@ -298,6 +299,7 @@ func (ts *topics) publish(topicName string, op ws.Opcode, payload []byte) (Broke
 			}
 		}
 	}
+	wsEngine.FlushDeferred(d)
 	ts.published.Add(1)
 	ts.delivered.Add(delivered)
 	return ts.broker, nil

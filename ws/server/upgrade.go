@@ -95,7 +95,7 @@ type answerer interface {
 
 // wsEngine makes and starts the connections (package ws lends it to its
 // servers only).
-var wsEngine = engine.Registered.(*engine.Funcs[ws.Conn, ws.Loop, ws.Config])
+var wsEngine = engine.Registered.(*engine.Funcs[ws.Conn, ws.Loop, ws.Config, ws.PreparedMessage])
 
 type httpAnswer struct{ w http.ResponseWriter }
 

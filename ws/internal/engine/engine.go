@@ -41,9 +41,18 @@ type Options struct {
 	Preamble []byte
 }
 
-// Funcs is what package ws lends its servers and its client, for C = ws.Conn, L = ws.Loop
-// and Cfg = ws.Config.
-type Funcs[C, L, Cfg any] struct {
+// Deferred collects the connections whose send queues a run of
+// SendDeferred calls left to be written: FlushDeferred writes them all
+// from one goroutine per few hundred connections, not one goroutine per
+// connection, and a connection still waiting there when the next run
+// comes takes that run's message in the same write.
+type Deferred[C any] struct {
+	Conns []*C
+}
+
+// Funcs is what package ws lends its servers and its client, for C = ws.Conn, L = ws.Loop,
+// Cfg = ws.Config and PM = ws.PreparedMessage.
+type Funcs[C, L, Cfg, PM any] struct {
 	// Pending makes a connection whose opening handshake is being
 	// decided: listeners may be set on it, and a send or close returns
 	// ws.ErrNotEstablished. onClosed, when not nil, runs on the loop
@@ -69,7 +78,18 @@ type Funcs[C, L, Cfg any] struct {
 	// upgrade under way): the loop's Run does not return while it is
 	// registered. Unref unregisters it; every Ref is paired with one Unref.
 	Ref, Unref func(*L)
+	// NewDeferred returns an empty Deferred from package ws's pool.
+	NewDeferred func() *Deferred[C]
+	// SendDeferred queues pm on c like ws.Conn.SendPrepared, with the same
+	// result, except that a write it would start is recorded in d instead.
+	SendDeferred func(c *C, pm *PM, d *Deferred[C]) error
+	// FlushDeferred writes out the queues recorded in d without blocking
+	// the caller, and takes d back to the pool: the caller must not use it
+	// again. What a socket does not take at once goes out on a flushing
+	// goroutine of that connection's own, so that a slow peer delays
+	// nobody else.
+	FlushDeferred func(d *Deferred[C])
 }
 
-// Registered is package ws's *Funcs[ws.Conn, ws.Loop, ws.Config].
+// Registered is package ws's *Funcs[ws.Conn, ws.Loop, ws.Config, ws.PreparedMessage].
 var Registered any
