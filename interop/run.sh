@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Interoperability suite: real WebSocket clients against examples/echo (plain
-# and -deflate) and examples/chat on 127.0.0.1.
+# and -deflate) and examples/chat, and the project's client against real
+# servers (clientmatrix/run.sh), on 127.0.0.1.
 #
 #   bash interop/run.sh
 #
@@ -163,6 +164,9 @@ start_suite python-websockets /usr/bin/python3 "$here/python/suite.py" \
 	--plain "$plain" --deflate "$deflate" --chat "$chat_ws"
 start_suite gorilla "$tmp/goclients" -client gorilla -plain "$plain" -deflate "$deflate" -chat "$chat_ws"
 start_suite coder "$tmp/goclients" -client coder -plain "$plain" -deflate "$deflate" -chat "$chat_ws"
+# The other direction: this project's client against real servers, which
+# interop/clientmatrix/run.sh starts itself (interop/README.md, "The client").
+start_suite unievent-client bash "$here/clientmatrix/run.sh"
 for client in "${suites[@]}"; do
 	finish_suite "$client"
 done

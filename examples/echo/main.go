@@ -1,7 +1,10 @@
 // Command echo is a WebSocket echo server: it upgrades on any path and
 // sends every text and binary message back as one message of the same type.
 //
-//	go run ./examples/echo [-addr 127.0.0.1:8080] [-deflate] [-tls [-cert FILE -key FILE]] [-h2]
+//	go run ./examples/echo [-addr 127.0.0.1:8080] [-deflate] [-tls [-cert FILE -key FILE]] [-h2] [-max-message BYTES]
+//
+// -max-message raises (or lowers) the largest message it takes from the
+// 4 MiB default; interop/clientmatrix echoes 16 MiB through it.
 //
 // With -tls it serves wss, with the certificate in -cert and -key or, by
 // default, a self-signed one for 127.0.0.1 and localhost made at start.
@@ -52,6 +55,7 @@ func main() {
 	useTLS := flag.Bool("tls", false, "serve wss (a self-signed certificate unless -cert and -key)")
 	certFile := flag.String("cert", "", "with -tls: PEM certificate file")
 	keyFile := flag.String("key", "", "with -tls: PEM private key file")
+	maxMessage := flag.Int("max-message", 0, "largest message accepted, in bytes (0: the default, 4 MiB)")
 	h2 := flag.Bool("h2", false, "with -tls: HTTP/2 with WebSockets on extended CONNECT streams too (needs GODEBUG=http2xconnect=1)")
 	flag.Parse()
 	if *h2 && !*useTLS {
@@ -85,6 +89,9 @@ func main() {
 	cfg := server.Config{
 		Locations: []server.Location{loc},
 	}
+	// The send queue holds at least one message echoed back whole.
+	cfg.MaxMessageSize = *maxMessage
+	cfg.SendQueueLimit = max(*maxMessage, ws.DefaultConfig().SendQueueLimit)
 	if *useTLS {
 		// For a browser: the page it loads first over HTTP/2 makes the
 		// connection its WebSocket then opens a stream on. Without a

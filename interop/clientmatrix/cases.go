@@ -1,0 +1,249 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"unievent.dev/ws"
+	"unievent.dev/ws/client"
+)
+
+// sizes are the echoed message sizes: empty, one byte, the largest
+// 7-bit length, the smallest 16-bit one, the largest 16-bit one, the
+// smallest 64-bit one, and 1 MiB.
+var sizes = []int{0, 1, 125, 126, 65535, 65536, 1 << 20}
+
+// bigSize is the size of the few largest cases.
+const bigSize = 16 << 20
+
+// mode is one server address with the client configuration it is dialed
+// with.
+type mode struct {
+	label    string // PEER/MODE
+	base     string // the URL without its trailing slash
+	cfg      client.Config
+	deflate  bool // the client offers permessage-deflate and wants it agreed
+	big      bool // run the 16 MiB cases
+	echoOnly bool
+}
+
+// runMode runs every case of one mode.
+func runMode(s *suite, m mode) {
+	for _, n := range sizes {
+		s.run(fmt.Sprintf("%s/text-%d", m.label, n), m.echo("/echo", ws.OpText, utf8Text(n)))
+		s.run(fmt.Sprintf("%s/binary-%d", m.label, n), m.echo("/echo", ws.OpBinary, binary(n, n)))
+	}
+	s.run(m.label+"/sequence", m.sequence)
+	if m.big {
+		s.run(fmt.Sprintf("%s/binary-%d", m.label, bigSize), m.echo("/echo", ws.OpBinary, binary(bigSize, 7)))
+		s.run(fmt.Sprintf("%s/text-%d", m.label, bigSize), m.echo("/echo", ws.OpText, utf8Text(bigSize)))
+	}
+	if m.echoOnly {
+		return
+	}
+	for _, f := range []struct {
+		op   ws.Opcode
+		n, k int
+	}{
+		{ws.OpText, 0, 3},
+		{ws.OpText, 70000, 4}, // cut inside multi-byte characters where the server cuts bytes
+		{ws.OpBinary, 3, 3},
+		{ws.OpBinary, 65536, 4},
+		{ws.OpBinary, 1 << 20, 16},
+	} {
+		kind, p := "binary", binary(f.n, f.k)
+		if f.op == ws.OpText {
+			kind, p = "text", utf8Text(f.n)
+		}
+		s.run(fmt.Sprintf("%s/fragmented-%s-%d-in-%d", m.label, kind, f.n, f.k),
+			m.echo(fmt.Sprintf("/fragmented?n=%d", f.k), f.op, p))
+	}
+	for _, c := range []struct {
+		code   ws.CloseCode
+		reason string
+	}{
+		{1000, ""},
+		{1001, "going away"},
+		{4001, "säubern: non-ASCII reason"},
+		{4999, strings.Repeat("r", 123)}, // the longest reason a close frame holds
+	} {
+		s.run(fmt.Sprintf("%s/server-close-%d-reason-%d", m.label, c.code, len(c.reason)), m.serverClose(c.code, c.reason))
+	}
+	s.run(m.label+"/server-ping", m.serverPing)
+}
+
+// dial opens a session on path and checks that permessage-deflate was
+// agreed exactly when the mode offers it.
+func (m mode) dial(ctx context.Context, path string) (*session, error) {
+	cfg := m.cfg
+	s, err := open(ctx, m.base+path, &cfg)
+	if err != nil {
+		return nil, fmt.Errorf("dial: %w", err)
+	}
+	if got := s.c.Deflate() != nil; got != m.deflate {
+		s.stop()
+		return nil, fmt.Errorf("permessage-deflate agreed: %v, want %v", got, m.deflate)
+	}
+	return s, nil
+}
+
+// echo sends one message and wants it back unchanged, then closes.
+func (m mode) echo(path string, op ws.Opcode, p []byte) func(context.Context) error {
+	return func(ctx context.Context) error {
+		s, err := m.dial(ctx, path)
+		if err != nil {
+			return err
+		}
+		defer s.stop()
+		if err := s.c.Send(op, p); err != nil {
+			return fmt.Errorf("send: %w", err)
+		}
+		got, err := s.next(ctx)
+		if err != nil {
+			return err
+		}
+		if err := same(got, op, p); err != nil {
+			return err
+		}
+		return s.closeNormally(ctx)
+	}
+}
+
+// sequence sends every size as text and binary on one connection, all at
+// once, and wants them back in order: with compression the contexts
+// carry over from message to message.
+func (m mode) sequence(ctx context.Context) error {
+	s, err := m.dial(ctx, "/echo")
+	if err != nil {
+		return err
+	}
+	defer s.stop()
+	var want []received
+	for _, n := range sizes {
+		want = append(want, received{ws.OpText, utf8Text(n)}, received{ws.OpBinary, binary(n, n+1)})
+	}
+	for _, w := range want {
+		if err := s.c.Send(w.op, w.payload); err != nil {
+			return fmt.Errorf("send: %w", err)
+		}
+	}
+	for i, w := range want {
+		got, err := s.next(ctx)
+		if err != nil {
+			return fmt.Errorf("message %d: %w", i, err)
+		}
+		if err := same(got, w.op, w.payload); err != nil {
+			return fmt.Errorf("message %d: %w", i, err)
+		}
+	}
+	return s.closeNormally(ctx)
+}
+
+// serverClose wants the server's close code and reason, delivered to both
+// the peer-close and the close listener.
+func (m mode) serverClose(code ws.CloseCode, reason string) func(context.Context) error {
+	return func(ctx context.Context) error {
+		q := url.Values{"code": {strconv.Itoa(int(code))}, "reason": {reason}}
+		s, err := m.dial(ctx, "/close?"+q.Encode())
+		if err != nil {
+			return err
+		}
+		defer s.stop()
+		cl, err := s.waitClosed(ctx)
+		if err != nil {
+			return err
+		}
+		if !cl.peerCloseReceived {
+			return fmt.Errorf("no close frame from the server; close reported %d %q", cl.code, cl.reason)
+		}
+		if cl.peerCode != code || cl.peerReason != reason {
+			return fmt.Errorf("the server's close frame: %d %q, want %d %q", cl.peerCode, cl.peerReason, code, reason)
+		}
+		if cl.code != code || cl.reason != reason {
+			return fmt.Errorf("close reported %d %q, want %d %q", cl.code, cl.reason, code, reason)
+		}
+		return nil
+	}
+}
+
+// serverPing wants the server's verdict on our pongs ("ok") and its
+// pings seen by the ping listener.
+func (m mode) serverPing(ctx context.Context) error {
+	s, err := m.dial(ctx, "/ping")
+	if err != nil {
+		return err
+	}
+	defer s.stop()
+	got, err := s.next(ctx)
+	if err != nil {
+		return err
+	}
+	if got.op != ws.OpText || string(got.payload) != "ok" {
+		return fmt.Errorf("the server says about our pongs: %q", got.payload)
+	}
+	if n := s.pings.Load(); n != 3 {
+		return fmt.Errorf("the ping listener saw %d pings, want 3", n)
+	}
+	return s.closeNormally(ctx)
+}
+
+// binary returns n deterministic bytes, pseudo-random with runs, so that
+// deflate has work to do and a misplaced byte shows.
+func binary(n, seed int) []byte {
+	b := make([]byte, n)
+	x := uint32(seed)*2654435761 | 1
+	for i := range b {
+		x ^= x << 13
+		x ^= x >> 17
+		x ^= x << 5
+		if x&0x300 == 0 && i > 0 {
+			b[i] = b[i-1]
+		} else {
+			b[i] = byte(x)
+		}
+	}
+	return b
+}
+
+// utf8Text returns exactly n bytes of valid UTF-8 that cycle through 1-,
+// 2-, 3- and 4-byte characters (U+10FFFF among them), padded with ASCII.
+func utf8Text(n int) []byte {
+	chars := []rune{'a', 'é', '€', '𝄞', 'Z', 'ж', '中', '\U0010FFFF', ' '}
+	b := make([]byte, 0, n)
+	for i := 0; ; i++ {
+		r := chars[i%len(chars)]
+		if len(b)+utf8.RuneLen(r) > n {
+			break
+		}
+		b = utf8.AppendRune(b, r)
+	}
+	for len(b) < n {
+		b = append(b, '.')
+	}
+	return b
+}
+
+// same reports how got differs from the message wanted.
+func same(got received, op ws.Opcode, want []byte) error {
+	if got.op != op {
+		return fmt.Errorf("opcode %d, want %d", got.op, op)
+	}
+	if bytes.Equal(got.payload, want) {
+		return nil
+	}
+	if len(got.payload) != len(want) {
+		return fmt.Errorf("%d bytes back, want %d", len(got.payload), len(want))
+	}
+	for i := range want {
+		if got.payload[i] != want[i] {
+			return fmt.Errorf("byte %d is %#x, want %#x", i, got.payload[i], want[i])
+		}
+	}
+	return errors.New("payload differs")
+}

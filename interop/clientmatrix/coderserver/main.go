@@ -1,0 +1,130 @@
+// Command coderserver is a coder/websocket server for the client matrix:
+// the peer the project's client is tested against.
+//
+//	coderserver [-addr 127.0.0.1:0] [-deflate] [-cert FILE -key FILE]
+//
+// Paths as every peer of the matrix (../README.md): /echo, /fragmented?n=K
+// (a message Writer: one frame per Write, then an empty final frame on
+// Close; with -deflate the compressor's output decides the frames),
+// /close?code=C&reason=R and /ping (coder's Ping picks its own payloads
+// and checks the pong's). With -deflate it accepts permessage-deflate with
+// context takeover.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"unievent.dev/interop/clientmatrix/internal/peer"
+)
+
+func main() {
+	f := peer.ParseFlags()
+	opts := &websocket.AcceptOptions{
+		CompressionMode:    websocket.CompressionDisabled,
+		InsecureSkipVerify: true, // any Origin: the driver sends none
+	}
+	if f.Deflate {
+		opts.CompressionMode = websocket.CompressionContextTakeover
+	}
+	mux := http.NewServeMux()
+	handle := func(path string, serve func(context.Context, *websocket.Conn, *http.Request)) {
+		mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
+			c, err := websocket.Accept(w, r, opts)
+			if err != nil {
+				return // Accept has answered with an error status
+			}
+			defer c.CloseNow()
+			c.SetReadLimit(64 << 20)
+			ctx, cancel := context.WithTimeout(r.Context(), time.Minute)
+			defer cancel()
+			serve(ctx, c, r)
+		})
+	}
+	handle("/echo", echo)
+	handle("/fragmented", fragmented)
+	handle("/close", closeNow)
+	handle("/ping", ping)
+	peer.Serve(f, mux)
+}
+
+func echo(ctx context.Context, c *websocket.Conn, _ *http.Request) {
+	for {
+		typ, p, err := c.Read(ctx)
+		if err != nil {
+			return // the client closed; coder answered its close frame
+		}
+		if err := c.Write(ctx, typ, p); err != nil {
+			return
+		}
+	}
+}
+
+func fragmented(ctx context.Context, c *websocket.Conn, r *http.Request) {
+	n, _ := strconv.Atoi(r.URL.Query().Get("n"))
+	for {
+		typ, p, err := c.Read(ctx)
+		if err != nil {
+			return
+		}
+		w, err := c.Writer(ctx, typ)
+		if err != nil {
+			return
+		}
+		for _, piece := range peer.Pieces(p, n) {
+			if _, err := w.Write(piece); err != nil {
+				return
+			}
+		}
+		if err := w.Close(); err != nil {
+			return
+		}
+	}
+}
+
+// closeNow runs coder's closing handshake: it sends the close frame and
+// waits for the client's.
+func closeNow(_ context.Context, c *websocket.Conn, r *http.Request) {
+	code, _ := strconv.Atoi(r.URL.Query().Get("code"))
+	if err := c.Close(websocket.StatusCode(code), r.URL.Query().Get("reason")); err != nil {
+		log.Printf("close: %v", err)
+	}
+}
+
+// ping pings three times; coder's Ping needs a concurrent reader to see
+// the pongs.
+func ping(ctx context.Context, c *websocket.Conn, _ *http.Request) {
+	readDone := make(chan struct{})
+	go func() {
+		defer close(readDone)
+		for {
+			if _, _, err := c.Read(ctx); err != nil {
+				return
+			}
+		}
+	}()
+	verdict := "ok"
+	for i := range 3 {
+		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err := c.Ping(pctx)
+		cancel()
+		if err != nil {
+			verdict = fmt.Sprintf("ping %d: %v", i+1, err)
+			if errors.Is(err, context.DeadlineExceeded) {
+				verdict = fmt.Sprintf("no pong within 5 s for ping %d", i+1)
+			}
+			break
+		}
+	}
+	if err := c.Write(ctx, websocket.MessageText, []byte(verdict)); err != nil {
+		return
+	}
+	<-readDone // the client closed, or ctx ended
+}

@@ -1,0 +1,156 @@
+// Command clientmatrix runs this project's client, unievent.dev/ws/client,
+// against one real WebSocket server in up to three modes (plain, deflate,
+// wss) and prints one line per case:
+//
+//	PASS unievent-client PEER/MODE/CASE
+//	FAIL unievent-client PEER/MODE/CASE: reason
+//
+// It is its own module (with the gorilla and coder peer servers in
+// gorillaserver/ and coderserver/) so that the project's go.mod stays free
+// of dependencies; run.sh beside it starts the servers and runs it, once
+// per peer:
+//
+//	clientmatrix -peer node-ws -plain ws://H:P/ -deflate ws://H:P/ -wss wss://H:P/ -ca ca.pem
+//
+// A peer server answers on four paths (README.md): /echo sends every
+// message back as one message, /fragmented?n=K sends it back in K
+// fragments, /close?code=C&reason=R closes at once with that code and
+// reason, /ping sends three pings, checks each pong's payload and reports
+// "ok" (or what was wrong) in a text message. With -echo-only (a server
+// that echoes on every path, examples/echo) only the /echo cases run.
+//
+// clientmatrix -gencert DIR writes a CA (ca.pem) and a server certificate
+// for 127.0.0.1 and localhost signed by it (cert.pem, key.pem) for the wss
+// mode; the client trusts the CA through -ca, nothing is skipped.
+//
+// It exits 1 if any case failed.
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"flag"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"unievent.dev/ws"
+	"unievent.dev/ws/client"
+	"unievent.dev/ws/permessagedeflate"
+)
+
+func main() {
+	peer := flag.String("peer", "", "name of the peer server, the first part of every case name")
+	plain := flag.String("plain", "", "ws:// URL of the peer without compression (empty: mode skipped)")
+	deflate := flag.String("deflate", "", "ws:// URL of the peer with permessage-deflate (empty: mode skipped)")
+	wss := flag.String("wss", "", "wss:// URL of the peer over TLS (empty: mode skipped)")
+	caFile := flag.String("ca", "", "PEM file of the CA the wss peer's certificate is signed by")
+	echoOnly := flag.Bool("echo-only", false, "the peer only echoes (on every path): run the /echo cases only")
+	big := flag.String("big", "plain", "comma-separated modes that also get the 16 MiB cases")
+	gencert := flag.String("gencert", "", "instead of the cases: write ca.pem, cert.pem and key.pem into this directory")
+	flag.Parse()
+
+	if *gencert != "" {
+		if err := writeCertificates(*gencert); err != nil {
+			fmt.Fprintf(os.Stderr, "clientmatrix: %v\n", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if *peer == "" || *plain == "" && *deflate == "" && *wss == "" {
+		fmt.Fprintln(os.Stderr, "clientmatrix: -peer and at least one of -plain, -deflate, -wss are required")
+		os.Exit(2)
+	}
+	var roots *x509.CertPool
+	if *wss != "" {
+		pem, err := os.ReadFile(*caFile)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "clientmatrix: -wss needs -ca: %v\n", err)
+			os.Exit(2)
+		}
+		roots = x509.NewCertPool()
+		if !roots.AppendCertsFromPEM(pem) {
+			fmt.Fprintf(os.Stderr, "clientmatrix: no certificate in %s\n", *caFile)
+			os.Exit(2)
+		}
+	}
+	bigModes := map[string]bool{}
+	for _, m := range strings.Split(*big, ",") {
+		bigModes[strings.TrimSpace(m)] = true
+	}
+
+	s := &suite{client: "unievent-client"}
+	for _, m := range []struct {
+		name, url string
+		cfg       client.Config
+	}{
+		{"plain", *plain, client.Config{}},
+		{"deflate", *deflate, client.Config{Config: ws.Config{Deflate: &permessagedeflate.Config{}}}},
+		{"wss", *wss, client.Config{TLSConfig: &tls.Config{RootCAs: roots}}},
+	} {
+		if m.url == "" {
+			continue
+		}
+		// The 16 MiB cases need more than the 4 MiB defaults.
+		m.cfg.MaxMessageSize = 32 << 20
+		m.cfg.SendQueueLimit = 64 << 20
+		runMode(s, mode{
+			label:    *peer + "/" + m.name,
+			base:     strings.TrimSuffix(m.url, "/"),
+			cfg:      m.cfg,
+			deflate:  m.cfg.Deflate != nil,
+			big:      bigModes[m.name],
+			echoOnly: *echoOnly,
+		})
+	}
+	if s.failed > 0 {
+		os.Exit(1)
+	}
+}
+
+// caseTimeout bounds every case: a hung server is a failure, not a hang.
+var caseTimeout = func() time.Duration {
+	if ms, err := strconv.Atoi(os.Getenv("INTEROP_CASE_TIMEOUT_MS")); err == nil && ms > 0 {
+		return time.Duration(ms) * time.Millisecond
+	}
+	return 10 * time.Second
+}()
+
+// suite counts and prints the cases.
+type suite struct {
+	client         string
+	passed, failed int
+}
+
+// run runs f with a context that ends after caseTimeout. A case that does
+// not return by then is reported as failed and left behind (its session
+// is stopped by f's own deadline handling).
+func (s *suite) run(name string, f func(ctx context.Context) error) {
+	ctx, cancel := context.WithTimeout(context.Background(), caseTimeout)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		defer func() {
+			if p := recover(); p != nil {
+				done <- fmt.Errorf("panic: %v", p)
+			}
+		}()
+		done <- f(ctx)
+	}()
+	var err error
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+		err = fmt.Errorf("timed out after %v", caseTimeout)
+	}
+	if err != nil {
+		s.failed++
+		fmt.Printf("FAIL %s %s: %s\n", s.client, name, strings.Join(strings.Fields(err.Error()), " "))
+		return
+	}
+	s.passed++
+	fmt.Printf("PASS %s %s\n", s.client, name)
+}

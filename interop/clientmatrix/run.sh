@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# The client matrix: this project's client (ws/client, driven by the
+# clientmatrix program here) against real servers, each in three modes
+# (plain, deflate, wss), on 127.0.0.1.
+#
+#   bash interop/clientmatrix/run.sh
+#
+# interop/run.sh runs it as one of its suites. It needs what interop/run.sh
+# installs (interop/node's node_modules, Debian's python3-websockets); it
+# makes a CA and a server certificate at run time for wss, builds the peer
+# servers and the driver into a temporary directory, starts every server
+# (PIDs kept, stopped on exit), runs the driver once per peer, at the same
+# time, and prints their "PASS unievent-client PEER/MODE/CASE" and
+# "FAIL ...: reason" lines. Exits non-zero on any failure, or when a server
+# died during the run.
+#
+# Environment: INTEROP_CASE_TIMEOUT_MS (default 10000) bounds each case,
+# CLIENTMATRIX_PEER_TIMEOUT (seconds, default 100) each peer's driver.
+set -uo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+interop=$(dirname "$here")
+root=$(dirname "$interop")
+cd "$root" || exit 1
+export PATH="/usr/local/go/bin:$PATH"
+export INTEROP_CASE_TIMEOUT_MS="${INTEROP_CASE_TIMEOUT_MS:-10000}"
+peer_timeout="${CLIENTMATRIX_PEER_TIMEOUT:-100}"
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/unievent-clientmatrix.XXXXXX")
+pids=() # every process this script started, stopped on exit by PID
+cleanup() {
+	local pid
+	for pid in "${pids[@]}"; do
+		kill "$pid" 2>/dev/null
+	done
+	for pid in "${pids[@]}"; do
+		wait "$pid" 2>/dev/null
+	done
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+die() {
+	echo "FAIL unievent-client setup: $*"
+	exit 1
+}
+
+[ -d "$interop/node/node_modules/ws" ] || die "interop/node/node_modules is missing (npm ci in interop/node, as interop/run.sh does)"
+/usr/bin/python3 -c 'import websockets' 2>/dev/null || die "/usr/bin/python3 cannot import websockets (Debian's python3-websockets)"
+
+go build -o "$tmp/echo" ./examples/echo || die "building examples/echo failed"
+(cd "$here" && go build -o "$tmp/clientmatrix" . &&
+	go build -o "$tmp/gorillaserver" ./gorillaserver &&
+	go build -o "$tmp/coderserver" ./coderserver) || die "building interop/clientmatrix failed"
+"$tmp/clientmatrix" -gencert "$tmp" || die "making the certificates failed"
+ca="$tmp/ca.pem"
+
+# start_server NAME COMMAND...: starts COMMAND, waits for its
+# "listening on ws://HOST:PORT/" (or wss://) line and sets url to that URL.
+servers=()
+start_server() {
+	local name=$1 pid i
+	shift
+	: >"$tmp/$name.out"
+	"$@" >>"$tmp/$name.out" 2>"$tmp/$name.err" &
+	pid=$!
+	pids+=("$pid")
+	servers+=("$name:$pid")
+	url=""
+	for ((i = 0; i < 100; i++)); do
+		url=$(sed -n 's|^listening on \(wss\?://[^/]*/\).*|\1|p' "$tmp/$name.out")
+		[ -n "$url" ] && break
+		kill -0 "$pid" 2>/dev/null || { tail -n 20 "$tmp/$name.err"; die "server $name exited before listening"; }
+		sleep 0.1
+	done
+	[ -n "$url" ] || die "server $name printed no listening line within 10 s"
+}
+
+# start_peer PEER COMMAND...: the three servers of one peer (COMMAND,
+# COMMAND -deflate, COMMAND with the certificate, after tls_flag[PEER] if
+# it needs one); sets the driver's URL flags in peer_args[PEER].
+declare -A peer_args
+declare -A tls_flag=([unievent-echo]=-tls)
+start_peer() {
+	local peer=$1
+	shift
+	start_server "$peer-plain" "$@"
+	peer_args[$peer]="-plain $url"
+	start_server "$peer-deflate" "$@" -deflate
+	peer_args[$peer]+=" -deflate $url"
+	start_server "$peer-wss" "$@" ${tls_flag[$peer]:-} -cert "$tmp/cert.pem" -key "$tmp/key.pem"
+	peer_args[$peer]+=" -wss $url -ca $ca"
+}
+
+start_peer node-ws node "$interop/node/ws-server.mjs"
+start_peer python-websockets /usr/bin/python3 "$interop/python/server.py"
+start_peer gorilla "$tmp/gorillaserver"
+start_peer coder "$tmp/coderserver"
+start_peer unievent-echo "$tmp/echo" -addr 127.0.0.1:0 -max-message $((32 << 20))
+
+# The drivers run at the same time, one per peer, each under a time limit.
+# The 16 MiB cases (binary and text) run in the plain mode of every peer
+# and in the deflate mode of node-ws and this project's server.
+declare -A big=([node-ws]=plain,deflate [python-websockets]=plain [gorilla]=plain [coder]=plain [unievent-echo]=plain,deflate)
+declare -A extra=([unievent-echo]=-echo-only)
+driver_pids=()
+for peer in node-ws python-websockets gorilla coder unievent-echo; do
+	# shellcheck disable=SC2086 # peer_args holds flags and URLs without spaces
+	timeout -k 5 "$peer_timeout" "$tmp/clientmatrix" -peer "$peer" ${peer_args[$peer]} \
+		-big "${big[$peer]}" ${extra[$peer]:-} >"$tmp/$peer.log" 2>"$tmp/$peer.derr" &
+	pids+=("$!")
+	driver_pids+=("$peer:$!")
+done
+
+failed=0
+for d in "${driver_pids[@]}"; do
+	peer=${d%%:*}
+	wait "${d##*:}"
+	rc=$?
+	cat "$tmp/$peer.log"
+	if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
+		echo "FAIL unievent-client $peer/driver: timed out after $peer_timeout s"
+		failed=1
+	elif [ "$rc" != 0 ]; then
+		failed=1
+		grep -q '^FAIL ' "$tmp/$peer.log" || echo "FAIL unievent-client $peer/driver: exited with status $rc: $(tail -n 1 "$tmp/$peer.derr")"
+	fi
+done
+
+for s in "${servers[@]}"; do
+	name=${s%%:*}
+	if ! kill -0 "${s##*:}" 2>/dev/null; then
+		echo "FAIL unievent-client $name/server-alive: the server exited during the run: $(tail -n 1 "$tmp/$name.err")"
+		failed=1
+	fi
+done
+if [ "$failed" != 0 ]; then
+	for s in "${servers[@]}"; do
+		name=${s%%:*}
+		if [ -s "$tmp/$name.err" ]; then
+			echo "-- $name stderr (last lines):"
+			tail -n 5 "$tmp/$name.err"
+		fi
+	done
+fi
+exit "$failed"

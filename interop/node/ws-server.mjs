@@ -1,0 +1,118 @@
+// A Node `ws` WebSocketServer for the client matrix (interop/clientmatrix):
+// the peer the project's client is tested against.
+//
+//   node ws-server.mjs [-addr 127.0.0.1:0] [-deflate] [-cert FILE -key FILE]
+//
+// Paths: /echo sends every message back as one message of the same type;
+// /fragmented?n=K sends it back in K fragments (send with fin: false, the
+// text cut at byte offsets, so inside multi-byte characters); /close?code=C&reason=R
+// closes at once with that code and reason; /ping sends three pings ("",
+// "interop", 125 bytes), wants each pong to carry its ping's payload within
+// 5 s and then sends "ok" or what was wrong as a text message. It prints
+// "listening on ws://HOST:PORT/" (wss with -cert) once it listens and
+// exits on SIGTERM or SIGINT.
+import fs from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import { WebSocketServer } from 'ws';
+
+const args = { addr: '127.0.0.1:0', deflate: false, cert: '', key: '' };
+for (let i = 2; i < process.argv.length; i++) {
+  const a = process.argv[i].replace(/^--?/, '');
+  if (a === 'deflate') args.deflate = true;
+  else if (a in args) args[a] = process.argv[++i];
+  else {
+    console.error(`ws-server: unknown flag ${process.argv[i]}`);
+    process.exit(2);
+  }
+}
+const [host, port] = [args.addr.slice(0, args.addr.lastIndexOf(':')), Number(args.addr.slice(args.addr.lastIndexOf(':') + 1))];
+
+const tls = args.cert !== '';
+const server = tls
+  ? https.createServer({ cert: fs.readFileSync(args.cert), key: fs.readFileSync(args.key) })
+  : http.createServer();
+server.on('request', (_req, res) => {
+  res.writeHead(426, { 'content-type': 'text/plain' });
+  res.end('WebSocket only\n');
+});
+
+const wss = new WebSocketServer({
+  server,
+  maxPayload: 64 << 20,
+  // ws's defaults otherwise: context takeover both ways, 15-bit windows,
+  // messages under 1 KiB sent uncompressed.
+  perMessageDeflate: args.deflate,
+});
+
+const sendAsync = (ws, data, opts) =>
+  new Promise((resolve, reject) => ws.send(data, opts, (err) => (err ? reject(err) : resolve())));
+
+async function fragmented(ws, data, isBinary, n) {
+  const step = Math.ceil(data.length / n);
+  for (let i = 0; i < n; i++) {
+    const piece = data.subarray(Math.min(i * step, data.length), Math.min((i + 1) * step, data.length));
+    await sendAsync(ws, piece, { binary: isBinary, fin: i === n - 1 });
+  }
+}
+
+async function pings(ws) {
+  const payloads = [Buffer.alloc(0), Buffer.from('interop'), Buffer.alloc(125, 'p')];
+  for (const p of payloads) {
+    const pong = await new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        ws.off('pong', onPong);
+        resolve(null);
+      }, 5000);
+      const onPong = (data) => {
+        clearTimeout(timer);
+        ws.off('pong', onPong);
+        resolve(data);
+      };
+      ws.on('pong', onPong);
+      ws.ping(p);
+    });
+    if (pong === null) return `no pong within 5 s for a ping of ${p.length} bytes`;
+    if (!pong.equals(p)) return `pong of ${pong.length} bytes ${JSON.stringify(pong.toString())} for a ping of ${p.length} bytes`;
+  }
+  return 'ok';
+}
+
+wss.on('connection', (ws, req) => {
+  const u = new URL(req.url, 'http://peer');
+  ws.on('error', (err) => console.error(`ws-server: ${u.pathname}: ${err.message}`));
+  switch (u.pathname) {
+    case '/echo':
+      ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
+      break;
+    case '/fragmented': {
+      const n = Number(u.searchParams.get('n') || 4);
+      let chain = Promise.resolve();
+      ws.on('message', (data, isBinary) => {
+        chain = chain.then(() => fragmented(ws, data, isBinary, n)).catch((err) => console.error(`ws-server: ${err.message}`));
+      });
+      break;
+    }
+    case '/close':
+      ws.close(Number(u.searchParams.get('code')), u.searchParams.get('reason') || '');
+      break;
+    case '/ping':
+      pings(ws).then((verdict) => ws.send(verdict));
+      break;
+    default:
+      ws.close(4404, 'no such path');
+  }
+});
+
+server.listen(port, host, () => {
+  const a = server.address();
+  console.log(`listening on ${tls ? 'wss' : 'ws'}://${a.address}:${a.port}/`);
+});
+
+const stop = () => {
+  for (const ws of wss.clients) ws.terminate();
+  server.close(() => process.exit(0));
+  setTimeout(() => process.exit(0), 1000).unref();
+};
+process.on('SIGTERM', stop);
+process.on('SIGINT', stop);
