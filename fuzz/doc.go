@@ -4,7 +4,9 @@
 // and inflate round trips, streaming UTF-8 validation, whole
 // connections fed arbitrary bytes, and the client (ws/client) against a
 // server answering with arbitrary bytes (FuzzClient: the response parser
-// and the client-side decoder). Seed corpora live under
+// and // the client-side decoder), and scripts of topic operations (subscribe,
+// unsubscribe, publish from the test and from a client's frames, close)
+// checked against a model of who must get which message (FuzzTopics). Seed corpora live under
 // testdata/fuzz/<target>/; `go test ./fuzz -list '^Fuzz'` lists the
 // targets.
 //
