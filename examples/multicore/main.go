@@ -4,6 +4,14 @@
 //
 //	go run ./examples/multicore [-addr 127.0.0.1:8080] [-loops N] [-deflate]
 //
+// A connection to /broadcast is a fan-out instead: it subscribes to the
+// topic "broadcast", and each message it sends is published to every
+// connection of every loop that holds the topic, itself included. One
+// Publish reaches all the loops through a Broker (package ws/server) that
+// hands the message to the other servers of the process with PublishLocal
+// (loopBroker): the publishing goroutine delivers on every server in turn,
+// so the messages of one publisher arrive in its order everywhere.
+//
 // -loops defaults to runtime.NumCPU(). It prints "listening on
 // ws://HOST:PORT/" once every server listens (with port 0, the first
 // server picks the port and the others join it). On SIGINT or SIGTERM it
@@ -34,10 +42,10 @@
 // and the connections many and independent, as in an echo or a relay.
 // Prefer one loop:
 //
-//   - when connections share state: a chat room, a broadcast to everyone,
-//     a game. On one loop that state needs no lock; across loops a
-//     broadcast must reach every server (each one's Connections) and
-//     shared state needs a lock or a hand-off with Loop.Post;
+//   - when connections share state: a chat room, a game. On one loop that
+//     state needs no lock; across loops shared state needs a lock or a
+//     hand-off with Loop.Post (a broadcast is the exception: topics and a
+//     broker, as /broadcast does, reach every loop);
 //   - when there are few connections, or a few busy ones: the hash may put
 //     them on the same loop while others idle;
 //   - when callbacks block or do heavy work: hand that work to other
@@ -143,7 +151,18 @@ func start(cfg server.Config, host string, port, n int) ([]*server.Server, error
 			stopAll()
 			return nil, err
 		}
-		srv.OnConnection(func(_ *server.Server, c *server.Conn, _ *handshake.Request) {
+		srv.OnConnection(func(s *server.Server, c *server.Conn, req *handshake.Request) {
+			if req.HTTP.URL.Path == "/broadcast" {
+				if err := c.Subscribe(broadcastTopic); err != nil {
+					return // closed already
+				}
+				c.OnMessage(func(_ *ws.Conn, m *ws.Message) {
+					if err := s.Publish(broadcastTopic, m.Opcode, m.Payload); err != nil {
+						log.Printf("multicore: publish: %v", err)
+					}
+				})
+				return
+			}
 			c.OnMessage(func(c *ws.Conn, m *ws.Message) {
 				c.Send(m.Opcode, m.Payload)
 			})
@@ -154,6 +173,7 @@ func start(cfg server.Config, host string, port, n int) ([]*server.Server, error
 			return nil, err
 		}
 		servers = append(servers, srv)
+		srv.SetBroker(&loopBroker{self: srv, all: &servers})
 		if port == 0 {
 			a, err := srv.Addr()
 			if err != nil {
@@ -164,4 +184,28 @@ func start(cfg server.Config, host string, port, n int) ([]*server.Server, error
 		}
 	}
 	return servers, nil
+}
+
+// broadcastTopic is the topic of the connections to /broadcast.
+const broadcastTopic = "broadcast"
+
+// loopBroker is the Broker of one server among the servers of the process:
+// what that server publishes, it hands to each of the others, which
+// deliver it to their own subscribers. Subscribe and Unsubscribe have
+// nothing to do: every server hears every publish, and one whose
+// connections do not hold the topic counts it as unheld.
+type loopBroker struct {
+	self *server.Server
+	all  *[]*server.Server // every server, filled in by start before any Run
+}
+
+func (b *loopBroker) Subscribe(string)   {}
+func (b *loopBroker) Unsubscribe(string) {}
+
+func (b *loopBroker) Publish(topic string, op ws.Opcode, payload []byte) {
+	for _, s := range *b.all {
+		if s != b.self {
+			s.PublishLocal(topic, op, payload) // valid: the publisher's Publish checked it
+		}
+	}
 }

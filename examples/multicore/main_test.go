@@ -84,3 +84,90 @@ func TestServersShareThePort(t *testing.T) {
 		t.Errorf("only %d of %d servers got connections", used, loops)
 	}
 }
+
+// A message sent on /broadcast reaches every /broadcast connection of
+// every loop, the sender's included, and the messages of one sender come
+// in its order everywhere.
+func TestBroadcastReachesEveryLoop(t *testing.T) {
+	const loops, clients, rounds = 4, 16, 5
+	servers, err := start(server.Config{}, "127.0.0.1", 0, loops)
+	if errors.Is(err, server.ErrNoReusePort) {
+		t.Skip(err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, loops)
+	for _, srv := range servers {
+		go func() { done <- srv.Loop().Run() }()
+	}
+	defer func() {
+		for _, srv := range servers {
+			srv.Stop()
+		}
+		for range loops {
+			select {
+			case <-done:
+			case <-time.After(2 * wait):
+				t.Fatal("a loop did not return after Stop")
+			}
+		}
+	}()
+	addr, err := servers[0].Addr()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cs []*wstest.Client
+	for range clients {
+		c, err := wstest.Dial(addr.String(), "/broadcast", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		cs = append(cs, c)
+	}
+	// Subscribing happens in the connection event, on each loop: wait
+	// until every connection holds the topic.
+	wstest.WaitFor(t, "every connection subscribed", func() bool {
+		n := 0
+		for _, srv := range servers {
+			n += srv.Subscribers(broadcastTopic)
+		}
+		return n == clients
+	})
+	used := 0
+	for _, srv := range servers {
+		if srv.Subscribers(broadcastTopic) > 0 {
+			used++
+		}
+	}
+	if used < 2 {
+		t.Fatalf("the %d connections are all on one loop of %d", clients, loops)
+	}
+	// Two senders, on whichever loops they landed.
+	senders := []int{0, clients - 1}
+	for r := range rounds {
+		for _, s := range senders {
+			if err := cs[s].WriteMessage(1, []byte(fmt.Sprintf("%d-%d", s, r))); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for i, c := range cs {
+		next := map[int]int{}
+		for range rounds * len(senders) {
+			op, p, _, err := c.ReadMessage(wait)
+			if err != nil {
+				t.Fatalf("client %d: %v", i, err)
+			}
+			var s, r int
+			if _, err := fmt.Sscanf(string(p), "%d-%d", &s, &r); op != 1 || err != nil {
+				t.Fatalf("client %d: %d %q", i, op, p)
+			}
+			if r != next[s] {
+				t.Fatalf("client %d: from sender %d message %d, want %d", i, s, r, next[s])
+			}
+			next[s]++
+		}
+	}
+}
