@@ -132,7 +132,7 @@ func compressionCase(id string, c corpus, o offer, n, frag int) testCase {
 // checkAnswer compares the parameters of the server's permessage-deflate
 // answer with want, in any order (RFC 7692 gives them none).
 func checkAnswer(p *peer, want []string) error {
-	got := p.c.Resp.Header.Values("Sec-WebSocket-Extensions")
+	got := p.resp.Header.Values("Sec-WebSocket-Extensions")
 	if want == nil {
 		if len(got) != 0 {
 			return fmt.Errorf("extension answered %q, want none", got)

@@ -1,6 +1,7 @@
 // Package autobahn holds the in-repo conformance suite: Go tests that play
 // the case families of the Autobahn|Testsuite fuzzing client (1.x to 13.x,
-// numbered as in its reports) against the testee's configuration, with
+// numbered as in its reports) against the testee's configuration, and
+// those of its fuzzing server against the client testee's, with
 // Autobahn's grading made strict, plus the cases Autobahn leaves out
 // (families H, P and F). Run it with
 //
@@ -8,9 +9,12 @@
 //	go test ./autobahn/ -autobahn.full     # case 9 at full size, 1000 messages in 12 and 13
 //	go test ./autobahn/ -run 'Conformance/6/6.4'
 //
-// It prints one line per family and a closing "conformance: N passed, N
-// failed" line. Under "go test ./..." (package list mode) go test shows a
-// passing package's output only with -v.
+// The client side (TestClientConformance) plays the server's part of the
+// same families against ws/client. It prints one line per family and a
+// closing "conformance: N passed, N failed" line, then the same for the
+// client ("autobahn client ...", "conformance (client): ..."). Under
+// "go test ./..." (package list mode) go test shows a passing package's
+// output only with -v.
 package autobahn
 
 import (
@@ -39,5 +43,6 @@ func TestMain(m *testing.M) {
 	// Printed after m.Run so that plain "go test" in this directory shows
 	// it even when every test passed.
 	tally.print(os.Stdout)
+	clientTally.print(os.Stdout)
 	os.Exit(code)
 }

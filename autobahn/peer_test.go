@@ -17,15 +17,21 @@ import (
 	"unievent.dev/internal/wstest"
 )
 
-// env is what a case plays with: the server's address, the case's
-// deadline, and the connections it opened (closed when it ends).
+// env is what a case plays with: the server's address (or, on the
+// client side, the hostile server it runs), the case's deadline, and the
+// connections it opened (closed when it ends).
 type env struct {
 	addr     string
 	deadline time.Time
+	// side is set when the case plays the server against ws/client (the
+	// client side of the suite, client_test.go); nil when it plays the
+	// client against the server testee.
+	side *clientSide
 
 	mu     sync.Mutex
 	conns  []net.Conn
 	peers  []*peer
+	runs   []*clientRun
 	closed bool
 }
 
@@ -46,6 +52,9 @@ func (e *env) cleanup() {
 	for _, nc := range e.conns {
 		nc.Close()
 	}
+	for _, r := range e.runs {
+		r.ln.Close()
+	}
 }
 
 // tcp opens a TCP connection to the server, bounded by the case deadline.
@@ -62,7 +71,14 @@ func (e *env) tcp() (net.Conn, error) {
 // dial opens a WebSocket connection with the extra request header fields
 // h; the handshake must succeed. When the server accepted
 // permessage-deflate, the peer compresses and inflates as agreed.
+//
+// On the client side, dial runs the client testee against a server of
+// the case's own instead: h's Sec-WebSocket-Extensions is what that server
+// answers to the client's offer (e.serve).
 func (e *env) dial(h http.Header) (*peer, error) {
+	if e.side != nil {
+		return e.serve(nil, strings.Join(h["Sec-WebSocket-Extensions"], ", "), "")
+	}
 	nc, err := e.tcp()
 	if err != nil {
 		return nil, err
@@ -82,15 +98,31 @@ func (e *env) dialDeflate(offer string) (*peer, error) {
 // start begins reading the server's frames on c.
 func (e *env) start(c *wstest.Client) (*peer, error) {
 	c.Conn.SetDeadline(e.deadline)
-	p := &peer{c: c, deadline: e.deadline, events: make(chan event, 64), done: make(chan struct{})}
-	if ext := strings.Join(c.Resp.Header.Values("Sec-WebSocket-Extensions"), ", "); ext != "" {
+	p := &peer{conn: c.Conn, resp: c.Resp, readFrame: c.ReadFrame}
+	ext := strings.Join(c.Resp.Header.Values("Sec-WebSocket-Extensions"), ", ")
+	return e.run(p, ext)
+}
+
+// run sets up p for the permessage-deflate answer ext ("" for none) and
+// starts its reader. Each side inflates what the other compressed as the
+// answer says the other does, and compresses its own messages as it says
+// this side does.
+func (e *env) run(p *peer, ext string) (*peer, error) {
+	p.deadline, p.events, p.done = e.deadline, make(chan event, 64), make(chan struct{})
+	if ext != "" {
 		a, err := parseAnswer(ext)
 		if err != nil {
 			return nil, err
 		}
 		p.pmd = a
-		p.inflater = &wstest.Inflater{NoContextTakeover: a.serverNoContextTakeover}
-		p.deflater = &wstest.Deflater{NoContextTakeover: a.clientNoContextTakeover, WindowBits: a.clientBits}
+		theirs, ours := a.serverNoContextTakeover, a.clientNoContextTakeover
+		p.theirBits, p.ourBits = a.serverBits, a.clientBits
+		if p.asServer {
+			theirs, ours = ours, theirs
+			p.theirBits, p.ourBits = p.ourBits, p.theirBits
+		}
+		p.inflater = &wstest.Inflater{NoContextTakeover: theirs}
+		p.deflater = &wstest.Deflater{NoContextTakeover: ours, WindowBits: p.ourBits}
 	}
 	e.mu.Lock()
 	if e.closed {
@@ -210,20 +242,36 @@ func preview(p []byte) string {
 	return fmt.Sprintf("%q", p)
 }
 
-// peer is one client connection. A goroutine reads the server's frames,
-// checks them independently of the server's codec (wstest parses them)
-// and turns them into events; the case's script writes and then expects
-// events in order.
+// peer is one client connection, or on the client side one server
+// connection. A goroutine reads the other side's frames, checks them
+// independently of the project's codec (wstest parses the server's,
+// readClientFrame the client's) and turns them into events; the case's
+// script writes and then expects events in order.
 type peer struct {
-	c        *wstest.Client
-	deadline time.Time
-	events   chan event
-	done     chan struct{}
-	last     event // the reader's final event, once events is closed
+	conn      net.Conn
+	resp      *http.Response // the server's answer (client of the server testee)
+	readFrame func(timeout time.Duration) (wstest.Frame, error)
+	deadline  time.Time
+	events    chan event
+	done      chan struct{}
+	last      event // the reader's final event, once events is closed
 
-	pmd      *agreed
-	inflater *wstest.Inflater
-	deflater *wstest.Deflater
+	pmd                *agreed
+	theirBits, ourBits int // the window the other side compresses in, ours
+	inflater           *wstest.Inflater
+	deflater           *wstest.Deflater
+
+	// The client side: the peer is the server. What the script writes,
+	// made as client frames, goes out unmasked (unmask); the script
+	// ending the TCP connection first is the server's duty of RFC 6455
+	// section 7.1.1, which the client must wait for.
+	asServer     bool
+	unmask       unmasker
+	finAt        time.Time // when this side ended its half of the connection
+	theirClose   int       // the code of the close frame the script received, 0 before
+	theirCloseAt time.Time // when it arrived
+	ourCloseAt   time.Time // when the script's first close frame went out
+	clientSetup  *clientRun
 }
 
 func (p *peer) emit(ev event) bool {
@@ -250,7 +298,7 @@ func (p *peer) read() {
 		closed                bool
 	)
 	for {
-		f, err := p.c.ReadFrame(time.Until(p.deadline))
+		f, err := p.readFrame(time.Until(p.deadline))
 		if err != nil {
 			if errors.Is(err, io.EOF) {
 				p.emit(event{kind: evEOF})
@@ -320,17 +368,17 @@ func (p *peer) read() {
 		if compressed {
 			out, dist, err := p.inflater.Inflate(payload)
 			if err != nil {
-				fail("inflating the server's message (server_no_context_takeover %v): %v", p.pmd.serverNoContextTakeover, err)
+				fail("inflating the %s's message (its no_context_takeover %v): %v", p.other(), p.inflater.NoContextTakeover, err)
 				return
 			}
-			if dist > 1<<p.pmd.serverBits {
-				fail("the server's message refers back %d bytes, beyond its %d-bit window", dist, p.pmd.serverBits)
+			if dist > 1<<p.theirBits {
+				fail("the %s's message refers back %d bytes, beyond its %d-bit window", p.other(), dist, p.theirBits)
 				return
 			}
 			payload = out
 		}
 		if op == 1 && !utf8.Valid(payload) {
-			fail("the server sent a text message that is not UTF-8")
+			fail("the %s sent a text message that is not UTF-8", p.other())
 			return
 		}
 		if !p.emit(event{kind: evMessage, op: op, payload: payload, compressed: compressed}) {
@@ -388,6 +436,9 @@ func (p *peer) next(by time.Time) (event, error) {
 			return p.last, fmt.Errorf("the connection is over (last: %v)", p.last)
 		}
 		p.last = ev
+		if ev.kind == evClose && p.theirClose == 0 {
+			p.theirClose, p.theirCloseAt = ev.code, ev.at
+		}
 		return ev, nil
 	case <-t.C:
 		return event{}, errTimeout
@@ -453,9 +504,22 @@ func (p *peer) expect(ws ...want) error {
 
 // expectBy is expect with every event due before by: the timing Autobahn
 // grades (a pong or a close that must come during a pause).
+//
+// On the client side the server closes the TCP connection first (RFC
+// 6455 section 7.1.1): an expected end of the connection is preceded by
+// the script's own, and a client that answered the script's close frame
+// must not have ended the connection before it.
 func (p *peer) expectBy(by time.Time, ws ...want) error {
 	for _, w := range ws {
+		if w.kind == evEOF && p.asServer {
+			if err := p.closeWrite(); err != nil {
+				return err
+			}
+		}
 		ev, err := p.next(by)
+		if err == nil && ev.kind == evEOF && p.asServer && ev.at.Before(p.finAt) && p.answeredOurClose() {
+			return errors.New("the client ended the TCP connection after the closing handshake before the server did (RFC 6455 section 7.1.1)")
+		}
 		if errors.Is(err, errTimeout) && by.Before(p.deadline) {
 			return fmt.Errorf("%v did not arrive in time (during the pause)", w)
 		}
@@ -481,18 +545,40 @@ func (p *peer) quiet(d time.Duration) error {
 	return fmt.Errorf("got %v, want nothing for %v", ev, d)
 }
 
-// write writes b in one call.
+// write writes b, client frames (whole or in part), in one call; on the
+// client side unmasked, as the server's frames.
 func (p *peer) write(b []byte) error {
-	_, err := p.c.Conn.Write(b)
+	return p.writeRaw(p.wire(b))
+}
+
+// wire is b as this side puts it on the wire: as it is, or on the client
+// side unmasked.
+func (p *peer) wire(b []byte) []byte {
+	if p.asServer {
+		b = p.unmask.feed(b)
+		if p.unmask.closeCode != 0 && p.ourCloseAt.IsZero() {
+			p.ourCloseAt = time.Now()
+		}
+	}
+	return b
+}
+
+// writeRaw writes b as it is.
+func (p *peer) writeRaw(b []byte) error {
+	if len(b) == 0 {
+		return nil
+	}
+	_, err := p.conn.Write(b)
 	return err
 }
 
 // writeChops writes b in pieces of chop bytes, one write each (Autobahn's
 // chopsize; 1 is "octet-wise").
 func (p *peer) writeChops(b []byte, chop int) error {
+	b = p.wire(b)
 	for len(b) > 0 {
 		n := min(chop, len(b))
-		if err := p.write(b[:n]); err != nil {
+		if err := p.writeRaw(b[:n]); err != nil {
 			return err
 		}
 		b = b[n:]
@@ -519,7 +605,9 @@ func (p *peer) writeEach(pieces ...[]byte) error {
 
 // closeNormally starts the closing handshake with 1000: the server must
 // echo the code and then close the TCP connection itself (RFC 6455
-// section 7.1.1: the server closes first).
+// section 7.1.1: the server closes first). On the client side, the
+// client must echo it and wait for the script's end of the connection
+// before it ends its own.
 func (p *peer) closeNormally() error {
 	if err := p.write(frame(true, 0, 8, wstest.ClosePayload(1000, ""))); err != nil {
 		return err
@@ -527,9 +615,9 @@ func (p *peer) closeNormally() error {
 	return p.expect(closed(1000), eof)
 }
 
-// expectFailure expects the server to fail the connection with code and
-// nothing else: a close frame with that code, which the client answers,
-// then the end of the TCP connection.
+// expectFailure expects the server (on the client side: the client) to
+// fail the connection with code and nothing else: a close frame with that
+// code, which the script answers, then the end of the TCP connection.
 func (p *peer) expectFailure(code int) error {
 	if err := p.expect(closed(code)); err != nil {
 		return err

@@ -71,7 +71,15 @@ func families() []family {
 // of a family in parallel.
 func TestConformance(t *testing.T) {
 	srv := startServer(t)
-	for _, fam := range families() {
+	runFamilies(t, families(), tally, func(c testCase, timeout time.Duration) error {
+		return play(srv.Addr, c, timeout)
+	})
+}
+
+// runFamilies runs fams one after the other, the cases of a family in
+// parallel, each with play, and counts the outcomes in r.
+func runFamilies(t *testing.T, fams []family, r *results, play func(c testCase, timeout time.Duration) error) {
+	for _, fam := range fams {
 		start := time.Now()
 		t.Run(fam.id, func(t *testing.T) {
 			var slots chan struct{}
@@ -85,8 +93,8 @@ func TestConformance(t *testing.T) {
 						slots <- struct{}{}
 						defer func() { <-slots }()
 					}
-					err := play(srv.Addr, c, fam.timeout)
-					tally.record(fam, err == nil)
+					err := play(c, fam.timeout)
+					r.record(fam.id, fam.name, err == nil)
 					if err != nil {
 						t.Errorf("case %s (%s): %v", c.id, c.desc, err)
 					}
@@ -94,7 +102,7 @@ func TestConformance(t *testing.T) {
 			}
 		})
 		// t.Run returns once the family's parallel cases are done.
-		tally.took(fam.id, time.Since(start))
+		r.took(fam.id, time.Since(start))
 	}
 }
 
@@ -111,8 +119,11 @@ func play(addr string, c testCase, timeout time.Duration) (err error) {
 	return err
 }
 
-// results counts passes and failures per family for the closing report.
+// results counts passes and failures per family for the closing report
+// of one side of the suite.
 type results struct {
+	label    string   // "" for the server, "client" for the client side
+	ranks    []string // the families in report order
 	mu       sync.Mutex
 	order    []string
 	names    map[string]string
@@ -122,7 +133,18 @@ type results struct {
 	anything bool
 }
 
-var tally = &results{names: map[string]string{}, passed: map[string]int{}, failed: map[string]int{}, elapsed: map[string]time.Duration{}}
+var (
+	tally       = newResults("", families())
+	clientTally = newResults("client", clientFamilies())
+)
+
+func newResults(label string, fams []family) *results {
+	r := &results{label: label, names: map[string]string{}, passed: map[string]int{}, failed: map[string]int{}, elapsed: map[string]time.Duration{}}
+	for _, f := range fams {
+		r.ranks = append(r.ranks, f.id)
+	}
+	return r
+}
 
 func (r *results) took(id string, d time.Duration) {
 	r.mu.Lock()
@@ -130,23 +152,24 @@ func (r *results) took(id string, d time.Duration) {
 	r.elapsed[id] = d
 }
 
-func (r *results) record(f family, ok bool) {
+func (r *results) record(id, name string, ok bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if _, seen := r.names[f.id]; !seen {
-		r.names[f.id] = f.name
-		r.order = append(r.order, f.id)
+	if _, seen := r.names[id]; !seen {
+		r.names[id] = name
+		r.order = append(r.order, id)
 	}
 	r.anything = true
 	if ok {
-		r.passed[f.id]++
+		r.passed[id]++
 	} else {
-		r.failed[f.id]++
+		r.failed[id]++
 	}
 }
 
 // print writes one line per family that ran and the closing line; nothing
-// when no case ran (another test was selected).
+// when no case ran (another test was selected). The client side's lines
+// read "autobahn client 1.x ..." and "conformance (client): ...".
 func (r *results) print(w io.Writer) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -154,8 +177,12 @@ func (r *results) print(w io.Writer) {
 		return
 	}
 	rank := map[string]int{}
-	for i, f := range families() {
-		rank[f.id] = i
+	for i, id := range r.ranks {
+		rank[id] = i
+	}
+	prefix, closing := "autobahn", "conformance:"
+	if r.label != "" {
+		prefix, closing = "autobahn "+r.label, "conformance ("+r.label+"):"
 	}
 	order := append([]string(nil), r.order...)
 	sort.Slice(order, func(i, j int) bool { return rank[order[i]] < rank[order[j]] })
@@ -164,12 +191,12 @@ func (r *results) print(w io.Writer) {
 		p, f := r.passed[id], r.failed[id]
 		pass, fail = pass+p, fail+f
 		label := id + ".x"
-		fmt.Fprintf(w, "autobahn %-5s %-30s %4d cases %4d passed %4d failed %7.1fs\n", label, r.names[id], p+f, p, f, r.elapsed[id].Seconds())
+		fmt.Fprintf(w, "%s %-5s %-30s %4d cases %4d passed %4d failed %7.1fs\n", prefix, label, r.names[id], p+f, p, f, r.elapsed[id].Seconds())
 	}
 	if *full {
-		fmt.Fprintln(w, "autobahn: full sizes (-autobahn.full)")
+		fmt.Fprintf(w, "%s: full sizes (-autobahn.full)\n", prefix)
 	} else {
-		fmt.Fprintln(w, "autobahn: scaled sizes (case 9 at 1/16; cases 12 and 13 send up to 64 messages, about 128 KiB, each)")
+		fmt.Fprintf(w, "%s: scaled sizes (case 9 at 1/16; cases 12 and 13 send up to 64 messages, about 128 KiB, each)\n", prefix)
 	}
-	fmt.Fprintf(w, "conformance: %d passed, %d failed\n", pass, fail)
+	fmt.Fprintf(w, "%s %d passed, %d failed\n", closing, pass, fail)
 }

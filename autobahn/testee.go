@@ -1,11 +1,14 @@
 // Package autobahn is the in-repo conformance suite (its tests, numbered
-// like the Autobahn|Testsuite cases; see README.md) and the testee it and
+// like the Autobahn|Testsuite cases; see README.md), the testee it and
 // the Autobahn fuzzing client run against (NewTestee, served by the
-// command in ./testee).
+// command in ./testee), and the configuration of the client testee that
+// its client side and the Autobahn fuzzing server test
+// (ClientTesteeConfig, used by the command in ./clienttestee).
 package autobahn
 
 import (
 	"unievent.dev/ws"
+	"unievent.dev/ws/client"
 	"unievent.dev/ws/handshake"
 	"unievent.dev/ws/permessagedeflate"
 	"unievent.dev/ws/server"
@@ -56,4 +59,19 @@ func NewTestee(loc server.Location, loop *ws.Loop) (*server.Server, error) {
 		})
 	})
 	return srv, nil
+}
+
+// ClientTesteeConfig is the client testee's configuration: the server
+// testee's limits, and permessage-deflate offered at level 1 (as
+// permessagedeflate.Offer makes it: client_max_window_bits without a
+// value, so that the server may choose one), whose answer decides whether
+// a connection compresses.
+func ClientTesteeConfig() *client.Config {
+	cfg := &client.Config{}
+	cfg.MaxMessageSize = maxMessageSize
+	cfg.MaxFrameSize = maxMessageSize
+	cfg.MaxFragments = maxFragments
+	cfg.SendQueueLimit = sendQueueLimit
+	cfg.Deflate = &permessagedeflate.Config{Level: 1}
+	return cfg
 }

@@ -22,14 +22,10 @@ import (
 	"strconv"
 	"strings"
 
+	"unievent.dev/autobahn"
 	"unievent.dev/ws"
 	"unievent.dev/ws/client"
-	"unievent.dev/ws/permessagedeflate"
 )
-
-// maxMessageSize matches the server testee's: the testsuite sends up to
-// 16 MiB in one message, in fragments as small as 64 bytes.
-const maxMessageSize = 64 << 20
 
 func main() {
 	server := flag.String("server", "ws://127.0.0.1:9001", "the fuzzing server's URL")
@@ -40,18 +36,10 @@ func main() {
 	}
 }
 
-// testeeConfig is the client's configuration for the testsuite:
-// permessage-deflate offered (cases 12 and 13, at level 1) and the limits
-// of the server testee.
-func testeeConfig() *client.Config {
-	cfg := &client.Config{}
-	cfg.MaxMessageSize = maxMessageSize
-	cfg.MaxFrameSize = maxMessageSize
-	cfg.MaxFragments = maxMessageSize / 64
-	cfg.SendQueueLimit = 2 * maxMessageSize
-	cfg.Deflate = &permessagedeflate.Config{Level: 1}
-	return cfg
-}
+// testeeConfig is the client's configuration for the testsuite, the one
+// the in-repo suite's client side tests: permessage-deflate offered (cases
+// 12 and 13, at level 1) and the limits of the server testee.
+func testeeConfig() *client.Config { return autobahn.ClientTesteeConfig() }
 
 // run runs every case of the fuzzing server at base for agent, then has it
 // write the reports.
