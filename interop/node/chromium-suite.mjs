@@ -137,6 +137,43 @@ await suite.run("chat/two-pages", async (t) => {
   console.log(`screenshot: ${file} (${png.length} bytes, ${w}x${h})`);
 });
 
+// Rooms: ?room=NAME in the page's URL; a line reaches its own room's
+// pages only, and each page shows its room.
+await suite.run("chat/two-rooms", async (t) => {
+  const pages = {};
+  for (const [who, room] of [["red1", "red"], ["red2", "red"], ["blue1", "blue"]]) {
+    const p = await context.newPage();
+    t.defer(() => p.close());
+    await p.goto(`${chatPage}?room=${room}`);
+    await p.locator("#status").filter({ hasText: /^connected$/ }).waitFor({ timeout: CASE_TIMEOUT_MS });
+    const shownRoom = await p.locator("#room").textContent();
+    assert(shownRoom === room, `${who}'s page shows room ${JSON.stringify(shownRoom)}, want ${room}`);
+    pages[who] = p;
+  }
+  const say = async (who, line) => {
+    await pages[who].fill("#name", who);
+    await pages[who].fill("#text", line);
+    await pages[who].click("#send");
+  };
+  const redLine = `in red ${Date.now()}`;
+  const blueLine = `in blue ${Date.now()}`;
+  await say("red1", redLine);
+  await pages.red2.locator("#log li").filter({ hasText: redLine }).waitFor({ timeout: CASE_TIMEOUT_MS });
+  // red's line was published before blue1 said anything: had it leaked
+  // into blue, blue1 would have it before its own line comes back.
+  await say("blue1", blueLine);
+  await pages.blue1.locator("#log li").filter({ hasText: blueLine }).waitFor({ timeout: CASE_TIMEOUT_MS });
+  const leaked = await pages.blue1.locator("#log li").filter({ hasText: redLine }).count();
+  assert(leaked === 0, "blue's page shows red's line");
+  // And the other way: a red line said after blue's reaches red2 after
+  // any leaked blue line would have.
+  const lastRed = `again in red ${Date.now()}`;
+  await say("red1", lastRed);
+  await pages.red2.locator("#log li").filter({ hasText: lastRed }).waitFor({ timeout: CASE_TIMEOUT_MS });
+  const leakedBack = await pages.red2.locator("#log li").filter({ hasText: blueLine }).count();
+  assert(leakedBack === 0, "red's page shows blue's line");
+});
+
 await suite.run("chat/server-close-reason", async (t) => {
   const p = await context.newPage();
   t.defer(() => p.close());
