@@ -12,6 +12,7 @@ import (
 
 	"unievent.dev/ws"
 	"unievent.dev/ws/client"
+	"unievent.dev/ws/permessagedeflate"
 )
 
 // sizes are the echoed message sizes: empty, one byte, the largest
@@ -22,48 +23,94 @@ var sizes = []int{0, 1, 125, 126, 65535, 65536, 1 << 20}
 // bigSize is the size of the few largest cases.
 const bigSize = 16 << 20
 
+// fewSizes are the sizes of the modes that only try another deflate
+// offer.
+var fewSizes = []int{0, 126, 65536, 1 << 20}
+
+// outcome is how a peer answers a mode's permessage-deflate offer.
+type outcome string
+
+const (
+	agreed   outcome = "agreed"   // it accepts the offer, within what was offered
+	declined outcome = "declined" // it answers without the extension
+	refused  outcome = "refused"  // its answer breaks RFC 7692 section 7.1: Dial must fail
+)
+
 // mode is one server address with the client configuration it is dialed
 // with.
 type mode struct {
-	label    string // PEER/MODE
-	base     string // the URL without its trailing slash
-	cfg      client.Config
-	deflate  bool // the client offers permessage-deflate and wants it agreed
-	big      bool // run the 16 MiB cases
-	echoOnly bool
+	label  string // PEER/MODE
+	base   string // the URL without its trailing slash
+	cfg    client.Config
+	offer  *permessagedeflate.Config // nil: no compression offered
+	answer outcome                   // the peer's answer to offer
+	big    bool                      // run the 16 MiB cases
+	groups map[string]bool           // the groups of cases to run
+	few    bool                      // fewer echo cases, no close and ping
 }
+
+// compressed reports whether the mode's connections must have
+// permessage-deflate on.
+func (m mode) compressed() bool { return m.offer != nil && m.answer == agreed }
 
 // runMode runs every case of one mode.
 func runMode(s *suite, m mode) {
-	for _, n := range sizes {
-		s.run(fmt.Sprintf("%s/text-%d", m.label, n), m.echo("/echo", ws.OpText, utf8Text(n)))
-		s.run(fmt.Sprintf("%s/binary-%d", m.label, n), m.echo("/echo", ws.OpBinary, binary(n, n)))
+	if m.offer != nil {
+		s.run(m.label+"/negotiate", m.negotiate)
+		if m.answer == refused {
+			return
+		}
 	}
-	s.run(m.label+"/sequence", m.sequence)
-	if m.big {
-		s.run(fmt.Sprintf("%s/binary-%d", m.label, bigSize), m.echo("/echo", ws.OpBinary, binary(bigSize, 7)))
-		s.run(fmt.Sprintf("%s/text-%d", m.label, bigSize), m.echo("/echo", ws.OpText, utf8Text(bigSize)))
+	if m.groups["echo"] {
+		ns := sizes
+		if m.few {
+			ns = fewSizes
+		}
+		for _, n := range ns {
+			s.run(fmt.Sprintf("%s/text-%d", m.label, n), m.echo("/echo", ws.OpText, utf8Text(n)))
+			s.run(fmt.Sprintf("%s/binary-%d", m.label, n), m.echo("/echo", ws.OpBinary, binary(n, n)))
+		}
+		s.run(m.label+"/sequence", m.sequence)
+		if m.big {
+			s.run(fmt.Sprintf("%s/binary-%d", m.label, bigSize), m.echo("/echo", ws.OpBinary, binary(bigSize, 7)))
+			s.run(fmt.Sprintf("%s/text-%d", m.label, bigSize), m.echo("/echo", ws.OpText, utf8Text(bigSize)))
+		}
 	}
-	if m.echoOnly {
+	if m.groups["fragmented"] {
+		for _, f := range []struct {
+			op   ws.Opcode
+			n, k int
+		}{
+			{ws.OpText, 0, 3},
+			{ws.OpText, 70000, 4}, // cut inside multi-byte characters where the server cuts bytes
+			{ws.OpBinary, 3, 3},
+			{ws.OpBinary, 65536, 4},
+			{ws.OpBinary, 1 << 20, 16},
+		} {
+			if m.few && f.n < 65536 {
+				continue
+			}
+			kind, p := "binary", binary(f.n, f.k)
+			if f.op == ws.OpText {
+				kind, p = "text", utf8Text(f.n)
+			}
+			s.run(fmt.Sprintf("%s/fragmented-%s-%d-in-%d", m.label, kind, f.n, f.k),
+				m.echo(fmt.Sprintf("/fragmented?n=%d", f.k), f.op, p))
+		}
+	}
+	if m.few {
 		return
 	}
-	for _, f := range []struct {
-		op   ws.Opcode
-		n, k int
-	}{
-		{ws.OpText, 0, 3},
-		{ws.OpText, 70000, 4}, // cut inside multi-byte characters where the server cuts bytes
-		{ws.OpBinary, 3, 3},
-		{ws.OpBinary, 65536, 4},
-		{ws.OpBinary, 1 << 20, 16},
-	} {
-		kind, p := "binary", binary(f.n, f.k)
-		if f.op == ws.OpText {
-			kind, p = "text", utf8Text(f.n)
-		}
-		s.run(fmt.Sprintf("%s/fragmented-%s-%d-in-%d", m.label, kind, f.n, f.k),
-			m.echo(fmt.Sprintf("/fragmented?n=%d", f.k), f.op, p))
+	if m.groups["close"] {
+		m.closeCases(s)
 	}
+	if m.groups["ping"] {
+		s.run(m.label+"/server-ping", m.serverPing)
+	}
+}
+
+// closeCases are the server-initiated closes.
+func (m mode) closeCases(s *suite) {
 	for _, c := range []struct {
 		code   ws.CloseCode
 		reason string
@@ -75,7 +122,51 @@ func runMode(s *suite, m mode) {
 	} {
 		s.run(fmt.Sprintf("%s/server-close-%d-reason-%d", m.label, c.code, len(c.reason)), m.serverClose(c.code, c.reason))
 	}
-	s.run(m.label+"/server-ping", m.serverPing)
+}
+
+// negotiate checks the peer's answer to the mode's offer against the
+// outcome expected of it and prints what was agreed on a NOTE line.
+func (m mode) negotiate(ctx context.Context) error {
+	cfg := m.cfg
+	s, err := open(ctx, m.base+"/echo", &cfg)
+	if m.answer == refused {
+		if err == nil {
+			defer s.stop()
+			if p := s.c.Deflate(); p != nil {
+				return fmt.Errorf("the client took the answer (%+v), want it refused", *p)
+			}
+			return errors.New("the server declined, want an answer the client refuses")
+		}
+		if !errors.Is(err, permessagedeflate.ErrBadAnswer) {
+			return fmt.Errorf("dial: %w; want an error wrapping permessagedeflate.ErrBadAnswer", err)
+		}
+		fmt.Printf("NOTE %s: refused as expected: %v\n", m.label, err)
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("dial: %w", err)
+	}
+	defer s.stop()
+	p := s.c.Deflate()
+	switch {
+	case m.answer == declined && p != nil:
+		return fmt.Errorf("agreed %+v, want declined", *p)
+	case m.answer == agreed && p == nil:
+		return errors.New("declined, want agreed")
+	case p != nil:
+		fmt.Printf("NOTE %s: agreed %+v\n", m.label, *p)
+		o := m.offer
+		if o.ServerNoContextTakeover && !p.ServerNoContextTakeover {
+			return fmt.Errorf("agreed %+v without the server_no_context_takeover offered", *p)
+		}
+		if o.ServerMaxWindowBits != 0 && p.ServerMaxWindowBits > o.ServerMaxWindowBits {
+			return fmt.Errorf("agreed %+v, a server window over the %d bits offered", *p, o.ServerMaxWindowBits)
+		}
+		if o.ClientMaxWindowBits != 0 && p.ClientMaxWindowBits > o.ClientMaxWindowBits {
+			return fmt.Errorf("agreed %+v, a client window over the %d bits offered", *p, o.ClientMaxWindowBits)
+		}
+	}
+	return s.closeNormally(ctx)
 }
 
 // dial opens a session on path and checks that permessage-deflate was
@@ -86,9 +177,9 @@ func (m mode) dial(ctx context.Context, path string) (*session, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dial: %w", err)
 	}
-	if got := s.c.Deflate() != nil; got != m.deflate {
+	if got := s.c.Deflate() != nil; got != m.compressed() {
 		s.stop()
-		return nil, fmt.Errorf("permessage-deflate agreed: %v, want %v", got, m.deflate)
+		return nil, fmt.Errorf("permessage-deflate agreed: %v, want %v", got, m.compressed())
 	}
 	return s, nil
 }

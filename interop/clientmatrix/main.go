@@ -1,14 +1,14 @@
 // Command clientmatrix runs this project's client, unievent.dev/ws/client,
-// against one real WebSocket server in up to three modes (plain, deflate,
-// wss) and prints one line per case:
+// against one real WebSocket server in up to five modes (plain, three
+// permessage-deflate offers, wss) and prints one line per case:
 //
 //	PASS unievent-client PEER/MODE/CASE
 //	FAIL unievent-client PEER/MODE/CASE: reason
 //
-// It is its own module (with the gorilla and coder peer servers in
-// gorillaserver/ and coderserver/) so that the project's go.mod stays free
-// of dependencies; run.sh beside it starts the servers and runs it, once
-// per peer:
+// It is its own module (with the peer servers gorillaserver/,
+// coderserver/ and unieventserver/) so that the project's go.mod stays
+// free of dependencies; run.sh beside it starts the servers and runs it,
+// once per peer:
 //
 //	clientmatrix -peer node-ws -plain ws://H:P/ -deflate ws://H:P/ -wss wss://H:P/ -ca ca.pem
 //
@@ -16,8 +16,17 @@
 // message back as one message, /fragmented?n=K sends it back in K
 // fragments, /close?code=C&reason=R closes at once with that code and
 // reason, /ping sends three pings, checks each pong's payload and reports
-// "ok" (or what was wrong) in a text message. With -echo-only (a server
-// that echoes on every path, examples/echo) only the /echo cases run.
+// "ok" (or what was wrong) in a text message. -cases picks the groups of
+// cases that run (examples/echo, which echoes on every path, gets the echo
+// group only).
+//
+// With compression the client offers permessage-deflate three ways, all to
+// the peer's -deflate URL: "deflate" (client_max_window_bits),
+// "deflate-nocontext" (both no-context-takeover parameters) and
+// "deflate-window10" (server_max_window_bits=10; client_max_window_bits=10).
+// -expect says for a mode whether the peer agrees (the default), declines
+// (no extension: the cases then run uncompressed) or gives an answer the
+// client must refuse; the negotiate case checks it.
 //
 // clientmatrix -gencert DIR writes a CA (ca.pem) and a server certificate
 // for 127.0.0.1 and localhost signed by it (cert.pem, key.pem) for the wss
@@ -45,11 +54,12 @@ import (
 func main() {
 	peer := flag.String("peer", "", "name of the peer server, the first part of every case name")
 	plain := flag.String("plain", "", "ws:// URL of the peer without compression (empty: mode skipped)")
-	deflate := flag.String("deflate", "", "ws:// URL of the peer with permessage-deflate (empty: mode skipped)")
+	deflate := flag.String("deflate", "", "ws:// URL of the peer with permessage-deflate (empty: the deflate modes skipped)")
 	wss := flag.String("wss", "", "wss:// URL of the peer over TLS (empty: mode skipped)")
 	caFile := flag.String("ca", "", "PEM file of the CA the wss peer's certificate is signed by")
-	echoOnly := flag.Bool("echo-only", false, "the peer only echoes (on every path): run the /echo cases only")
 	big := flag.String("big", "plain", "comma-separated modes that also get the 16 MiB cases")
+	expect := flag.String("expect", "", "comma-separated MODE=OUTCOME: how the peer answers that mode's deflate offer, agreed (the default), declined or refused (an answer the client must fail, permessagedeflate.ErrBadAnswer)")
+	only := flag.String("cases", "echo,fragmented,close,ping", "comma-separated groups of cases to run: echo, fragmented, close, ping")
 	gencert := flag.String("gencert", "", "instead of the cases: write ca.pem, cert.pem and key.pem into this directory")
 	flag.Parse()
 
@@ -77,19 +87,40 @@ func main() {
 			os.Exit(2)
 		}
 	}
-	bigModes := map[string]bool{}
-	for _, m := range strings.Split(*big, ",") {
-		bigModes[strings.TrimSpace(m)] = true
+	bigModes := set(*big)
+	groups := set(*only)
+	outcomes := map[string]outcome{}
+	for _, e := range strings.Split(*expect, ",") {
+		if e == "" {
+			continue
+		}
+		name, o, _ := strings.Cut(e, "=")
+		switch outcome(o) {
+		case agreed, declined, refused:
+			outcomes[name] = outcome(o)
+		default:
+			fmt.Fprintf(os.Stderr, "clientmatrix: -expect %s: the outcome is agreed, declined or refused\n", e)
+			os.Exit(2)
+		}
 	}
 
 	s := &suite{client: "unievent-client"}
+	deflateWith := func(c permessagedeflate.Config) client.Config {
+		return client.Config{Config: ws.Config{Deflate: &c}}
+	}
 	for _, m := range []struct {
 		name, url string
 		cfg       client.Config
+		few       bool // the offer's own modes: fewer cases
 	}{
-		{"plain", *plain, client.Config{}},
-		{"deflate", *deflate, client.Config{Config: ws.Config{Deflate: &permessagedeflate.Config{}}}},
-		{"wss", *wss, client.Config{TLSConfig: &tls.Config{RootCAs: roots}}},
+		{"plain", *plain, client.Config{}, false},
+		// permessage-deflate; client_max_window_bits
+		{"deflate", *deflate, deflateWith(permessagedeflate.Config{}), false},
+		// both no-context-takeover parameters
+		{"deflate-nocontext", *deflate, deflateWith(permessagedeflate.Config{ServerNoContextTakeover: true, ClientNoContextTakeover: true}), true},
+		// server_max_window_bits=10; client_max_window_bits=10
+		{"deflate-window10", *deflate, deflateWith(permessagedeflate.Config{ServerMaxWindowBits: 10, ClientMaxWindowBits: 10}), true},
+		{"wss", *wss, client.Config{TLSConfig: &tls.Config{RootCAs: roots}}, false},
 	} {
 		if m.url == "" {
 			continue
@@ -97,14 +128,20 @@ func main() {
 		// The 16 MiB cases need more than the 4 MiB defaults.
 		m.cfg.MaxMessageSize = 32 << 20
 		m.cfg.SendQueueLimit = 64 << 20
-		runMode(s, mode{
-			label:    *peer + "/" + m.name,
-			base:     strings.TrimSuffix(m.url, "/"),
-			cfg:      m.cfg,
-			deflate:  m.cfg.Deflate != nil,
-			big:      bigModes[m.name],
-			echoOnly: *echoOnly,
-		})
+		md := mode{
+			label:  *peer + "/" + m.name,
+			base:   strings.TrimSuffix(m.url, "/"),
+			cfg:    m.cfg,
+			offer:  m.cfg.Deflate,
+			answer: agreed,
+			big:    bigModes[m.name],
+			groups: groups,
+			few:    m.few,
+		}
+		if o, ok := outcomes[m.name]; ok {
+			md.answer = o
+		}
+		runMode(s, md)
 	}
 	if s.failed > 0 {
 		os.Exit(1)
@@ -153,4 +190,13 @@ func (s *suite) run(name string, f func(ctx context.Context) error) {
 	}
 	s.passed++
 	fmt.Printf("PASS %s %s\n", s.client, name)
+}
+
+// set returns the comma-separated items of list.
+func set(list string) map[string]bool {
+	m := map[string]bool{}
+	for _, v := range strings.Split(list, ",") {
+		m[strings.TrimSpace(v)] = true
+	}
+	return m
 }

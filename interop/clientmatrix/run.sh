@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The client matrix: this project's client (ws/client, driven by the
-# clientmatrix program here) against real servers, each in three modes
-# (plain, deflate, wss), on 127.0.0.1.
+# clientmatrix program here) against real servers, each started three times
+# (plain, -deflate, with a certificate for wss), on 127.0.0.1.
 #
 #   bash interop/clientmatrix/run.sh
 #
@@ -53,7 +53,8 @@ die() {
 go build -o "$tmp/echo" ./examples/echo || die "building examples/echo failed"
 (cd "$here" && go build -o "$tmp/clientmatrix" . &&
 	go build -o "$tmp/gorillaserver" ./gorillaserver &&
-	go build -o "$tmp/coderserver" ./coderserver) || die "building interop/clientmatrix failed"
+	go build -o "$tmp/coderserver" ./coderserver &&
+	go build -o "$tmp/unieventserver" ./unieventserver) || die "building interop/clientmatrix failed"
 "$tmp/clientmatrix" -gencert "$tmp" || die "making the certificates failed"
 ca="$tmp/ca.pem"
 
@@ -99,14 +100,20 @@ start_peer python-websockets /usr/bin/python3 "$interop/python/server.py"
 start_peer gorilla "$tmp/gorillaserver"
 start_peer coder "$tmp/coderserver"
 start_peer unievent-echo "$tmp/echo" -addr 127.0.0.1:0 -max-message $((32 << 20))
+start_peer unievent-server "$tmp/unieventserver"
 
 # The drivers run at the same time, one per peer, each under a time limit.
 # The 16 MiB cases (binary and text) run in the plain mode of every peer
 # and in the deflate mode of node-ws and this project's server.
-declare -A big=([node-ws]=plain,deflate [python-websockets]=plain [gorilla]=plain [coder]=plain [unievent-echo]=plain,deflate)
-declare -A extra=([unievent-echo]=-echo-only)
+declare -A big=([node-ws]=plain,deflate [python-websockets]=plain [gorilla]=plain [coder]=plain [unievent-echo]=plain,deflate [unievent-server]=none)
+# What differs from peer to peer: examples/echo echoes on every path (the
+# echo cases only), unievent-server closes and pings (this project's server
+# has no call that sends a fragment); gorilla accepts server_max_window_bits=10 without
+# answering it (RFC 7692 section 7.1.2.1 wants the parameter in the answer),
+# which the client must refuse; coder declines that offer.
+declare -A extra=([unievent-echo]="-cases echo" [unievent-server]="-cases close,ping" [gorilla]="-expect deflate-window10=refused" [coder]="-expect deflate-window10=declined")
 driver_pids=()
-for peer in node-ws python-websockets gorilla coder unievent-echo; do
+for peer in node-ws python-websockets gorilla coder unievent-echo unievent-server; do
 	# shellcheck disable=SC2086 # peer_args holds flags and URLs without spaces
 	timeout -k 5 "$peer_timeout" "$tmp/clientmatrix" -peer "$peer" ${peer_args[$peer]} \
 		-big "${big[$peer]}" ${extra[$peer]:-} >"$tmp/$peer.log" 2>"$tmp/$peer.derr" &
