@@ -172,10 +172,16 @@ func (b *flushBatch) write(c *Conn) error {
 
 // wroteLocked accounts for a batch written (or not: b.err).
 func (q *sendQueue) wroteLocked(b flushBatch) {
+	q.c.bytesOut.Add(uint64(b.n))
+	if q.err == errReleased {
+		// The connection ended during the write and release dropped
+		// the queue (finish does not wait for a flush when the peer
+		// went away without a close): nothing is left to account for.
+		return
+	}
 	q.spare = b.bufs[:0]
 	q.pinsSpare = b.pins[:0]
 	q.queued -= b.n
-	q.c.bytesOut.Add(uint64(b.n))
 	if b.err != nil {
 		q.err = b.err
 	}
@@ -191,7 +197,7 @@ func (q *sendQueue) endFlushLocked() (drain, failed bool) {
 		q.flushed = nil
 	}
 	if q.err != nil {
-		return false, true
+		return false, q.err != errReleased
 	}
 	return q.drainDueLocked(), false
 }

@@ -1,6 +1,7 @@
 package ws
 
 import (
+	"errors"
 	"sync"
 
 	"unievent.dev/internal/bufpool"
@@ -17,6 +18,10 @@ const (
 	// from a peer that does not read costs a bounded amount.
 	maxQueuedPongs = 16
 )
+
+// errReleased is the send queue's error once release dropped it: a flush
+// still writing when the connection ended stops there.
+var errReleased = errors.New("ws: the connection has ended")
 
 // sendQueue owns what a connection sends: admission against
 // Config.SendQueueLimit, the frames encoded into pooled chunks, the
@@ -52,7 +57,7 @@ type sendQueue struct {
 	pong     *[maxControlPayloadBytes]byte // made by the first pong that collapses
 	pongLen  int
 
-	err       error // writing failed: the connection is over
+	err       error // writing failed, or errReleased: the connection is over
 	wantDrain bool
 
 	z    *compressQueue // with permessage-deflate only
@@ -343,6 +348,9 @@ func (q *sendQueue) release() {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.c.hs.state = stateClosed
+	if q.err == nil {
+		q.err = errReleased // a flush under way stops at its next batch
+	}
 	pins := q.pins
 	for _, b := range q.out {
 		if recycle(b, pins) {

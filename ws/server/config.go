@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"reflect"
 	"time"
 
 	"unievent.dev/ws"
@@ -55,6 +56,20 @@ type HTTPConfig struct {
 	// empty body. nil answers plain requests with 426 Upgrade Required.
 	// Configure keeps the handler in force when this is nil.
 	Handler http.Handler
+	// HTTP2 holds the HTTP/2 parameters of the TLS locations, which speak
+	// HTTP/2 only in a process started with GODEBUG=http2xconnect=1 (see
+	// the package doc); nil takes net/http's defaults. Its
+	// MaxConcurrentStreams bounds the streams one HTTP/2 connection has
+	// open at a time, its WebSockets and plain requests together
+	// (net/http's default is 250): well-behaved clients (browsers, Go's)
+	// wait for a free stream or open another connection, and a stream
+	// opened past the advertised limit is reset by net/http
+	// (RST_STREAM PROTOCOL_ERROR) before the server sees it.
+	// MaxReceiveBufferPerStream (1 MiB by default) is how much a client
+	// may send on a stream before the server reads it. Config.MaxConnections
+	// still bounds the WebSockets of all connections together. A server
+	// mounted on a foreign http.Server is bound by that server's HTTP2.
+	HTTP2 *http.HTTP2Config
 }
 
 // Config is a server's configuration: the connection parameters of
@@ -111,7 +126,9 @@ func DefaultConfig() Config {
 // handler is not part of it: it is looked up on every request.
 func (h HTTPConfig) frontEndChanged(o HTTPConfig) bool {
 	return h.MaxHeaderBytes != o.MaxHeaderBytes || h.HandshakeTimeout != o.HandshakeTimeout ||
-		h.IdleTimeout != o.IdleTimeout || h.WriteTimeout != o.WriteTimeout
+		h.IdleTimeout != o.IdleTimeout || h.WriteTimeout != o.WriteTimeout ||
+		!reflect.DeepEqual(h.HTTP2, o.HTTP2) // a CountError func is never equal
+
 }
 
 func orDuration(d, def time.Duration) time.Duration {

@@ -29,6 +29,22 @@
 // 1006. The handshake callback and Conn.Request tell the two apart by the
 // request's Proto ("HTTP/2.0", method CONNECT).
 //
+// On a stream, bad input ends as on HTTP/1.1 where it can: another
+// :protocol gets 501, a version other than 13 gets 426, no :authority
+// 400; net/http itself resets a stream without :path (RST_STREAM
+// PROTOCOL_ERROR) before the server sees it. Frames the client sends
+// before the 200 are read after it (and dropped with a refusal). A peer
+// that gives no flow-control window is a peer that does not read: sends
+// queue up to ws.Config.SendQueueLimit and then get the SendQueuePolicy,
+// the blocked write gives up at the close timeout (or WriteTimeout), the
+// stream is reset and the close listeners get 1006; Stop finishes
+// within the close timeout all the same. How many streams one HTTP/2
+// connection carries at a time is net/http's MaxConcurrentStreams (250
+// by default): HTTPConfig.HTTP2 sets it for the server's own locations,
+// the foreign http.Server's HTTP2 field for a mounted server; a stream
+// past it is reset by net/http, and Config.MaxConnections (503) counts
+// the WebSockets of every connection together.
+//
 // Go's HTTP/2 server serves extended CONNECT, and advertises
 // SETTINGS_ENABLE_CONNECT_PROTOCOL so that browsers use it, only when the
 // process starts with GODEBUG=http2xconnect=1 in its environment (off by

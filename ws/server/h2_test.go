@@ -49,6 +49,8 @@ type h2 struct {
 	*harness
 	url    string
 	client *http.Client
+	h2addr string         // the HTTP/2 server's address
+	pool   *x509.CertPool // trusts its certificate
 }
 
 // startH2 mounts a server with cfg on an HTTP/2 TLS server. The cleanup
@@ -56,12 +58,22 @@ type h2 struct {
 // left behind.
 func startH2(t testing.TB, cfg Config, setup func(*Server)) *h2 {
 	t.Helper()
+	return startH2With(t, cfg, setup, nil)
+}
+
+// startH2With is startH2 with tune changing the HTTP server before it
+// starts.
+func startH2With(t testing.TB, cfg Config, setup func(*Server), tune func(*http.Server)) *h2 {
+	t.Helper()
 	var mounted atomic.Pointer[Server]
 	ts := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		mounted.Load().ServeHTTP(w, r)
 	}))
 	ts.EnableHTTP2 = true
 	ts.Config.ErrorLog = log.New(io.Discard, "", 0)
+	if tune != nil {
+		tune(ts.Config)
+	}
 	ts.StartTLS()
 	// The baseline is taken once the process has its poller and the
 	// runtime's descriptors, which the first listener opens; the HTTP
@@ -71,7 +83,11 @@ func startH2(t testing.TB, cfg Config, setup func(*Server)) *h2 {
 	t.Cleanup(ts.Close)
 	h := startWith(t, servertest.Options{NoLeakCheck: true}, cfg, setup)
 	mounted.Store(h.s)
-	return &h2{harness: h, url: ts.URL, client: &http.Client{Transport: h2RoundTripper(t, ts.Client().Transport.(*http.Transport), ts.URL, ts.Listener.Addr().String())}}
+	tr := ts.Client().Transport.(*http.Transport)
+	return &h2{
+		harness: h, url: ts.URL, h2addr: ts.Listener.Addr().String(), pool: tr.TLSClientConfig.RootCAs,
+		client: &http.Client{Transport: h2RoundTripper(t, tr, ts.URL, ts.Listener.Addr().String())},
+	}
 }
 
 // h2RoundTripper returns net/http's own HTTP/2 client for the server at

@@ -81,6 +81,10 @@ func (s *Server) setConfig(cfg *Config) {
 	c := *cfg
 	c.Locations = slices.Clone(cfg.Locations)
 	c.Protocols = slices.Clone(cfg.Protocols)
+	if c.HTTP.HTTP2 != nil {
+		h2 := *c.HTTP.HTTP2
+		c.HTTP.HTTP2 = &h2
+	}
 	s.cfg = &c
 	wc := c.Config
 	s.wsCfg = &wc
@@ -98,6 +102,10 @@ func (s *Server) newFrontEnd() *frontEnd {
 		WriteTimeout:      orDuration(h.WriteTimeout, defaultHTTPWriteTimeout),
 		ConnContext:       connContext,
 		ErrorLog:          log.New(discard{}, "", 0),
+	}
+	if h.HTTP2 != nil {
+		c := *h.HTTP2
+		fe.srv.HTTP2 = &c
 	}
 	if !extendedConnect {
 		// HTTP/1.1 only: Go's HTTP/2 server would advertise HTTP/2
@@ -180,6 +188,10 @@ func (s *Server) Config() Config {
 	c := *s.cfg
 	c.Locations = slices.Clone(c.Locations)
 	c.Protocols = slices.Clone(c.Protocols)
+	if c.HTTP.HTTP2 != nil {
+		h2 := *c.HTTP.HTTP2
+		c.HTTP.HTTP2 = &h2
+	}
 	return c
 }
 
