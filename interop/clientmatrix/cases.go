@@ -107,6 +107,58 @@ func runMode(s *suite, m mode) {
 	if m.groups["ping"] {
 		s.run(m.label+"/server-ping", m.serverPing)
 	}
+	if m.groups["handshake"] {
+		s.run(m.label+"/subprotocol-chosen", m.subprotocol([]string{"chat.v2", "chat.v1"}, "chat.v1"))
+		s.run(m.label+"/subprotocol-none", m.subprotocol([]string{"chat.v9"}, ""))
+		s.run(m.label+"/refused-403", m.refused)
+	}
+}
+
+// subprotocol offers protocols and wants the server's choice to be want
+// ("" for none), then one echo.
+func (m mode) subprotocol(protocols []string, want string) func(context.Context) error {
+	return func(ctx context.Context) error {
+		m.cfg.Protocols = protocols
+		s, err := m.dial(ctx, "/echo")
+		if err != nil {
+			return err
+		}
+		defer s.stop()
+		if got := s.c.Protocol(); got != want {
+			return fmt.Errorf("subprotocol %q agreed, want %q", got, want)
+		}
+		p := []byte("hello, chat")
+		if err := s.c.Send(ws.OpText, p); err != nil {
+			return fmt.Errorf("send: %w", err)
+		}
+		got, err := s.next(ctx)
+		if err != nil {
+			return err
+		}
+		if err := same(got, ws.OpText, p); err != nil {
+			return err
+		}
+		return s.closeNormally(ctx)
+	}
+}
+
+// refused wants the server's 403 at /refuse as a *client.HandshakeError
+// with its status and body.
+func (m mode) refused(ctx context.Context) error {
+	cfg := m.cfg
+	s, err := open(ctx, m.base+"/refuse", &cfg)
+	if err == nil {
+		s.stop()
+		return errors.New("connected, want a refusal")
+	}
+	var he *client.HandshakeError
+	if !errors.As(err, &he) {
+		return fmt.Errorf("dial: %w; want a *client.HandshakeError", err)
+	}
+	if he.StatusCode != 403 || string(bytes.TrimSpace(he.Body)) != "members only" {
+		return fmt.Errorf("refusal %d %q, want 403 %q", he.StatusCode, he.Body, "members only")
+	}
+	return nil
 }
 
 // closeCases are the server-initiated closes.

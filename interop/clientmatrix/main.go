@@ -1,6 +1,7 @@
 // Command clientmatrix runs this project's client, unievent.dev/ws/client,
-// against one real WebSocket server in up to five modes (plain, three
-// permessage-deflate offers, wss) and prints one line per case:
+// against one real WebSocket server in up to six modes (plain, three
+// permessage-deflate offers, wss with and without compression) and prints
+// one line per case:
 //
 //	PASS unievent-client PEER/MODE/CASE
 //	FAIL unievent-client PEER/MODE/CASE: reason
@@ -16,7 +17,9 @@
 // message back as one message, /fragmented?n=K sends it back in K
 // fragments, /close?code=C&reason=R closes at once with that code and
 // reason, /ping sends three pings, checks each pong's payload and reports
-// "ok" (or what was wrong) in a text message. -cases picks the groups of
+// "ok" (or what was wrong) in a text message, /refuse refuses the upgrade
+// with 403 and "members only"; on /echo it speaks the subprotocol chat.v1.
+// -cases picks the groups of
 // cases that run (examples/echo, which echoes on every path, gets the echo
 // group only).
 //
@@ -55,11 +58,11 @@ func main() {
 	peer := flag.String("peer", "", "name of the peer server, the first part of every case name")
 	plain := flag.String("plain", "", "ws:// URL of the peer without compression (empty: mode skipped)")
 	deflate := flag.String("deflate", "", "ws:// URL of the peer with permessage-deflate (empty: the deflate modes skipped)")
-	wss := flag.String("wss", "", "wss:// URL of the peer over TLS (empty: mode skipped)")
+	wss := flag.String("wss", "", "wss:// URL of the peer over TLS, with permessage-deflate (empty: the wss modes skipped)")
 	caFile := flag.String("ca", "", "PEM file of the CA the wss peer's certificate is signed by")
 	big := flag.String("big", "plain", "comma-separated modes that also get the 16 MiB cases")
 	expect := flag.String("expect", "", "comma-separated MODE=OUTCOME: how the peer answers that mode's deflate offer, agreed (the default), declined or refused (an answer the client must fail, permessagedeflate.ErrBadAnswer)")
-	only := flag.String("cases", "echo,fragmented,close,ping", "comma-separated groups of cases to run: echo, fragmented, close, ping")
+	only := flag.String("cases", "echo,fragmented,close,ping,handshake", "comma-separated groups of cases to run: echo, fragmented, close, ping, handshake")
 	gencert := flag.String("gencert", "", "instead of the cases: write ca.pem, cert.pem and key.pem into this directory")
 	flag.Parse()
 
@@ -121,6 +124,7 @@ func main() {
 		// server_max_window_bits=10; client_max_window_bits=10
 		{"deflate-window10", *deflate, deflateWith(permessagedeflate.Config{ServerMaxWindowBits: 10, ClientMaxWindowBits: 10}), true},
 		{"wss", *wss, client.Config{TLSConfig: &tls.Config{RootCAs: roots}}, false},
+		{"wss-deflate", *wss, client.Config{Config: ws.Config{Deflate: &permessagedeflate.Config{}}, TLSConfig: &tls.Config{RootCAs: roots}}, false},
 	} {
 		if m.url == "" {
 			continue

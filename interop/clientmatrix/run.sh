@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The client matrix: this project's client (ws/client, driven by the
 # clientmatrix program here) against real servers, each started three times
-# (plain, -deflate, with a certificate for wss), on 127.0.0.1.
+# (plain, -deflate, -deflate with a certificate for wss), on 127.0.0.1.
 #
 #   bash interop/clientmatrix/run.sh
 #
@@ -80,8 +80,9 @@ start_server() {
 }
 
 # start_peer PEER COMMAND...: the three servers of one peer (COMMAND,
-# COMMAND -deflate, COMMAND with the certificate, after tls_flag[PEER] if
-# it needs one); sets the driver's URL flags in peer_args[PEER].
+# COMMAND -deflate, COMMAND -deflate with the certificate, after
+# tls_flag[PEER] if it needs one: the wss modes offer compression or not);
+# sets the driver's URL flags in peer_args[PEER].
 declare -A peer_args
 declare -A tls_flag=([unievent-echo]=-tls)
 start_peer() {
@@ -91,7 +92,7 @@ start_peer() {
 	peer_args[$peer]="-plain $url"
 	start_server "$peer-deflate" "$@" -deflate
 	peer_args[$peer]+=" -deflate $url"
-	start_server "$peer-wss" "$@" ${tls_flag[$peer]:-} -cert "$tmp/cert.pem" -key "$tmp/key.pem"
+	start_server "$peer-wss" "$@" -deflate ${tls_flag[$peer]:-} -cert "$tmp/cert.pem" -key "$tmp/key.pem"
 	peer_args[$peer]+=" -wss $url -ca $ca"
 }
 
@@ -104,14 +105,15 @@ start_peer unievent-server "$tmp/unieventserver"
 
 # The drivers run at the same time, one per peer, each under a time limit.
 # The 16 MiB cases (binary and text) run in the plain mode of every peer
-# and in the deflate mode of node-ws and this project's server.
-declare -A big=([node-ws]=plain,deflate [python-websockets]=plain [gorilla]=plain [coder]=plain [unievent-echo]=plain,deflate [unievent-server]=none)
+# but unievent-server, in the deflate mode of node-ws and unievent-echo, in
+# the wss mode of node-ws and the wss-deflate mode of coder.
+declare -A big=([node-ws]=plain,deflate,wss [python-websockets]=plain [gorilla]=plain [coder]=plain,wss-deflate [unievent-echo]=plain,deflate [unievent-server]=none)
 # What differs from peer to peer: examples/echo echoes on every path (the
 # echo cases only), unievent-server closes and pings (this project's server
 # has no call that sends a fragment); gorilla accepts server_max_window_bits=10 without
 # answering it (RFC 7692 section 7.1.2.1 wants the parameter in the answer),
 # which the client must refuse; coder declines that offer.
-declare -A extra=([unievent-echo]="-cases echo" [unievent-server]="-cases close,ping" [gorilla]="-expect deflate-window10=refused" [coder]="-expect deflate-window10=declined")
+declare -A extra=([unievent-echo]="-cases echo" [unievent-server]="-cases close,ping,handshake" [gorilla]="-expect deflate-window10=refused" [coder]="-expect deflate-window10=declined")
 driver_pids=()
 for peer in node-ws python-websockets gorilla coder unievent-echo unievent-server; do
 	# shellcheck disable=SC2086 # peer_args holds flags and URLs without spaces

@@ -3,12 +3,14 @@
 //
 //   node ws-server.mjs [-addr 127.0.0.1:0] [-deflate] [-cert FILE -key FILE]
 //
-// Paths: /echo sends every message back as one message of the same type;
+// Paths: /echo sends every message back as one message of the same type
+// (it speaks the subprotocol chat.v1, chosen when offered);
 // /fragmented?n=K sends it back in K fragments (send with fin: false, the
 // text cut at byte offsets, so inside multi-byte characters); /close?code=C&reason=R
 // closes at once with that code and reason; /ping sends three pings ("",
 // "interop", 125 bytes), wants each pong to carry its ping's payload within
-// 5 s and then sends "ok" or what was wrong as a text message. It prints
+// 5 s and then sends "ok" or what was wrong as a text message; /refuse
+// refuses the upgrade with 403 and the body "members only". It prints
 // "listening on ws://HOST:PORT/" (wss with -cert) once it listens and
 // exits on SIGTERM or SIGINT.
 import fs from 'node:fs';
@@ -43,6 +45,11 @@ const wss = new WebSocketServer({
   // ws's defaults otherwise: context takeover both ways, 15-bit windows,
   // messages under 1 KiB sent uncompressed.
   perMessageDeflate: args.deflate,
+  // The subprotocol cases: chat.v1 is the one spoken, when offered.
+  handleProtocols: (protocols) => (protocols.has('chat.v1') ? 'chat.v1' : false),
+  // The refusal case: /refuse gets 403 and a body.
+  verifyClient: (info, cb) =>
+    new URL(info.req.url, 'http://peer').pathname === '/refuse' ? cb(false, 403, 'members only') : cb(true),
 });
 
 const sendAsync = (ws, data, opts) =>

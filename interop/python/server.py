@@ -9,13 +9,15 @@ iterable as one fragment per item, then an empty final frame; text is cut
 between characters, as a str iterable must be); /close?code=C&reason=R
 closes at once with that code and reason; /ping sends three pings ("",
 "interop", 125 bytes), wants each answered by a pong with its payload within
-5 s and then sends "ok" or what was wrong as a text message. Keepalive pings
-are off. It prints "listening on ws://HOST:PORT/" (wss with --cert) once it
+5 s and then sends "ok" or what was wrong as a text message; /refuse refuses
+the upgrade with 403 and the body "members only". It speaks the subprotocol
+chat.v1, chosen when offered. Keepalive pings are off. It prints "listening on ws://HOST:PORT/" (wss with --cert) once it
 listens and exits on SIGTERM or SIGINT.
 """
 
 import argparse
 import asyncio
+import http
 import signal
 import ssl
 import sys
@@ -61,6 +63,12 @@ async def handler(ws):
         pass
 
 
+def refuse(path, _headers):
+    if urllib.parse.urlsplit(path).path == "/refuse":
+        return http.HTTPStatus.FORBIDDEN, [("Content-Type", "text/plain")], b"members only"
+    return None
+
+
 async def main():
     ap = argparse.ArgumentParser()
     # -flag or --flag, as the Go peers take them
@@ -83,6 +91,7 @@ async def main():
         handler, host, int(port), ssl=ctx,
         compression="deflate" if args.deflate else None,
         max_size=64 << 20, ping_interval=None,
+        subprotocols=["chat.v1"], process_request=refuse,
     ) as server:
         h, p = server.sockets[0].getsockname()[:2]
         print("listening on %s://%s:%d/" % ("wss" if ctx else "ws", h, p), flush=True)

@@ -6,8 +6,8 @@
 // Paths as every peer of the matrix (../README.md): /echo, /fragmented?n=K
 // (a message Writer: one frame per Write, then an empty final frame on
 // Close; with -deflate the compressor's output decides the frames),
-// /close?code=C&reason=R and /ping (coder's Ping picks its own payloads
-// and checks the pong's). With -deflate it accepts permessage-deflate with
+// /close?code=C&reason=R, /ping (coder's Ping picks its own payloads and
+// checks the pong's) and /refuse. With -deflate it accepts permessage-deflate with
 // context takeover.
 package main
 
@@ -30,11 +30,13 @@ func main() {
 	opts := &websocket.AcceptOptions{
 		CompressionMode:    websocket.CompressionDisabled,
 		InsecureSkipVerify: true, // any Origin: the driver sends none
+		Subprotocols:       []string{peer.Subprotocol},
 	}
 	if f.Deflate {
 		opts.CompressionMode = websocket.CompressionContextTakeover
 	}
 	mux := http.NewServeMux()
+	mux.HandleFunc("/refuse", peer.Refuse)
 	handle := func(path string, serve func(context.Context, *websocket.Conn, *http.Request)) {
 		mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
 			c, err := websocket.Accept(w, r, opts)

@@ -4,7 +4,7 @@
 //	gorillaserver [-addr 127.0.0.1:0] [-deflate] [-cert FILE -key FILE]
 //
 // Paths as every peer of the matrix (../README.md): /echo, /fragmented?n=K,
-// /close?code=C&reason=R and /ping. gorilla has no call that ends a
+// /close?code=C&reason=R, /ping and /refuse. gorilla has no call that ends a
 // fragment: a message writer sends a frame when its write buffer (4 KiB
 // here) is full or for a write over twice its size, so /fragmented writes
 // the K pieces and gets one frame per piece larger than 8 KiB, and frames
@@ -32,8 +32,10 @@ func main() {
 		EnableCompression: f.Deflate,
 		WriteBufferSize:   4096,
 		CheckOrigin:       func(*http.Request) bool { return true },
+		Subprotocols:      []string{peer.Subprotocol},
 	}
 	mux := http.NewServeMux()
+	mux.HandleFunc("/refuse", peer.Refuse)
 	handle := func(path string, serve func(*websocket.Conn, *http.Request)) {
 		mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
 			c, err := up.Upgrade(w, r, nil)

@@ -5,7 +5,7 @@
 //	unieventserver [-addr 127.0.0.1:0] [-deflate] [-cert FILE -key FILE]
 //
 // Paths as every peer of the matrix (../README.md): /echo,
-// /close?code=C&reason=R and /ping. There is no /fragmented: the engine
+// /close?code=C&reason=R, /ping and /refuse. There is no /fragmented: the engine
 // sends every message as one frame and has no call that sends a fragment.
 package main
 
@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"log"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"strconv"
@@ -49,7 +50,7 @@ func main() {
 		loc.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
 		scheme = "wss"
 	}
-	cfg := server.Config{Locations: []server.Location{loc}}
+	cfg := server.Config{Locations: []server.Location{loc}, Protocols: []string{peer.Subprotocol}}
 	if f.Deflate {
 		cfg.Deflate = &permessagedeflate.Config{}
 	}
@@ -57,6 +58,11 @@ func main() {
 	if err != nil {
 		log.Fatalf("unieventserver: %v", err)
 	}
+	srv.OnHandshake(func(_ *server.Server, c *server.Conn, req *handshake.Request) {
+		if req.HTTP.URL.Path == "/refuse" {
+			c.SendAcceptError(http.StatusForbidden, peer.RefusalBody, nil)
+		}
+	})
 	srv.OnConnection(func(_ *server.Server, c *server.Conn, req *handshake.Request) {
 		switch req.HTTP.URL.Path {
 		case "/echo":

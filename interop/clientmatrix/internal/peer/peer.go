@@ -96,3 +96,17 @@ func make125() []byte {
 	}
 	return b
 }
+
+// Subprotocol is the one subprotocol every peer speaks, chosen when the
+// client offers it.
+const Subprotocol = "chat.v1"
+
+// RefusalBody is the body of the refusal at /refuse.
+const RefusalBody = "members only"
+
+// Refuse answers an upgrade with 403 and RefusalBody.
+func Refuse(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain")
+	w.WriteHeader(http.StatusForbidden)
+	fmt.Fprint(w, RefusalBody)
+}
