@@ -71,6 +71,9 @@ func runMode(s *suite, m mode) {
 			s.run(fmt.Sprintf("%s/binary-%d", m.label, n), m.echo("/echo", ws.OpBinary, binary(n, n)))
 		}
 		s.run(m.label+"/sequence", m.sequence)
+		if !m.few {
+			s.run(m.label+"/parallel-50", m.parallel(50))
+		}
 		if m.big {
 			s.run(fmt.Sprintf("%s/binary-%d", m.label, bigSize), m.echo("/echo", ws.OpBinary, binary(bigSize, 7)))
 			s.run(fmt.Sprintf("%s/text-%d", m.label, bigSize), m.echo("/echo", ws.OpText, utf8Text(bigSize)))
@@ -97,6 +100,10 @@ func runMode(s *suite, m mode) {
 			s.run(fmt.Sprintf("%s/fragmented-%s-%d-in-%d", m.label, kind, f.n, f.k),
 				m.echo(fmt.Sprintf("/fragmented?n=%d", f.k), f.op, p))
 		}
+	}
+	if m.groups["fragmented"] && !m.few {
+		s.run(m.label+"/fragmented-ping-binary-65536-in-4", m.fragmentedPing(ws.OpBinary, binary(65536, 9), 4))
+		s.run(m.label+"/fragmented-ping-text-70000-in-4", m.fragmentedPing(ws.OpText, utf8Text(70000), 4))
 	}
 	if m.few {
 		return
@@ -286,6 +293,101 @@ func (m mode) sequence(ctx context.Context) error {
 		}
 	}
 	return s.closeNormally(ctx)
+}
+
+// parallel opens n connections at once with client.Connect, all on one
+// loop, echoes three messages on each and closes them: the asynchronous
+// API, and many clients sharing a loop.
+func (m mode) parallel(n int) func(context.Context) error {
+	return func(ctx context.Context) error {
+		loop := ws.NewLoop()
+		var errs []error // appended to on the loop only
+		closed := 0
+		fail := func(i int, err error) { errs = append(errs, fmt.Errorf("connection %d: %w", i, err)) }
+		for i := range n {
+			msgs := [][]byte{binary(10, i), binary(1000, i), binary(70000, i)}
+			cfg := m.cfg
+			client.Connect(ctx, m.base+"/echo", &cfg, loop, func(c *ws.Conn, err error) {
+				if err != nil {
+					fail(i, err)
+					return
+				}
+				if got := c.Deflate() != nil; got != m.compressed() {
+					fail(i, fmt.Errorf("permessage-deflate agreed: %v, want %v", got, m.compressed()))
+				}
+				next := 0
+				c.OnMessage(func(c *ws.Conn, msg *ws.Message) {
+					if next < len(msgs) {
+						if err := same(received{msg.Opcode, msg.Payload}, ws.OpBinary, msgs[next]); err != nil {
+							fail(i, fmt.Errorf("message %d: %w", next, err))
+						}
+					}
+					if next++; next == len(msgs) {
+						c.Close(1000, "")
+					}
+				})
+				c.OnClose(func(_ *ws.Conn, code ws.CloseCode, reason string) {
+					closed++
+					if next < len(msgs) || code != 1000 {
+						fail(i, fmt.Errorf("closed with %d %q after %d echoes", code, reason, next))
+					}
+				})
+				for _, p := range msgs {
+					if err := c.SendBinary(p); err != nil {
+						fail(i, fmt.Errorf("send: %w", err))
+					}
+				}
+			})
+		}
+		done := make(chan struct{})
+		go func() {
+			loop.Run() // until every connection is over
+			close(done)
+		}()
+		select {
+		case <-done:
+		case <-ctx.Done():
+			loop.Stop()
+			<-done
+			return fmt.Errorf("not over before the case timeout (%d of %d closed)", closed, n)
+		}
+		if closed+len(errs) < n && len(errs) == 0 {
+			return fmt.Errorf("%d of %d connections closed", closed, n)
+		}
+		return errors.Join(errs...)
+	}
+}
+
+// fragmentedPing wants the message back whole though the server pinged
+// between its fragments, and the server's verdict on the pongs ("ok").
+func (m mode) fragmentedPing(op ws.Opcode, p []byte, n int) func(context.Context) error {
+	return func(ctx context.Context) error {
+		s, err := m.dial(ctx, fmt.Sprintf("/fragmented-ping?n=%d", n))
+		if err != nil {
+			return err
+		}
+		defer s.stop()
+		if err := s.c.Send(op, p); err != nil {
+			return fmt.Errorf("send: %w", err)
+		}
+		got, err := s.next(ctx)
+		if err != nil {
+			return err
+		}
+		if err := same(got, op, p); err != nil {
+			return err
+		}
+		if got, err = s.next(ctx); err != nil {
+			return err
+		}
+		if got.op != ws.OpText || string(got.payload) != "ok" {
+			return fmt.Errorf("the server says about our pongs: %q", got.payload)
+		}
+		if k := s.pings.Load(); k != int32(n-1) {
+			return fmt.Errorf("the ping listener saw %d pings, want %d", k, n-1)
+		}
+		return s.closeNormally(ctx)
+	}
 }
 
 // serverClose wants the server's close code and reason, delivered to both

@@ -6,7 +6,10 @@
 // Paths: /echo sends every message back as one message of the same type
 // (it speaks the subprotocol chat.v1, chosen when offered);
 // /fragmented?n=K sends it back in K fragments (send with fin: false, the
-// text cut at byte offsets, so inside multi-byte characters); /close?code=C&reason=R
+// text cut at byte offsets, so inside multi-byte characters);
+// /fragmented-ping?n=K sends the first message back in K fragments with a
+// ping after each but the last, waits for each pong before the next
+// fragment, then sends "ok" or what was wrong; /close?code=C&reason=R
 // closes at once with that code and reason; /ping sends three pings ("",
 // "interop", 125 bytes), wants each pong to carry its ping's payload within
 // 5 s and then sends "ok" or what was wrong as a text message; /refuse
@@ -63,26 +66,47 @@ async function fragmented(ws, data, isBinary, n) {
   }
 }
 
+// pingPong sends a ping with payload p and resolves to '' once a pong with
+// the same payload arrives, or to what was wrong.
+async function pingPong(ws, p) {
+  const pong = await new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      ws.off('pong', onPong);
+      resolve(null);
+    }, 5000);
+    const onPong = (data) => {
+      clearTimeout(timer);
+      ws.off('pong', onPong);
+      resolve(data);
+    };
+    ws.on('pong', onPong);
+    ws.ping(p);
+  });
+  if (pong === null) return `no pong within 5 s for a ping of ${p.length} bytes`;
+  if (!pong.equals(p)) return `pong of ${pong.length} bytes ${JSON.stringify(pong.toString())} for a ping of ${p.length} bytes`;
+  return '';
+}
+
 async function pings(ws) {
-  const payloads = [Buffer.alloc(0), Buffer.from('interop'), Buffer.alloc(125, 'p')];
-  for (const p of payloads) {
-    const pong = await new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        ws.off('pong', onPong);
-        resolve(null);
-      }, 5000);
-      const onPong = (data) => {
-        clearTimeout(timer);
-        ws.off('pong', onPong);
-        resolve(data);
-      };
-      ws.on('pong', onPong);
-      ws.ping(p);
-    });
-    if (pong === null) return `no pong within 5 s for a ping of ${p.length} bytes`;
-    if (!pong.equals(p)) return `pong of ${pong.length} bytes ${JSON.stringify(pong.toString())} for a ping of ${p.length} bytes`;
+  for (const p of [Buffer.alloc(0), Buffer.from('interop'), Buffer.alloc(125, 'p')]) {
+    const wrong = await pingPong(ws, p);
+    if (wrong) return wrong;
   }
   return 'ok';
+}
+
+// fragmentedPing sends data back in n fragments with a ping after every
+// fragment but the last, each pong awaited before the next fragment, and
+// resolves to the verdict.
+async function fragmentedPing(ws, data, isBinary, n) {
+  const step = Math.ceil(data.length / n);
+  let verdict = 'ok';
+  for (let i = 0; i < n; i++) {
+    const piece = data.subarray(Math.min(i * step, data.length), Math.min((i + 1) * step, data.length));
+    await sendAsync(ws, piece, { binary: isBinary, fin: i === n - 1 });
+    if (i < n - 1 && verdict === 'ok') verdict = (await pingPong(ws, Buffer.from(`fragment-${i}`))) || 'ok';
+  }
+  return verdict;
 }
 
 wss.on('connection', (ws, req) => {
@@ -97,6 +121,15 @@ wss.on('connection', (ws, req) => {
       let chain = Promise.resolve();
       ws.on('message', (data, isBinary) => {
         chain = chain.then(() => fragmented(ws, data, isBinary, n)).catch((err) => console.error(`ws-server: ${err.message}`));
+      });
+      break;
+    }
+    case '/fragmented-ping': {
+      const n = Number(u.searchParams.get('n') || 4);
+      ws.once('message', (data, isBinary) => {
+        fragmentedPing(ws, data, isBinary, n)
+          .then((verdict) => ws.send(verdict))
+          .catch((err) => console.error(`ws-server: ${err.message}`));
       });
       break;
     }

@@ -6,7 +6,10 @@ Runs under Debian's /usr/bin/python3 with its python3-websockets (10.4), as
 suite.py does. Paths: /echo sends every message back as one message of the
 same type; /fragmented?n=K sends it back in K fragments (websockets sends an
 iterable as one fragment per item, then an empty final frame; text is cut
-between characters, as a str iterable must be); /close?code=C&reason=R
+between characters, as a str iterable must be); /fragmented-ping?n=K sends
+the first message back in K fragments (an async iterable) with a ping after
+each but the last, each pong awaited before the next fragment, then "ok" or
+what was wrong; /close?code=C&reason=R
 closes at once with that code and reason; /ping sends three pings ("",
 "interop", 125 bytes), wants each answered by a pong with its payload within
 5 s and then sends "ok" or what was wrong as a text message; /refuse refuses
@@ -41,6 +44,27 @@ async def pings(ws):
     return "ok"
 
 
+async def fragmented_ping(ws, msg, n):
+    """Sends msg back in n fragments with a ping after each but the last,
+    each pong awaited before the next fragment; returns the verdict."""
+    verdict = "ok"
+
+    async def frags():
+        nonlocal verdict
+        ps = pieces(msg, n)
+        for i, piece in enumerate(ps):
+            yield piece
+            if i < len(ps) - 1 and verdict == "ok":
+                waiter = await ws.ping(b"fragment-%d" % i)
+                try:
+                    await asyncio.wait_for(waiter, 5)
+                except asyncio.TimeoutError:
+                    verdict = "no pong within 5 s for the ping after fragment %d" % i
+
+    await ws.send(frags())
+    return verdict
+
+
 async def handler(ws):
     u = urllib.parse.urlsplit(ws.path)
     q = urllib.parse.parse_qs(u.query, keep_blank_values=True)
@@ -52,6 +76,9 @@ async def handler(ws):
             n = int(q.get("n", ["4"])[0])
             async for msg in ws:
                 await ws.send(pieces(msg, n))
+        elif u.path == "/fragmented-ping":
+            await ws.send(await fragmented_ping(ws, await ws.recv(), int(q.get("n", ["4"])[0])))
+            await ws.wait_closed()
         elif u.path == "/close":
             await ws.close(int(q["code"][0]), q.get("reason", [""])[0])
         elif u.path == "/ping":

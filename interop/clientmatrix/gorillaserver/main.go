@@ -4,7 +4,7 @@
 //	gorillaserver [-addr 127.0.0.1:0] [-deflate] [-cert FILE -key FILE]
 //
 // Paths as every peer of the matrix (../README.md): /echo, /fragmented?n=K,
-// /close?code=C&reason=R, /ping and /refuse. gorilla has no call that ends a
+// /fragmented-ping?n=K, /close?code=C&reason=R, /ping and /refuse. gorilla has no call that ends a
 // fragment: a message writer sends a frame when its write buffer (4 KiB
 // here) is full or for a write over twice its size, so /fragmented writes
 // the K pieces and gets one frame per piece larger than 8 KiB, and frames
@@ -48,6 +48,7 @@ func main() {
 	}
 	handle("/echo", echo)
 	handle("/fragmented", fragmented)
+	handle("/fragmented-ping", fragmentedPing)
 	handle("/close", closeNow)
 	handle("/ping", ping)
 	peer.Serve(f, mux)
@@ -87,6 +88,82 @@ func fragmented(c *websocket.Conn, r *http.Request) {
 	}
 }
 
+// fragmentedPing sends the first message back in n fragments with a ping
+// after each but the last (WriteControl may be called beside a message
+// writer), each pong awaited before the next fragment, then the verdict.
+// The pieces are over 8 KiB in the cases, so each goes out as a frame of
+// its own at once.
+func fragmentedPing(c *websocket.Conn, r *http.Request) {
+	n, _ := strconv.Atoi(r.URL.Query().Get("n"))
+	mt, p, err := c.ReadMessage()
+	if err != nil {
+		return
+	}
+	pongs, readDone := readPongs(c)
+	w, err := c.NextWriter(mt)
+	if err != nil {
+		return
+	}
+	verdict := "ok"
+	pieces := peer.Pieces(p, n)
+	for i, piece := range pieces {
+		if _, err := w.Write(piece); err != nil {
+			return
+		}
+		if i < len(pieces)-1 && verdict == "ok" {
+			verdict = pingPong(c, pongs, []byte(fmt.Sprintf("fragment-%d", i)))
+		}
+	}
+	if err := w.Close(); err != nil {
+		return
+	}
+	if err := c.WriteMessage(websocket.TextMessage, []byte(verdict)); err != nil {
+		return
+	}
+	select {
+	case <-readDone: // the client closed
+	case <-time.After(10 * time.Second):
+	}
+}
+
+// readPongs reads in a goroutine of its own, so that the pong handler
+// runs, and hands the pongs' payloads over; readDone is closed when the
+// reading ends (the client closed).
+func readPongs(c *websocket.Conn) (pongs chan []byte, readDone chan struct{}) {
+	pongs = make(chan []byte, 4)
+	c.SetPongHandler(func(s string) error {
+		pongs <- []byte(s)
+		return nil
+	})
+	readDone = make(chan struct{})
+	go func() {
+		defer close(readDone)
+		for {
+			if _, _, err := c.ReadMessage(); err != nil {
+				return
+			}
+		}
+	}()
+	return pongs, readDone
+}
+
+// pingPong pings with p and returns "ok" once the pong carries p, or what
+// was wrong.
+func pingPong(c *websocket.Conn, pongs chan []byte, p []byte) string {
+	if err := c.WriteControl(websocket.PingMessage, p, time.Now().Add(5*time.Second)); err != nil {
+		return fmt.Sprintf("ping: %v", err)
+	}
+	select {
+	case got := <-pongs:
+		if !bytes.Equal(got, p) {
+			return fmt.Sprintf("pong %q for a ping of %d bytes", got, len(p))
+		}
+		return "ok"
+	case <-time.After(5 * time.Second):
+		return fmt.Sprintf("no pong within 5 s for a ping of %d bytes", len(p))
+	}
+}
+
 // closeNow starts the closing handshake, then reads until the client's
 // close frame, which gorilla's default handler would answer with a second
 // close frame: the handler here sends nothing.
@@ -106,39 +183,12 @@ func closeNow(c *websocket.Conn, r *http.Request) {
 	}
 }
 
-// ping sends the three pings one at a time and checks each pong; pongs are
-// seen by the pong handler only while a read is under way, hence the
-// reading goroutine.
+// ping sends the three pings one at a time and checks each pong.
 func ping(c *websocket.Conn, _ *http.Request) {
-	pongs := make(chan []byte, 4)
-	c.SetPongHandler(func(s string) error {
-		pongs <- []byte(s)
-		return nil
-	})
-	readDone := make(chan struct{})
-	go func() {
-		defer close(readDone)
-		for {
-			if _, _, err := c.ReadMessage(); err != nil {
-				return
-			}
-		}
-	}()
+	pongs, readDone := readPongs(c)
 	verdict := "ok"
 	for _, p := range peer.PingPayloads {
-		if err := c.WriteControl(websocket.PingMessage, p, time.Now().Add(5*time.Second)); err != nil {
-			verdict = fmt.Sprintf("ping: %v", err)
-			break
-		}
-		select {
-		case got := <-pongs:
-			if !bytes.Equal(got, p) {
-				verdict = fmt.Sprintf("pong %q for a ping of %d bytes", got, len(p))
-			}
-		case <-time.After(5 * time.Second):
-			verdict = fmt.Sprintf("no pong within 5 s for a ping of %d bytes", len(p))
-		}
-		if verdict != "ok" {
+		if verdict = pingPong(c, pongs, p); verdict != "ok" {
 			break
 		}
 	}
