@@ -87,7 +87,7 @@ go build -o "$tmp/chat" ./examples/chat || die "building examples/chat failed"
 
 # --- servers ----------------------------------------------------------------
 # start_server NAME COMMAND...: starts COMMAND, waits for its
-# "listening on ws://HOST:PORT/" line and sets addr to HOST:PORT.
+# "listening on ws://HOST:PORT/" (or wss://) line and sets addr to HOST:PORT.
 servers=()
 declare -A server_ws # name -> the URL a client connects to
 start_server() {
@@ -100,13 +100,13 @@ start_server() {
 	servers+=("$name:$pid")
 	addr=""
 	for ((i = 0; i < 100; i++)); do
-		addr=$(sed -n 's|^listening on ws://\([^/]*\)/.*|\1|p' "$tmp/$name.out")
+		addr=$(sed -n 's|^listening on wss\{0,1\}://\([^/]*\)/.*|\1|p' "$tmp/$name.out")
 		[ -n "$addr" ] && break
 		kill -0 "$pid" 2>/dev/null || { cat "$tmp/$name.err" >&2; die "$name exited before listening"; }
 		sleep 0.1
 	done
 	[ -n "$addr" ] || die "$name printed no listening line within 10 s"
-	echo "$name: ws://$addr/ (pid $pid)"
+	echo "$name: $addr (pid $pid)"
 }
 
 note "servers"
@@ -120,6 +120,13 @@ start_server chat "$tmp/chat" -addr 127.0.0.1:0
 chat_http="http://$addr/"
 chat_ws="ws://$addr/ws"
 server_ws[chat]=$chat_ws
+# WebSocket over HTTP/2 (RFC 8441): TLS with a certificate the server makes
+# at start, HTTP/2 with extended CONNECT (GODEBUG), and a log line per
+# connection saying which transport it came on (h2-suite.mjs reads it).
+start_server echo-h2 env GODEBUG=http2xconnect=1 "$tmp/echo" -tls -h2 -log -addr 127.0.0.1:0
+h2_plain="https://$addr/"
+start_server echo-h2-deflate env GODEBUG=http2xconnect=1 "$tmp/echo" -tls -h2 -log -deflate -addr 127.0.0.1:0
+h2_deflate="https://$addr/"
 
 # --- suites -----------------------------------------------------------------
 # The suites run at the same time, each under a time limit, so that a hung
@@ -167,13 +174,16 @@ start_suite coder "$tmp/goclients" -client coder -plain "$plain" -deflate "$defl
 # The other direction: this project's client against real servers, which
 # interop/clientmatrix/run.sh starts itself (interop/README.md, "The client").
 start_suite unievent-client bash "$here/clientmatrix/run.sh"
+start_suite h2 node "$here/node/h2-suite.mjs" --plain "$h2_plain" --plain-log "$tmp/echo-h2.out" \
+	--deflate "$h2_deflate" --deflate-log "$tmp/echo-h2-deflate.out"
 for client in "${suites[@]}"; do
 	finish_suite "$client"
 done
 
 # --- the servers survived, and each stops cleanly on SIGTERM ---------------
-# A gorilla client stays connected; on SIGTERM the example closes every
-# connection with 1001 (going away) and exits with status 0.
+# A gorilla client stays connected (to the servers of ws:// URLs; the
+# HTTP/2 ones just stop); on SIGTERM the example closes every connection
+# with 1001 (going away) and exits with status 0.
 note "servers: alive, then SIGTERM with a client connected"
 for s in "${servers[@]}"; do
 	name=${s%%:*}
@@ -186,14 +196,17 @@ for s in "${servers[@]}"; do
 	fi
 	echo "PASS server $name/alive" >>"$out"
 	: >"$tmp/hold-$name.txt"
-	"$tmp/goclients" -hold "${server_ws[$name]}" -label "$name/stop-1001" >>"$tmp/hold-$name.txt" 2>&1 &
-	hold=$!
-	pids+=("$hold")
-	for ((i = 0; i < 50; i++)); do
-		grep -q '^connected$' "$tmp/hold-$name.txt" && break
-		kill -0 "$hold" 2>/dev/null || break
-		sleep 0.1
-	done
+	hold=""
+	if [ -n "${server_ws[$name]:-}" ]; then
+		"$tmp/goclients" -hold "${server_ws[$name]}" -label "$name/stop-1001" >>"$tmp/hold-$name.txt" 2>&1 &
+		hold=$!
+		pids+=("$hold")
+		for ((i = 0; i < 50; i++)); do
+			grep -q '^connected$' "$tmp/hold-$name.txt" && break
+			kill -0 "$hold" 2>/dev/null || break
+			sleep 0.1
+		done
+	fi
 	kill -TERM "$pid"
 	for ((i = 0; i < 100; i++)); do
 		kill -0 "$pid" 2>/dev/null || break
@@ -212,9 +225,11 @@ for s in "${servers[@]}"; do
 			echo "FAIL server $name/stops-on-sigterm: exit status $rc" >>"$out"
 		fi
 	fi
-	wait "$hold" 2>/dev/null
-	grep '^\(PASS\|FAIL\) ' "$tmp/hold-$name.txt" >>"$out" ||
-		echo "FAIL gorilla $name/stop-1001: $(tail -n 1 "$tmp/hold-$name.txt")" >>"$out"
+	if [ -n "$hold" ]; then
+		wait "$hold" 2>/dev/null
+		grep '^\(PASS\|FAIL\) ' "$tmp/hold-$name.txt" >>"$out" ||
+			echo "FAIL gorilla $name/stop-1001: $(tail -n 1 "$tmp/hold-$name.txt")" >>"$out"
+	fi
 	cat "$out"
 	if [ -s "$tmp/$name.err" ] && grep -qv '^[0-9/]* [0-9:]* chat: open http' "$tmp/$name.err"; then
 		echo "-- $name stderr (last lines):"

@@ -1,7 +1,14 @@
 // Command echo is a WebSocket echo server: it upgrades on any path and
 // sends every text and binary message back as one message of the same type.
 //
-//	go run ./examples/echo [-addr 127.0.0.1:8080] [-deflate] [-tls [-cert FILE -key FILE]] [-h2] [-max-message BYTES]
+//	go run ./examples/echo [-addr 127.0.0.1:8080] [-deflate] [-tls [-cert FILE -key FILE]] [-h2] [-log] [-max-message BYTES]
+//
+// -log prints a line on stdout when a connection opens, with the
+// transport it arrived on (server.Conn.Transport: h2 for an HTTP/2
+// stream, http/1.1 for an upgrade) and its path, and one when it closes:
+//
+//	open 3 h2 /chat
+//	close 3 1000 "bye"
 //
 // -max-message raises (or lowers) the largest message it takes from the
 // 4 MiB default; interop/clientmatrix echoes 16 MiB through it.
@@ -56,6 +63,7 @@ func main() {
 	certFile := flag.String("cert", "", "with -tls: PEM certificate file")
 	keyFile := flag.String("key", "", "with -tls: PEM private key file")
 	maxMessage := flag.Int("max-message", 0, "largest message accepted, in bytes (0: the default, 4 MiB)")
+	logConns := flag.Bool("log", false, "print a line per connection opened (with its transport, h2 or http/1.1, and path) and closed")
 	h2 := flag.Bool("h2", false, "with -tls: HTTP/2 with WebSockets on extended CONNECT streams too (needs GODEBUG=http2xconnect=1)")
 	flag.Parse()
 	if *h2 && !*useTLS {
@@ -105,10 +113,16 @@ func main() {
 	if err != nil {
 		log.Fatalf("echo: %v", err)
 	}
-	srv.OnConnection(func(_ *server.Server, c *server.Conn, _ *handshake.Request) {
+	srv.OnConnection(func(_ *server.Server, c *server.Conn, req *handshake.Request) {
 		c.OnMessage(func(c *ws.Conn, m *ws.Message) {
 			c.Send(m.Opcode, m.Payload)
 		})
+		if *logConns {
+			fmt.Printf("open %d %s %s\n", c.ID(), c.Transport(), req.HTTP.URL.Path)
+			c.OnClose(func(wc *ws.Conn, code ws.CloseCode, reason string) {
+				fmt.Printf("close %d %d %q\n", wc.ID(), code, reason)
+			})
+		}
 	})
 	if err := srv.Run(); err != nil {
 		log.Fatalf("echo: %v", err)

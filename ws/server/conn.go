@@ -90,6 +90,26 @@ func (c *Conn) Request() *handshake.Request {
 // Server returns the server the connection belongs to.
 func (c *Conn) Server() *Server { return c.server }
 
+// The transports a connection runs on (Conn.Transport), named as their
+// TLS ALPN protocol IDs are.
+const (
+	TransportHTTP1 = "http/1.1" // an HTTP/1.1 upgrade (RFC 6455), over TLS or not
+	TransportHTTP2 = "h2"       // an HTTP/2 extended CONNECT stream (RFC 8441)
+)
+
+// Transport returns what the connection runs on: TransportHTTP2 for a
+// WebSocket on an HTTP/2 stream, TransportHTTP1 for one upgraded from
+// HTTP/1.1. It is known from the handshake callback on and costs nothing
+// (no request is parsed for it).
+func (c *Conn) Transport() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.req != nil && c.req.HTTP != nil && c.req.HTTP.ProtoMajor == 2 {
+		return TransportHTTP2
+	}
+	return TransportHTTP1
+}
+
 // SendAcceptResponse accepts the upgrade from the handshake callback, with
 // the extra header fields and the subprotocol (one the client offered) in
 // resp; resp may be nil. The server fills in Sec-WebSocket-Extensions

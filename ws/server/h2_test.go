@@ -256,12 +256,23 @@ func TestH2Echo(t *testing.T) {
 	if inChild(t) {
 		return
 	}
-	var proto atomic.Value
+	var proto, transport atomic.Value
 	h := startH2(t, Config{}, func(s *Server) {
 		echo(s)
-		s.OnHandshake(func(_ *Server, c *Conn, req *handshake.Request) { proto.Store(req.HTTP.Proto) })
+		s.OnHandshake(func(_ *Server, c *Conn, req *handshake.Request) {
+			proto.Store(req.HTTP.Proto)
+			transport.Store(c.Transport())
+		})
 	})
 	c, _ := h.dialH2(t, nil)
+	for conn := range h.s.Connections() {
+		if got := conn.Transport(); got != TransportHTTP2 {
+			t.Errorf("Transport() = %q, want %q", got, TransportHTTP2)
+		}
+	}
+	if got := transport.Load(); got != TransportHTTP2 {
+		t.Errorf("Transport() in the handshake callback = %v, want %q", got, TransportHTTP2)
+	}
 	for _, n := range []int{0, 1, 125, 126, 65535, 65536, 100_000, 1 << 20} {
 		msg := bytes.Repeat([]byte{'x'}, n)
 		if err := c.WriteMessage(2, msg); err != nil {
@@ -464,6 +475,13 @@ func TestH2OwnLocation(t *testing.T) {
 		t.Fatal(err)
 	}
 	echoes(t, c1, "over HTTP/1.1 beside it")
+	transports := map[string]int{}
+	for conn := range h.s.Connections() {
+		transports[conn.Transport()]++
+	}
+	if transports[TransportHTTP2] != 1 || transports[TransportHTTP1] != 1 {
+		t.Errorf("transports %v, want one of each", transports)
+	}
 }
 
 // TestH2OwnLocationHTTP1WithoutSetting checks that a TLS location of a
@@ -538,5 +556,25 @@ func BenchmarkEchoH2(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestTransportHTTP1 checks Conn.Transport of a plain HTTP/1.1 upgrade,
+// whose request is kept as its head's bytes: it says http/1.1 without
+// parsing them.
+func TestTransportHTTP1(t *testing.T) {
+	h := start(t, Config{}, echo)
+	c := h.dial(nil)
+	echoes(t, c, "plain")
+	for conn := range h.s.Connections() {
+		if got := conn.Transport(); got != TransportHTTP1 {
+			t.Errorf("Transport() = %q, want %q", got, TransportHTTP1)
+		}
+		conn.mu.Lock()
+		parsed := conn.req != nil
+		conn.mu.Unlock()
+		if parsed {
+			t.Error("Transport parsed the request head")
+		}
 	}
 }
