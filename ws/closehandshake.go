@@ -195,7 +195,7 @@ func (c *Conn) finish() {
 			c.call(func() { l.f(c, code, reason) })
 		}
 		if c.onClosed != nil {
-			c.call(func() { c.onClosed(c) })
+			c.call(func() { c.onClosed(c, code) })
 		}
 	})
 	// The connection is over for the loop; lingering is the socket's own

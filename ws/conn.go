@@ -58,12 +58,12 @@ type connOptions struct {
 	Protocol      string
 	Buffered      []byte
 	Preamble      []byte
-	OnClosed      func(*Conn)
+	OnClosed      func(*Conn, CloseCode)
 }
 
 func init() {
 	engine.Registered = &engine.Funcs[Conn, Loop, Config, PreparedMessage]{
-		Pending: func(cfg *Config, loop *Loop, p engine.Pending, onClosed func(*Conn)) *Conn {
+		Pending: func(cfg *Config, loop *Loop, p engine.Pending, onClosed func(*Conn, CloseCode)) *Conn {
 			return newPending(cfg, connOptions{Loop: loop, ID: p.ID, Role: p.Role, Local: p.Local, Remote: p.Remote, OnClosed: onClosed})
 		},
 		Establish: func(c *Conn, nc net.Conn, o engine.Options) {
@@ -104,6 +104,11 @@ func (c *Conn) codecParams() permessagedeflate.Params {
 type Stats struct {
 	MessagesIn, MessagesOut uint64
 	BytesIn, BytesOut       uint64
+	// Refused counts the data messages the send queue refused at
+	// Config.SendQueueLimit (ErrBackpressure), sent or prepared; under
+	// BackpressureClose the first one closed the connection, so it is at
+	// most 1 there.
+	Refused uint64
 }
 
 // Conn is one WebSocket connection. Its listeners run on its loop; its
@@ -122,7 +127,7 @@ type Conn struct {
 	role     frame.Role
 	protocol string
 	params   *permessagedeflate.Params
-	onClosed func(*Conn)
+	onClosed func(*Conn, CloseCode)
 	started  atomic.Bool
 	// aborted says the socket must be closed without a closing handshake
 	// (writing to it failed); any goroutine reads it.
@@ -139,6 +144,7 @@ type Conn struct {
 	q  sendQueue
 
 	messagesIn, messagesOut, bytesIn, bytesOut atomic.Uint64
+	refused                                    atomic.Uint64 // a full queue's refusals: the cold path only
 
 	p pollState // the poller's bookkeeping, while it watches the socket
 }
@@ -279,6 +285,7 @@ func (c *Conn) Stats() Stats {
 		MessagesOut: c.messagesOut.Load(),
 		BytesIn:     c.bytesIn.Load(),
 		BytesOut:    c.bytesOut.Load(),
+		Refused:     c.refused.Load(),
 	}
 }
 

@@ -169,9 +169,11 @@ func (q *sendQueue) queueDataLocked(h frame.Header, p []byte) {
 }
 
 // overLimit is what a data send refused by admitLocked does, with mu no
-// longer held: under BackpressureClose it closes the connection (1008);
-// it returns ErrBackpressure.
+// longer held: it counts the refusal (Stats.Refused), under
+// BackpressureClose it closes the connection (1008), and it returns
+// ErrBackpressure.
 func (q *sendQueue) overLimit() error {
+	q.c.refused.Add(1)
 	if q.c.s.policy == BackpressureClose {
 		q.c.Close(frame.ClosePolicyViolation, "send queue limit reached")
 	}

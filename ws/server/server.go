@@ -53,6 +53,7 @@ type Server struct {
 	discEv    ws.Event[func(*Server, *Conn)]
 
 	topics topics
+	m      counters // metrics.go
 }
 
 // frontEnd is one generation of the HTTP server the locations feed.

@@ -93,6 +93,12 @@ type answerer interface {
 	take() (net.Conn, []byte, error)
 }
 
+// answered500 is the error of a take that answered the request with 500
+// Internal Server Error.
+type answered500 struct{ error }
+
+func (e answered500) Unwrap() error { return e.error }
+
 // wsEngine makes and starts the connections (package ws lends it to its
 // servers only).
 var wsEngine = engine.Registered.(*engine.Funcs[ws.Conn, ws.Loop, ws.Config, ws.PreparedMessage])
@@ -107,7 +113,7 @@ func (a httpAnswer) take() (net.Conn, []byte, error) {
 	nc, brw, err := http.NewResponseController(a.w).Hijack()
 	if err != nil {
 		writeError(a.w, http.StatusInternalServerError, "cannot upgrade this connection", nil)
-		return nil, nil, err
+		return nil, nil, answered500{err}
 	}
 	buffered, err := takeBuffered(nc, brw)
 	if err != nil {
@@ -135,11 +141,11 @@ func (s *Server) upgrade(a answerer, r *http.Request) error {
 	}
 	s.mu.Unlock()
 	if !running {
-		a.refuse(http.StatusServiceUnavailable, "server is not running", nil)
+		s.refuse(a, http.StatusServiceUnavailable, "server is not running", nil)
 		return notRunning
 	}
 	if full {
-		a.refuse(http.StatusServiceUnavailable, "too many connections", http.Header{"Retry-After": {strconv.Itoa(cfg.retryAfter())}})
+		s.refuse(a, http.StatusServiceUnavailable, "too many connections", http.Header{"Retry-After": {strconv.Itoa(cfg.retryAfter())}})
 		return ErrTooManyConnections
 	}
 	registered := false
@@ -152,7 +158,7 @@ func (s *Server) upgrade(a answerer, r *http.Request) error {
 		wsEngine.Unref(s.loop)
 	}()
 	if max := cfg.maxHeaderFields(); max > 0 && headerFields(r) > max {
-		a.refuse(http.StatusRequestHeaderFieldsTooLarge, "too many header fields", nil)
+		s.refuse(a, http.StatusRequestHeaderFieldsTooLarge, "too many header fields", nil)
 		return ErrTooManyFields
 	}
 
@@ -175,22 +181,22 @@ func (s *Server) upgrade(a answerer, r *http.Request) error {
 		conn.deciding = false
 		conn.mu.Unlock()
 		if panicked {
-			a.refuse(http.StatusInternalServerError, "internal server error", nil)
+			s.refuse(a, http.StatusInternalServerError, "internal server error", nil)
 			return errors.New("server: the handshake callback panicked")
 		}
 	}
 	ans := conn.ans
 	conn.ans = nil
 	if ans != nil && ans.refStatus != 0 {
-		a.refuse(ans.refStatus, ans.refBody, ans.refHeader)
+		s.refuse(a, ans.refStatus, ans.refBody, ans.refHeader)
 		return ErrRefused
 	}
 	if verr != nil {
 		var he *handshake.Error
 		if errors.As(verr, &he) {
-			a.refuse(he.Status, he.Reason, he.Header)
+			s.refuse(a, he.Status, he.Reason, he.Header)
 		} else {
-			a.refuse(http.StatusBadRequest, verr.Error(), nil)
+			s.refuse(a, http.StatusBadRequest, verr.Error(), nil)
 		}
 		return verr
 	}
@@ -220,12 +226,15 @@ func (s *Server) upgrade(a answerer, r *http.Request) error {
 		// SendAcceptResponse checked the callback's answer, so this is
 		// the server's own fault: the peer learns nothing of it.
 		slog.Error("server: cannot write the handshake response", "conn", conn.id, "err", err)
-		a.refuse(http.StatusInternalServerError, "internal server error", nil)
+		s.refuse(a, http.StatusInternalServerError, "internal server error", nil)
 		return fmt.Errorf("server: handshake response: %w", err)
 	}
 
 	nc, buffered, err := a.take()
 	if err != nil {
+		if _, ok := err.(answered500); ok {
+			s.countRefused(http.StatusInternalServerError)
+		}
 		return err
 	}
 
@@ -245,6 +254,7 @@ func (s *Server) upgrade(a answerer, r *http.Request) error {
 	registered = true
 	if !s.running {
 		s.mu.Unlock()
+		s.countRefused(http.StatusServiceUnavailable)
 		if sa, ok := a.(*streamAnswer); ok {
 			sa.refuseTaken(http.StatusServiceUnavailable, "server stopped")
 		} else {
@@ -253,6 +263,7 @@ func (s *Server) upgrade(a answerer, r *http.Request) error {
 		return ErrStopped
 	}
 	s.conns[conn.id] = conn
+	s.registeredLocked(transportIndex(r))
 	s.mu.Unlock()
 	s.topics.open(conn)
 
@@ -326,7 +337,7 @@ func (a *streamAnswer) take() (net.Conn, []byte, error) {
 	rc := http.NewResponseController(a.w)
 	if err := rc.SetReadDeadline(time.Time{}); err != nil && !errors.Is(err, http.ErrNotSupported) {
 		a.refuse(http.StatusInternalServerError, "cannot serve this stream", nil)
-		return nil, nil, err
+		return nil, nil, answered500{err}
 	}
 	rc.SetWriteDeadline(time.Time{})
 	la, _ := a.r.Context().Value(http.LocalAddrContextKey).(net.Addr)
@@ -405,16 +416,19 @@ func refuseHijacked(nc net.Conn, status int, reason string) {
 	nc.Close()
 }
 
-// closed runs on the loop when a connection has ended: it leaves the
-// registry, then the disconnection listeners run.
-func (s *Server) closed(wc *ws.Conn) {
+// closed runs on the loop when a connection has ended with code: it
+// leaves the registry (counted in Metrics), then the disconnection
+// listeners run.
+func (s *Server) closed(wc *ws.Conn, code ws.CloseCode) {
 	s.mu.Lock()
 	conn := s.conns[wc.ID()]
-	delete(s.conns, wc.ID())
-	s.mu.Unlock()
 	if conn == nil {
+		s.mu.Unlock()
 		return
 	}
+	delete(s.conns, wc.ID())
+	s.endedLocked(conn, code)
+	s.mu.Unlock()
 	s.topics.leave(conn)
 	for f := range s.discEv.All() {
 		safeCall("disconnection", func() { f(s, conn) })

@@ -56,14 +56,15 @@ type Funcs[C, L, Cfg, PM any] struct {
 	// Pending makes a connection whose opening handshake is being
 	// decided: listeners may be set on it, and a send or close returns
 	// ws.ErrNotEstablished. onClosed, when not nil, runs on the loop
-	// after the close listeners, once the established connection is gone.
+	// after the close listeners, once the established connection is gone,
+	// with the close code they were given.
 	// A client makes its connection with Role RoleClient once it has read
 	// the server's 101: its frames are masked, masked frames from the
 	// server fail it with 1002, it compresses with the Client* fields of
 	// the negotiated permessagedeflate.Params, and after the closing
 	// handshake it waits for the server's TCP close (RFC 6455 section
 	// 7.1.1).
-	Pending func(cfg *Cfg, loop *L, p Pending, onClosed func(*C)) *C
+	Pending func(cfg *Cfg, loop *L, p Pending, onClosed func(*C, frame.CloseCode)) *C
 	// Establish completes the opening handshake on nc, before Start or
 	// Serve.
 	Establish func(c *C, nc net.Conn, o Options)
