@@ -42,34 +42,7 @@ func FuzzClient(f *testing.F) {
 	f.Add([]byte("\xc1\x07\xf2H\xcd\xc9\xc9\x07\x00"), byte(clientValid101|clientDeflate))
 	f.Add([]byte("\x81\x85\x00\x00\x00\x00hello"), byte(clientValid101))
 
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Cleanup(func() { ln.Close() })
-	answers := make(chan func(net.Conn))
-	go func() {
-		for {
-			nc, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			answer := <-answers
-			go answer(nc)
-		}
-	}()
-
-	loop := ws.NewLoop()
-	keeper, err := server.New(server.Config{}, loop) // a running server keeps the loop's Run going
-	if err != nil {
-		f.Fatal(err)
-	}
-	keeper.Run()
-	loopDone := make(chan struct{})
-	go func() { loop.Run(); close(loopDone) }()
-	f.Cleanup(func() { keeper.Stop(); <-loopDone })
-
-	url := "ws://" + ln.Addr().String() + "/"
+	url, answers, loop := hostileServer(f)
 	f.Fuzz(func(t *testing.T, data []byte, mode byte) {
 		served := make(chan struct{})
 		go func() {
@@ -138,6 +111,40 @@ func FuzzClient(f *testing.F) {
 		default:
 		}
 	})
+}
+
+// hostileServer listens on a loopback port for the clients of a fuzz
+// target, each connection served by the next function sent on answers,
+// and runs a loop for them (kept running by an idle server); the cleanup
+// stops both.
+func hostileServer(f *testing.F) (url string, answers chan<- func(net.Conn), loop *ws.Loop) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { ln.Close() })
+	ch := make(chan func(net.Conn))
+	go func() {
+		for {
+			nc, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			answer := <-ch
+			go answer(nc)
+		}
+	}()
+
+	loop = ws.NewLoop()
+	keeper, err := server.New(server.Config{}, loop) // a running server keeps the loop's Run going
+	if err != nil {
+		f.Fatal(err)
+	}
+	keeper.Run()
+	loopDone := make(chan struct{})
+	go func() { loop.Run(); close(loopDone) }()
+	f.Cleanup(func() { keeper.Stop(); <-loopDone })
+	return "ws://" + ln.Addr().String() + "/", ch, loop
 }
 
 // serveHostile reads the upgrade request on nc, answers with data as

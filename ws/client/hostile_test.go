@@ -415,6 +415,7 @@ func TestServerOverTheLimits(t *testing.T) {
 			if tt.deflate {
 				cfg.Deflate = &permessagedeflate.Config{}
 			}
+			before := servertest.TakeBaseline()
 			_, r := dialRun(t, url, cfg)
 			if c := <-code; c != 1009 {
 				t.Errorf("client sent close code %d, want 1009", c)
@@ -422,6 +423,7 @@ func TestServerOverTheLimits(t *testing.T) {
 			if e := r.close(t); e.code != 1009 {
 				t.Errorf("close listener got %d, want 1009", e.code)
 			}
+			before.Check(t, 0, wstest.WaitTimeout) // the client's connection and loop are gone
 		})
 	}
 }
@@ -507,5 +509,73 @@ func TestConnectCallbackPanics(t *testing.T) {
 	loop.Run() // until the connection is over
 	if c := <-code; c != 1011 {
 		t.Errorf("client sent close code %d, want 1011", c)
+	}
+}
+
+// TestSlowlorisServerMidFrame: a server that stops inside a frame is cut
+// off by IdleTimeout (1001), one that trickles a frame a byte at a time,
+// never idle, by MessageTimeout (1008); either way the close code goes
+// out, the close listener gets it, and no goroutine or socket of the
+// client is left.
+func TestSlowlorisServerMidFrame(t *testing.T) {
+	tests := []struct {
+		name    string
+		cfg     func(*Config)
+		trickle time.Duration // 0: stop after the first bytes
+		code    int
+	}{
+		{"stalled inside a frame", func(c *Config) { c.IdleTimeout = 200 * time.Millisecond }, 0, 1001},
+		{"trickling a frame", func(c *Config) { c.MessageTimeout = 300 * time.Millisecond }, 10 * time.Millisecond, 1008},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := servertest.TakeBaseline()
+			sent := make(chan int, 1)
+			url := hostile(t, func(p *peer) {
+				p.accept("")
+				p.write([]byte{0x81, 126, 0x03, 0xe8}) // a text of 1000 bytes
+				p.write([]byte("sta"))
+				stop := make(chan struct{})
+				trickled := make(chan struct{})
+				go func() {
+					defer close(trickled)
+					for tt.trickle > 0 {
+						select {
+						case <-stop:
+							return
+						case <-time.After(tt.trickle):
+						}
+						if p.write([]byte("l")) != nil {
+							return
+						}
+					}
+				}()
+				code, err := p.expectClose()
+				close(stop)
+				<-trickled
+				if err != nil {
+					t.Errorf("no close frame from the client: %v", err)
+				}
+				sent <- code
+				p.write(serverFrame(true, 8, wstest.ClosePayload(code, "")))
+				p.nc.Close()
+			})
+			cfg := &Config{}
+			tt.cfg(cfg)
+			start := time.Now()
+			_, r := dialRun(t, url, cfg)
+			if e := r.close(t); int(e.code) != tt.code {
+				t.Errorf("close listener got %d, want %d", e.code, tt.code)
+			}
+			if code := <-sent; code != tt.code {
+				t.Errorf("client sent close code %d, want %d", code, tt.code)
+			}
+			if d := time.Since(start); d < 200*time.Millisecond {
+				t.Errorf("closed after %v, before the timeout", d)
+			}
+			// The hostile listener stays open until the cleanup; the engine's
+			// poller goroutine ends a moment after its last connection.
+			before.Check(t, 1, wstest.WaitTimeout)
+		})
 	}
 }
