@@ -111,6 +111,14 @@ func runMode(s *suite, m mode) {
 	if m.groups["close"] {
 		m.closeCases(s)
 	}
+	if m.groups["abrupt"] {
+		for _, c := range []struct {
+			code   ws.CloseCode
+			reason string
+		}{{1000, ""}, {4002, "abrupt"}} {
+			s.run(fmt.Sprintf("%s/server-close-abrupt-%d-reason-%d", m.label, c.code, len(c.reason)), m.serverCloseAt("/close-abrupt", c.code, c.reason))
+		}
+	}
 	if m.groups["ping"] {
 		s.run(m.label+"/server-ping", m.serverPing)
 	}
@@ -179,7 +187,7 @@ func (m mode) closeCases(s *suite) {
 		{4001, "säubern: non-ASCII reason"},
 		{4999, strings.Repeat("r", 123)}, // the longest reason a close frame holds
 	} {
-		s.run(fmt.Sprintf("%s/server-close-%d-reason-%d", m.label, c.code, len(c.reason)), m.serverClose(c.code, c.reason))
+		s.run(fmt.Sprintf("%s/server-close-%d-reason-%d", m.label, c.code, len(c.reason)), m.serverCloseAt("/close", c.code, c.reason))
 	}
 }
 
@@ -390,12 +398,15 @@ func (m mode) fragmentedPing(op ws.Opcode, p []byte, n int) func(context.Context
 	}
 }
 
-// serverClose wants the server's close code and reason, delivered to both
-// the peer-close and the close listener.
-func (m mode) serverClose(code ws.CloseCode, reason string) func(context.Context) error {
+// serverCloseAt wants the server's close code and reason, delivered to
+// both the peer-close and the close listener: after a closing handshake
+// (/close), or when the server ends the TCP connection right after its
+// close frame (/close-abrupt; RFC 6455 section 7.1.5: the code is that of
+// the close frame received).
+func (m mode) serverCloseAt(path string, code ws.CloseCode, reason string) func(context.Context) error {
 	return func(ctx context.Context) error {
 		q := url.Values{"code": {strconv.Itoa(int(code))}, "reason": {reason}}
-		s, err := m.dial(ctx, "/close?"+q.Encode())
+		s, err := m.dial(ctx, path+"?"+q.Encode())
 		if err != nil {
 			return err
 		}

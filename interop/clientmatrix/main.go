@@ -16,8 +16,10 @@
 // A peer server answers on four paths (README.md): /echo sends every
 // message back as one message, /fragmented?n=K sends it back in K
 // fragments, /close?code=C&reason=R closes at once with that code and
-// reason, /ping sends three pings, checks each pong's payload and reports
-// "ok" (or what was wrong) in a text message, /refuse refuses the upgrade
+// reason (/close-abrupt too, and ends the TCP connection at once), /ping
+// sends three pings, checks each pong's payload and reports "ok" (or what
+// was wrong) in a text message, /fragmented-ping?n=K pings between its
+// fragments, /refuse refuses the upgrade
 // with 403 and "members only"; on /echo it speaks the subprotocol chat.v1.
 // -cases picks the groups of
 // cases that run (examples/echo, which echoes on every path, gets the echo
@@ -62,7 +64,7 @@ func main() {
 	caFile := flag.String("ca", "", "PEM file of the CA the wss peer's certificate is signed by")
 	big := flag.String("big", "plain", "comma-separated modes that also get the 16 MiB cases")
 	expect := flag.String("expect", "", "comma-separated MODE=OUTCOME: how the peer answers that mode's deflate offer, agreed (the default), declined or refused (an answer the client must fail, permessagedeflate.ErrBadAnswer)")
-	only := flag.String("cases", "echo,fragmented,close,ping,handshake", "comma-separated groups of cases to run: echo, fragmented, close, ping, handshake")
+	only := flag.String("cases", "echo,fragmented,close,abrupt,ping,handshake", "comma-separated groups of cases to run: echo, fragmented, close, abrupt, ping, handshake")
 	gencert := flag.String("gencert", "", "instead of the cases: write ca.pem, cert.pem and key.pem into this directory")
 	flag.Parse()
 

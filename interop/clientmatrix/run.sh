@@ -109,11 +109,18 @@ start_peer unievent-server "$tmp/unieventserver"
 # the wss mode of node-ws and the wss-deflate mode of coder.
 declare -A big=([node-ws]=plain,deflate,wss [python-websockets]=plain [gorilla]=plain [coder]=plain,wss-deflate [unievent-echo]=plain,deflate [unievent-server]=none)
 # What differs from peer to peer: examples/echo echoes on every path (the
-# echo cases only), unievent-server closes and pings (this project's server
-# has no call that sends a fragment); gorilla accepts server_max_window_bits=10 without
-# answering it (RFC 7692 section 7.1.2.1 wants the parameter in the answer),
-# which the client must refuse; coder declines that offer.
-declare -A extra=([unievent-echo]="-cases echo" [unievent-server]="-cases close,ping,handshake" [gorilla]="-expect deflate-window10=refused" [coder]="-expect deflate-window10=declined")
+# echo cases only); unievent-server closes and pings (this project's server
+# has no call that sends a fragment, nor one that ends the TCP connection
+# right after its close frame); coder has no such call either; gorilla
+# accepts server_max_window_bits=10 without answering it (RFC 7692 section
+# 7.1.2.1 wants the parameter in the answer), which the client must refuse;
+# coder declines that offer.
+declare -A extra=(
+	[unievent-echo]="-cases echo"
+	[unievent-server]="-cases close,ping,handshake"
+	[gorilla]="-expect deflate-window10=refused"
+	[coder]="-expect deflate-window10=declined -cases echo,fragmented,close,ping,handshake"
+)
 driver_pids=()
 for peer in node-ws python-websockets gorilla coder unievent-echo unievent-server; do
 	# shellcheck disable=SC2086 # peer_args holds flags and URLs without spaces

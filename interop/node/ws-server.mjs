@@ -3,19 +3,20 @@
 //
 //   node ws-server.mjs [-addr 127.0.0.1:0] [-deflate] [-cert FILE -key FILE]
 //
-// Paths: /echo sends every message back as one message of the same type
-// (it speaks the subprotocol chat.v1, chosen when offered);
-// /fragmented?n=K sends it back in K fragments (send with fin: false, the
-// text cut at byte offsets, so inside multi-byte characters);
-// /fragmented-ping?n=K sends the first message back in K fragments with a
-// ping after each but the last, waits for each pong before the next
-// fragment, then sends "ok" or what was wrong; /close?code=C&reason=R
-// closes at once with that code and reason; /ping sends three pings ("",
-// "interop", 125 bytes), wants each pong to carry its ping's payload within
-// 5 s and then sends "ok" or what was wrong as a text message; /refuse
-// refuses the upgrade with 403 and the body "members only". It prints
-// "listening on ws://HOST:PORT/" (wss with -cert) once it listens and
-// exits on SIGTERM or SIGINT.
+// Paths: /echo sends every message back as one message of the same type (it
+// speaks the subprotocol chat.v1, chosen when offered); /fragmented?n=K
+// sends it back in K fragments (send with fin: false, the text cut at byte
+// offsets, so inside multi-byte characters); /fragmented-ping?n=K sends the
+// first message back in K fragments with a ping after each but the last,
+// waits for each pong before the next fragment, then sends "ok" or what was
+// wrong; /close?code=C&reason=R closes at once with that code and reason;
+// /close-abrupt?code=C&reason=R sends that close frame and ends the TCP
+// connection at once; /ping sends three pings ("", "interop", 125 bytes),
+// wants each pong to carry its ping's payload within 5 s and then sends
+// "ok" or what was wrong as a text message; /refuse refuses the upgrade
+// with 403 and the body "members only". It prints "listening on
+// ws://HOST:PORT/" (wss with -cert) once it listens and exits on SIGTERM or
+// SIGINT.
 import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
@@ -135,6 +136,12 @@ wss.on('connection', (ws, req) => {
     }
     case '/close':
       ws.close(Number(u.searchParams.get('code')), u.searchParams.get('reason') || '');
+      break;
+    case '/close-abrupt':
+      // The close frame, then the TCP connection ended at once, without
+      // waiting for the client's close frame.
+      ws.close(Number(u.searchParams.get('code')), u.searchParams.get('reason') || '');
+      req.socket.end();
       break;
     case '/ping':
       pings(ws).then((verdict) => ws.send(verdict));

@@ -9,13 +9,15 @@ iterable as one fragment per item, then an empty final frame; text is cut
 between characters, as a str iterable must be); /fragmented-ping?n=K sends
 the first message back in K fragments (an async iterable) with a ping after
 each but the last, each pong awaited before the next fragment, then "ok" or
-what was wrong; /close?code=C&reason=R
-closes at once with that code and reason; /ping sends three pings ("",
-"interop", 125 bytes), wants each answered by a pong with its payload within
-5 s and then sends "ok" or what was wrong as a text message; /refuse refuses
-the upgrade with 403 and the body "members only". It speaks the subprotocol
-chat.v1, chosen when offered. Keepalive pings are off. It prints "listening on ws://HOST:PORT/" (wss with --cert) once it
-listens and exits on SIGTERM or SIGINT.
+what was wrong; /close?code=C&reason=R closes at once with that code and
+reason; /close-abrupt?code=C&reason=R sends that close frame and closes the
+TCP connection at once; /ping sends three pings ("", "interop", 125 bytes),
+wants each answered by a pong with its payload within 5 s and then sends
+"ok" or what was wrong as a text message; /refuse refuses the upgrade with
+403 and the body "members only". It speaks the subprotocol chat.v1, chosen
+when offered. Keepalive pings are off. It prints "listening on
+ws://HOST:PORT/" (wss with -cert) once it listens and exits on SIGTERM or
+SIGINT.
 """
 
 import argparse
@@ -27,6 +29,7 @@ import sys
 import urllib.parse
 
 import websockets
+from websockets.frames import Close
 
 
 def pieces(data, n):
@@ -81,6 +84,12 @@ async def handler(ws):
             await ws.wait_closed()
         elif u.path == "/close":
             await ws.close(int(q["code"][0]), q.get("reason", [""])[0])
+        elif u.path == "/close-abrupt":
+            # The close frame, then the TCP connection closed at once,
+            # without waiting for the client's close frame (websockets'
+            # own write_close_frame, as its close() starts with it).
+            await ws.write_close_frame(Close(int(q["code"][0]), q.get("reason", [""])[0]))
+            ws.transport.close()
         elif u.path == "/ping":
             await ws.send(await pings(ws))
             await ws.wait_closed()

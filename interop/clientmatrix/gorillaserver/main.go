@@ -4,7 +4,8 @@
 //	gorillaserver [-addr 127.0.0.1:0] [-deflate] [-cert FILE -key FILE]
 //
 // Paths as every peer of the matrix (../README.md): /echo, /fragmented?n=K,
-// /fragmented-ping?n=K, /close?code=C&reason=R, /ping and /refuse. gorilla has no call that ends a
+// /fragmented-ping?n=K, /close?code=C&reason=R, /close-abrupt?code=C&reason=R,
+// /ping and /refuse. gorilla has no call that ends a
 // fragment: a message writer sends a frame when its write buffer (4 KiB
 // here) is full or for a write over twice its size, so /fragmented writes
 // the K pieces and gets one frame per piece larger than 8 KiB, and frames
@@ -50,6 +51,7 @@ func main() {
 	handle("/fragmented", fragmented)
 	handle("/fragmented-ping", fragmentedPing)
 	handle("/close", closeNow)
+	handle("/close-abrupt", closeAbrupt)
 	handle("/ping", ping)
 	peer.Serve(f, mux)
 }
@@ -181,6 +183,19 @@ func closeNow(c *websocket.Conn, r *http.Request) {
 			return
 		}
 	}
+}
+
+// closeAbrupt sends the close frame and closes the TCP connection at
+// once, without waiting for the client's (as many servers do): the client
+// must still report the code and reason it received (RFC 6455 section
+// 7.1.5).
+func closeAbrupt(c *websocket.Conn, r *http.Request) {
+	code, _ := strconv.Atoi(r.URL.Query().Get("code"))
+	msg := websocket.FormatCloseMessage(code, r.URL.Query().Get("reason"))
+	if err := c.WriteControl(websocket.CloseMessage, msg, time.Now().Add(5*time.Second)); err != nil {
+		log.Printf("close: %v", err)
+	}
+	// the deferred c.Close closes the TCP connection
 }
 
 // ping sends the three pings one at a time and checks each pong.
