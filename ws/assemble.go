@@ -22,10 +22,10 @@ type assembler struct {
 	op         Opcode
 	compressed bool
 	inflating  bool // a compressed message is being inflated piece by piece
+	utf8       utf8stream.Validator
 	size       int64
 	frames     int
 	buf        []byte
-	utf8       utf8stream.Validator
 	decomp     *permessagedeflate.Decompressor
 }
 

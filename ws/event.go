@@ -3,7 +3,6 @@ package ws
 import (
 	"iter"
 	"reflect"
-	"sync"
 	"sync/atomic"
 )
 
@@ -17,8 +16,10 @@ import (
 // in order; a change made while the event is being dispatched takes effect
 // from the next dispatch.
 type Event[F any] struct {
-	mu   sync.Mutex                     // serialises writers; readers use list
-	list atomic.Pointer[[]*Listener[F]] // copy on write
+	// list is copied on write: a writer swaps in a new slice with a
+	// compare-and-swap (update), readers load it. No mutex: a connection
+	// has six events, and an idle connection's size counts.
+	list atomic.Pointer[[]*Listener[F]]
 }
 
 // Listener is the handle Add and Prepend return; pass it to Remove.
@@ -48,6 +49,7 @@ func (e *Event[F]) Prepend(f F) *Listener[F] {
 func (e *Event[F]) Remove(l *Listener[F]) bool {
 	found := false
 	e.update(func(old []*Listener[F]) []*Listener[F] {
+		found = false // change may run again, on a newer list
 		out := make([]*Listener[F], 0, len(old))
 		for _, x := range old {
 			if x == l {
@@ -102,13 +104,18 @@ func (e *Event[F]) snapshot() []*Listener[F] {
 	return nil
 }
 
+// update replaces the listeners with change's result; when another writer
+// got there first, change runs again on the newer list.
 func (e *Event[F]) update(change func([]*Listener[F]) []*Listener[F]) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	var old []*Listener[F]
-	if p := e.list.Load(); p != nil {
-		old = *p
+	for {
+		p := e.list.Load()
+		var old []*Listener[F]
+		if p != nil {
+			old = *p
+		}
+		next := change(old)
+		if e.list.CompareAndSwap(p, &next) {
+			return
+		}
 	}
-	next := change(old)
-	e.list.Store(&next)
 }

@@ -88,7 +88,7 @@ func (q *sendQueue) releaseFlush() {
 // flushBatch is one blocking write's share of the queue.
 type flushBatch struct {
 	bufs [][]byte
-	pins []pin // the shared chunks among bufs (sendQueue.pins)
+	pins []pin // the shared chunks among bufs (sendQueue.pinned)
 	n    int   // bytes in bufs from off on
 	off  int   // bytes of bufs[0] already written
 	err  error
@@ -130,11 +130,12 @@ func (q *sendQueue) takeBatchLocked() (flushBatch, bool) {
 	if q.err != nil || q.queued == 0 {
 		return flushBatch{}, false
 	}
-	b := flushBatch{bufs: q.out, pins: q.pins, n: q.queued, off: q.off}
+	b := flushBatch{bufs: q.out, pins: q.pinsLocked(), n: q.queued, off: q.off}
 	q.out = q.spare
 	q.spare = nil
-	q.pins = q.pinsSpare
-	q.pinsSpare = nil
+	if p := q.pinned; p != nil {
+		p.pins, p.spare = p.spare, nil
+	}
 	q.off = 0
 	q.pongs = 0
 	if by := q.c.d.writeBy(q.c.s); by != 0 {
@@ -180,7 +181,9 @@ func (q *sendQueue) wroteLocked(b flushBatch) {
 		return
 	}
 	q.spare = b.bufs[:0]
-	q.pinsSpare = b.pins[:0]
+	if p := q.pinned; p != nil {
+		p.spare = b.pins[:0]
+	}
 	q.queued -= b.n
 	if b.err != nil {
 		q.err = b.err

@@ -30,9 +30,9 @@ type CloseCode = frame.CloseCode
 // the memory for the next message. Copy it (bytes.Clone) to keep it.
 type Message struct {
 	Opcode      Opcode
-	Payload     []byte
 	CloseCode   CloseCode // frame.OpClose only; frame.CloseNoStatus when the frame had no code
-	CloseReason string    // frame.OpClose only
+	Payload     []byte
+	CloseReason string // frame.OpClose only
 }
 
 // IsText reports whether m is a text message.

@@ -221,7 +221,10 @@ type pin struct {
 func (q *sendQueue) putSharedLocked(wire []byte, pm *PreparedMessage) {
 	pm.refs.Add(1)
 	q.out = append(q.out, wire)
-	q.pins = append(q.pins, pin{data: unsafe.SliceData(wire), pm: pm})
+	if q.pinned == nil {
+		q.pinned = new(pinLists)
+	}
+	q.pinned.pins = append(q.pinned.pins, pin{data: unsafe.SliceData(wire), pm: pm})
 	q.queued += len(wire)
 }
 

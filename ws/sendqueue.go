@@ -45,23 +45,40 @@ type sendQueue struct {
 	out   [][]byte // queued chunks, the last one still being filled
 	off   int      // bytes of out[0] already written
 	spare [][]byte
-	// pins are the chunks of out that are PreparedMessage frames (shared,
-	// read-only, given back by unref), in queue order (prepared.go).
-	pins, pinsSpare []pin
-	queued          int  // bytes queued and not yet written
-	writing         bool // a flush is under way
-	held            bool // the reading goroutine is dispatching and will flush after
+	// pinned holds the chunks of out that are PreparedMessage frames
+	// (prepared.go); made by the first one queued.
+	pinned *pinLists
+	queued int // bytes queued and not yet written
 
-	pongs    int // pongs in the queue
-	pongSlot bool
-	pong     *[maxControlPayloadBytes]byte // made by the first pong that collapses
-	pongLen  int
+	pongs int                           // pongs in the queue
+	pong  *[maxControlPayloadBytes]byte // made by the first pong that collapses
 
-	err       error // writing failed, or errReleased: the connection is over
-	wantDrain bool
+	err error // writing failed, or errReleased: the connection is over
 
 	z    *compressQueue // with permessage-deflate only
 	keys *maskKeys      // in the client role only: every frame is masked
+
+	// The flags share one word: an idle connection's size counts.
+	pongLen   uint8 // bytes of pong in use
+	writing   bool  // a flush is under way
+	held      bool  // the reading goroutine is dispatching and will flush after
+	pongSlot  bool
+	wantDrain bool
+}
+
+// pinLists are the chunks of a queue's out that are PreparedMessage
+// frames (shared, read-only, given back by unref), in queue order, and a
+// spare slice for the next batch's.
+type pinLists struct {
+	pins, spare []pin
+}
+
+// pinsLocked returns the queue's pins, nil when it has none.
+func (q *sendQueue) pinsLocked() []pin {
+	if q.pinned == nil {
+		return nil
+	}
+	return q.pinned.pins
 }
 
 func (q *sendQueue) init(c *Conn) {
@@ -221,7 +238,7 @@ func (q *sendQueue) sendPong(p []byte) {
 		if q.pong == nil {
 			q.pong = new([maxControlPayloadBytes]byte)
 		}
-		q.pongLen = copy(q.pong[:], p)
+		q.pongLen = uint8(copy(q.pong[:], p)) // at most 125
 	}
 	start := q.startFlushLocked()
 	q.mu.Unlock()
@@ -302,10 +319,11 @@ func (q *sendQueue) consumedLocked(n int) {
 		}
 		n -= left
 		q.off = 0
-		if recycle(q.out[k], q.pins) {
-			m := copy(q.pins, q.pins[1:])
-			q.pins[m] = pin{}
-			q.pins = q.pins[:m]
+		if recycle(q.out[k], q.pinsLocked()) {
+			p := q.pinned
+			m := copy(p.pins, p.pins[1:])
+			p.pins[m] = pin{}
+			p.pins = p.pins[:m]
 		}
 		q.out[k] = nil
 		k++
@@ -353,14 +371,16 @@ func (q *sendQueue) release() {
 	if q.err == nil {
 		q.err = errReleased // a flush under way stops at its next batch
 	}
-	pins := q.pins
+	pins := q.pinsLocked()
 	for _, b := range q.out {
 		if recycle(b, pins) {
 			pins = pins[1:]
 		}
 	}
-	clear(q.pins)
-	q.pins = nil
+	if q.pinned != nil {
+		clear(q.pinned.pins)
+		q.pinned = nil
+	}
 	q.out = nil
 	q.off = 0
 	q.queued = 0

@@ -51,22 +51,26 @@ type Decoder struct {
 	// RoleClient forbids them (RFC 6455 section 5.1,
 	// https://www.rfc-editor.org/rfc/rfc6455#section-5.1).
 	Role Role
-	// MaxFrameSize is the largest payload, in bytes, accepted in one frame;
-	// a longer frame fails with CloseMessageTooBig before any payload is
-	// read. Zero or negative means no limit beyond the RFC's 2^63-1.
-	MaxFrameSize int64
 	// AllowRSV1 accepts RSV1 on the first frame of a data message, the
 	// meaning permessage-deflate (RFC 7692) gives it once negotiated.
 	AllowRSV1 bool
 
-	hdr        [MaxHeaderLen]byte // partial header carried across calls
-	hdrLen     int                // bytes of hdr filled
-	cur        Header             // header of the frame whose payload is being read
+	// The small fields share words with Role and AllowRSV1: every
+	// connection holds a Decoder.
 	inPayload  bool               // cur is complete and its End piece not yet returned
-	remaining  int64              // payload bytes of cur still to come
-	maskPos    int                // key offset of the next payload byte
 	fragmented bool               // a data message's non-final frame was seen (5.4)
-	err        *Error             // sticky: the first failure
+	hdrLen     uint8              // bytes of hdr filled
+	hdr        [MaxHeaderLen]byte // partial header carried across calls
+
+	// MaxFrameSize is the largest payload, in bytes, accepted in one frame;
+	// a longer frame fails with CloseMessageTooBig before any payload is
+	// read. Zero or negative means no limit beyond the RFC's 2^63-1.
+	MaxFrameSize int64
+
+	cur       Header // header of the frame whose payload is being read
+	remaining int64  // payload bytes of cur still to come
+	maskPos   int    // key offset of the next payload byte
+	err       *Error // sticky: the first failure
 }
 
 // Decode consumes a prefix of p and reports at most one piece of one frame.
@@ -165,9 +169,9 @@ func (d *Decoder) readHeader(p []byte) (n int, ok bool, err *Error) {
 	}
 	need := wireHeaderLen(d.hdr[1])
 	c := copy(d.hdr[d.hdrLen:need], p[n:])
-	d.hdrLen += c
+	d.hdrLen += uint8(c) // at most MaxHeaderLen
 	n += c
-	if d.hdrLen < need {
+	if int(d.hdrLen) < need {
 		return n, false, nil
 	}
 	d.hdrLen = 0
