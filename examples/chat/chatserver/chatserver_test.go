@@ -1,4 +1,4 @@
-package main
+package chatserver
 
 import (
 	"encoding/json"
@@ -58,7 +58,7 @@ func TestParseMessage(t *testing.T) {
 func chat(t *testing.T) *servertest.Running[*server.Server] {
 	t.Helper()
 	return servertest.Start(t, servertest.Options{}, func(loop *ws.Loop) (*server.Server, error) {
-		return newChat(server.Location{Host: "127.0.0.1"}, loop)
+		return New(server.Location{Host: "127.0.0.1"}, loop)
 	})
 }
 
