@@ -55,6 +55,8 @@ die() {
 [ -x /usr/bin/tinyproxy ] || die "/usr/bin/tinyproxy is missing (Debian's tinyproxy)"
 
 go build -o "$tmp/echo" ./examples/echo || die "building examples/echo failed"
+# The root's go vet does not descend into this module.
+(cd "$here" && go vet ./...) >"$tmp/vet.txt" 2>&1 || die "go vet in interop/clientmatrix: $(tr '\n' ' ' <"$tmp/vet.txt")"
 (cd "$here" && go build ${CLIENTMATRIX_RACE:+-race} -o "$tmp/clientmatrix" . &&
 	go build -o "$tmp/gorillaserver" ./gorillaserver &&
 	go build -o "$tmp/coderserver" ./coderserver &&
