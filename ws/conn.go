@@ -188,6 +188,11 @@ func (c *Conn) establish(nc transport, o connOptions) {
 	c.q.mu.Lock()
 	defer c.q.mu.Unlock()
 	c.nc = nc
+	// Here, under the lock, not on the reading goroutine: a send queued
+	// before the connection starts (a server's connection callback
+	// publishing) asks the socket reader whether the socket takes a
+	// non-blocking write (claimedWriter.write).
+	c.r.sock.init(nc, c.s.readBuf)
 	c.protocol = o.Protocol
 	c.params = o.Deflate
 	c.r.dec = frame.Decoder{Role: c.role, MaxFrameSize: c.s.maxFrame, AllowRSV1: o.Deflate != nil}

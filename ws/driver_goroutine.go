@@ -34,7 +34,6 @@ func (goroutineDriver) written(*Conn) {}
 func (c *Conn) serve() {
 	r := &c.r
 	c.d.read(monoNow())
-	r.sock.init(c.nc, c.s.readBuf)
 	if c.params != nil {
 		c.a.decomp = permessagedeflate.NewDecompressor(c.codecParams())
 	}
