@@ -1,16 +1,11 @@
-// Package chatserver is the chat of the command examples/chat (and of
-// broker/nats/examples/chat, the same on several nodes): a chat with rooms
-// in a web page, where one standalone server serves the page at / and the
-// rooms' WebSocket endpoint at /ws. The page
-// opened as http://HOST:PORT/?room=NAME joins room NAME (1 to 32 letters,
-// digits, '-' or '_'; "lobby" without one), and shows it.
+// Package chat is the chat of examples/chat: a chat with rooms in a web
+// page, one standalone server serving the page at / and the rooms'
+// WebSocket endpoint at /ws. It is a package so that other programs can
+// run the same chat with more beside it (the Prometheus module's
+// examples/chat serves /metrics).
 //
-//	go run ./examples/chat [-addr 127.0.0.1:8080]
-//
-// The command (Main) prints "listening on ws://HOST:PORT/" once it
-// listens; open http://HOST:PORT/ in a few browser windows. On SIGINT or
-// SIGTERM it closes every connection with 1001 (going away) and exits once
-// the closing handshakes are over.
+// A page opened as http://HOST:PORT/?room=NAME joins room NAME (1 to 32
+// letters, digits, '-' or '_'; "lobby" without one), and shows it.
 //
 // The page, its script and its style sheet are compiled into the program
 // (embed) and served by the server's HTTP handler (Server.SetHTTPHandler),
@@ -33,18 +28,20 @@
 // same way, to its sender only.
 //
 // The room's state is only touched by callbacks of the server's loop,
-// which never run concurrently, so it needs no lock. It is the state of
-// this node: with a broker (server.Broker) the rooms' lines and
-// announcements reach every node's members, and each node counts the
-// members it serves ("N online" is this node's count).
-package chatserver
+// which never run concurrently, so it needs no lock.
+//
+// /debug/vars serves the standard library's expvar JSON (what the program
+// published there: the command publishes the server's Metrics with
+// unievent.dev/metrics) to clients on this machine only: the process's
+// command line and memory statistics are for its operators.
+package chat
 
 import (
 	"bytes"
 	"embed"
 	"encoding/json"
 	"errors"
-	"flag"
+	"expvar"
 	"fmt"
 	"io"
 	"io/fs"
@@ -89,56 +86,48 @@ type message struct {
 	Text string `json:"text"`
 }
 
-// Main is the chat command: it parses the command line (-addr, and the
-// flags the caller defined on flag.CommandLine before), makes the server
-// (New) and, when attach is not nil, calls it with the server before it
-// runs (to set a broker, say); it then serves until SIGINT or SIGTERM and
-// calls the function attach returned, if any, once the server stopped.
-// It exits the process on an error.
-func Main(attach func(*server.Server) (func(), error)) {
-	addr := flag.String("addr", "127.0.0.1:8080", "host:port to listen on")
-	flag.Parse()
-
-	host, portStr, err := net.SplitHostPort(*addr)
+// Serve runs the chat on addr (host:port) until SIGINT or SIGTERM, which
+// close every connection with 1001 (going away); it returns once the
+// closing handshakes are over. setup, when not nil, runs on the server
+// before it starts (to publish its metrics, to add routes with
+// SetHTTPHandler around the chat's own). Serve prints "listening on
+// ws://HOST:PORT/" once it listens.
+func Serve(addr string, setup func(*server.Server) error) error {
+	host, portStr, err := net.SplitHostPort(addr)
 	if err != nil {
-		log.Fatalf("chat: -addr: %v", err)
+		return fmt.Errorf("-addr: %w", err)
 	}
 	port, err := strconv.Atoi(portStr)
 	if err != nil {
-		log.Fatalf("chat: -addr: bad port %q", portStr)
+		return fmt.Errorf("-addr: bad port %q", portStr)
 	}
 	srv, err := New(server.Location{Host: host, Port: port}, nil)
 	if err != nil {
-		log.Fatalf("chat: %v", err)
+		return err
 	}
-	var detach func()
-	if attach != nil {
-		if detach, err = attach(srv); err != nil {
-			log.Fatalf("chat: %v", err)
+	if setup != nil {
+		if err := setup(srv); err != nil {
+			return err
 		}
 	}
 	if err := srv.Run(); err != nil {
-		log.Fatalf("chat: %v", err)
+		return err
 	}
 	a, err := srv.Addr()
 	if err != nil {
-		log.Fatalf("chat: %v", err)
+		return err
 	}
 	fmt.Printf("listening on ws://%s/\n", a)
 	log.Printf("chat: open http://%s/ in a browser", a)
 
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sig)
 	go func() {
 		<-sig
 		srv.Stop(frame.CloseAway)
 	}()
-	if err := srv.Loop().Run(); err != nil {
-		log.Fatalf("chat: %v", err)
-	}
-	if detach != nil {
-		detach()
-	}
+	return srv.Loop().Run()
 }
 
 // New returns the chat server for loc, ready to Run, on loop (nil:
@@ -178,12 +167,26 @@ func routes(srv *server.Server) http.Handler {
 		w.Header().Set("X-Content-Type-Options", "nosniff")
 		page.ServeHTTP(w, r)
 	})
+	mux.HandleFunc("GET /debug/vars", func(w http.ResponseWriter, r *http.Request) {
+		if !fromLoopback(r) {
+			http.NotFound(w, r)
+			return
+		}
+		expvar.Handler().ServeHTTP(w, r)
+	})
 	mux.HandleFunc("GET /ws", func(w http.ResponseWriter, r *http.Request) {
 		// UpgradeConnection answers every request itself: 101, or the
 		// refusal (a plain GET gets the handshake's error response).
 		srv.UpgradeConnection(w, r)
 	})
 	return mux
+}
+
+// fromLoopback reports whether r came from this machine's loopback.
+func fromLoopback(r *http.Request) bool {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	ip := net.ParseIP(host)
+	return err == nil && ip != nil && ip.IsLoopback()
 }
 
 // admit is the handshake callback: it refuses a room name that is not

@@ -1,9 +1,11 @@
-package chatserver
+package chat
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +14,7 @@ import (
 
 	"unievent.dev/internal/wstest"
 	"unievent.dev/internal/wstest/servertest"
+	"unievent.dev/metrics"
 	"unievent.dev/ws"
 	"unievent.dev/ws/server"
 )
@@ -261,5 +264,49 @@ func TestRooms(t *testing.T) {
 		if resp.StatusCode != 400 {
 			t.Errorf("?%s: status %d, want 400", q, resp.StatusCode)
 		}
+	}
+}
+
+// /debug/vars serves expvar's JSON with the server's metrics published in
+// it, to loopback clients only.
+func TestDebugVars(t *testing.T) {
+	r := chat(t)
+	// expvar keeps what is published for good: a name per server, for
+	// -count.
+	name := fmt.Sprintf("chat_%p", r.Server)
+	if err := metrics.Publish(name, r.Server); err != nil {
+		t.Fatal(err)
+	}
+	c := r.Dial("/ws", nil)
+	next(t, c) // the join
+	resp, err := http.Get("http://" + r.Addr + "/debug/vars")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var vars map[string]json.RawMessage
+	if err := json.NewDecoder(resp.Body).Decode(&vars); err != nil {
+		t.Fatalf("/debug/vars: %s, %v", resp.Status, err)
+	}
+	var m struct {
+		Open     int `json:"open"`
+		Accepted int `json:"accepted"`
+		Topics   struct {
+			Published int `json:"Published"`
+		} `json:"topics"`
+	}
+	if err := json.Unmarshal(vars[name], &m); err != nil {
+		t.Fatalf("%s: %v in %s", name, err, vars[name])
+	}
+	if m.Open != 1 || m.Accepted != 1 || m.Topics.Published != 1 || len(vars["memstats"]) == 0 {
+		t.Errorf("/debug/vars: %+v, memstats %d bytes", m, len(vars["memstats"]))
+	}
+
+	rec := httptest.NewRecorder()
+	req := httptest.NewRequest("GET", "/debug/vars", nil)
+	req.RemoteAddr = "192.0.2.1:1234"
+	routes(r.Server).ServeHTTP(rec, req)
+	if rec.Code != http.StatusNotFound || strings.Contains(rec.Body.String(), "memstats") {
+		t.Errorf("/debug/vars from another machine: %d %q", rec.Code, rec.Body)
 	}
 }
