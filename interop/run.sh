@@ -5,8 +5,8 @@
 #
 #   bash interop/run.sh
 #
-# Installs what is missing (Debian's chromium and python3-websockets with
-# apt-get, the npm packages of interop/node from its package-lock.json),
+# Installs what is missing (Debian's chromium, python3-websockets and
+# tinyproxy with apt-get, the npm packages of interop/node from its package-lock.json),
 # builds the servers and the Go clients, runs every client suite and prints
 # one "PASS <client> <case>" or "FAIL <client> <case>: reason" line per case,
 # then "interop: N passed, N failed". Exits non-zero on any failure.
@@ -59,6 +59,8 @@ missing=()
 # Debian's python3-websockets is a module of Debian's /usr/bin/python3,
 # not of another python3 that may come first in PATH.
 /usr/bin/python3 -c 'import websockets' 2>/dev/null || missing+=(python3-websockets)
+# The client matrix's HTTP proxy (clientmatrix/run.sh).
+[ -x /usr/bin/tinyproxy ] || missing+=(tinyproxy)
 if [ ${#missing[@]} -gt 0 ]; then
 	sudo=()
 	if [ "$(id -u)" != 0 ]; then

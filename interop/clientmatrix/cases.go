@@ -5,7 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -47,6 +49,7 @@ type mode struct {
 	big    bool                      // run the 16 MiB cases
 	groups map[string]bool           // the groups of cases to run
 	few    bool                      // fewer echo cases, no close and ping
+	proxy  *url.URL                  // run the proxy refusal cases with this proxy
 }
 
 // compressed reports whether the mode's connections must have
@@ -60,6 +63,9 @@ func runMode(s *suite, m mode) {
 		if m.answer == refused {
 			return
 		}
+	}
+	if m.proxy != nil {
+		m.proxyRefusals(s)
 	}
 	if m.groups["echo"] {
 		ns := sizes
@@ -395,6 +401,48 @@ func (m mode) fragmentedPing(op ws.Opcode, p []byte, n int) func(context.Context
 			return fmt.Errorf("the ping listener saw %d pings, want %d", k, n-1)
 		}
 		return s.closeNormally(ctx)
+	}
+}
+
+// proxyRefusals dial through the proxy without its credentials, with
+// wrong ones, and to a port where nothing listens: each is a
+// *client.HandshakeError wrapping client.ErrProxyRefused with the proxy's
+// status.
+func (m mode) proxyRefusals(s *suite) {
+	bad := *m.proxy
+	bad.User = url.UserPassword(m.proxy.User.Username(), "wrong")
+	none := *m.proxy
+	none.User = nil
+	for _, c := range []struct {
+		name   string
+		proxy  *url.URL
+		target string
+		status []int
+	}{
+		{"no-credentials-407", &none, m.base + "/echo", []int{407}},
+		// RFC 9110 section 15.5.8 wants 407 again; tinyproxy 1.11 answers
+		// wrong credentials with 401 and WWW-Authenticate.
+		{"wrong-credentials", &bad, m.base + "/echo", []int{401, 407}},
+		{"target-down", m.proxy, "ws://127.0.0.1:1/", []int{500, 502, 503, 504}},
+	} {
+		s.run(m.label+"/proxy-refused-"+c.name, func(ctx context.Context) error {
+			cfg := m.cfg
+			cfg.Proxy = http.ProxyURL(c.proxy)
+			sess, err := open(ctx, c.target, &cfg)
+			if err == nil {
+				sess.stop()
+				return errors.New("connected, want the proxy's refusal")
+			}
+			var he *client.HandshakeError
+			if !errors.As(err, &he) || !errors.Is(err, client.ErrProxyRefused) {
+				return fmt.Errorf("dial: %w; want a *client.HandshakeError wrapping client.ErrProxyRefused", err)
+			}
+			if !slices.Contains(c.status, he.StatusCode) {
+				return fmt.Errorf("the proxy's status %d, want one of %v", he.StatusCode, c.status)
+			}
+			fmt.Printf("NOTE %s/proxy-refused-%s: %d\n", m.label, c.name, he.StatusCode)
+			return nil
+		})
 	}
 }
 

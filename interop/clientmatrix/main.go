@@ -33,6 +33,11 @@
 // (no extension: the cases then run uncompressed) or gives an answer the
 // client must refuse; the negotiate case checks it.
 //
+// With -proxy (an HTTP proxy that wants the credentials in its URL) two
+// more modes dial through its CONNECT tunnel, proxy-plain and
+// proxy-wss-deflate, and proxy-plain also checks its refusals: without
+// credentials, with wrong ones, and to a port where nothing listens.
+//
 // clientmatrix -gencert DIR writes a CA (ca.pem) and a server certificate
 // for 127.0.0.1 and localhost signed by it (cert.pem, key.pem) for the wss
 // mode; the client trusts the CA through -ca, nothing is skipped.
@@ -46,6 +51,8 @@ import (
 	"crypto/x509"
 	"flag"
 	"fmt"
+	"net/http"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -65,6 +72,7 @@ func main() {
 	big := flag.String("big", "plain", "comma-separated modes that also get the 16 MiB cases")
 	expect := flag.String("expect", "", "comma-separated MODE=OUTCOME: how the peer answers that mode's deflate offer, agreed (the default), declined or refused (an answer the client must fail, permessagedeflate.ErrBadAnswer)")
 	only := flag.String("cases", "echo,fragmented,close,abrupt,ping,handshake", "comma-separated groups of cases to run: echo, fragmented, close, abrupt, ping, handshake")
+	proxy := flag.String("proxy", "", "http://USER:PASSWORD@HOST:PORT of an HTTP proxy that wants those credentials: adds the modes proxy-plain and proxy-wss-deflate, through it")
 	gencert := flag.String("gencert", "", "instead of the cases: write ca.pem, cert.pem and key.pem into this directory")
 	flag.Parse()
 
@@ -113,6 +121,20 @@ func main() {
 	deflateWith := func(c permessagedeflate.Config) client.Config {
 		return client.Config{Config: ws.Config{Deflate: &c}}
 	}
+	var proxyURL *url.URL
+	proxyPlain, proxyWSS := "", ""
+	if *proxy != "" {
+		u, err := url.Parse(*proxy)
+		if err != nil || u.User == nil {
+			fmt.Fprintf(os.Stderr, "clientmatrix: -proxy %q: want http://USER:PASSWORD@HOST:PORT\n", *proxy)
+			os.Exit(2)
+		}
+		proxyURL, proxyPlain, proxyWSS = u, *plain, *wss
+	}
+	viaProxy := func(c client.Config) client.Config {
+		c.Proxy = http.ProxyURL(proxyURL)
+		return c
+	}
 	for _, m := range []struct {
 		name, url string
 		cfg       client.Config
@@ -127,6 +149,9 @@ func main() {
 		{"deflate-window10", *deflate, deflateWith(permessagedeflate.Config{ServerMaxWindowBits: 10, ClientMaxWindowBits: 10}), true},
 		{"wss", *wss, client.Config{TLSConfig: &tls.Config{RootCAs: roots}}, false},
 		{"wss-deflate", *wss, client.Config{Config: ws.Config{Deflate: &permessagedeflate.Config{}}, TLSConfig: &tls.Config{RootCAs: roots}}, false},
+		// through the proxy's CONNECT tunnel
+		{"proxy-plain", proxyPlain, viaProxy(client.Config{}), true},
+		{"proxy-wss-deflate", proxyWSS, viaProxy(client.Config{Config: ws.Config{Deflate: &permessagedeflate.Config{}}, TLSConfig: &tls.Config{RootCAs: roots}}), true},
 	} {
 		if m.url == "" {
 			continue
@@ -146,6 +171,9 @@ func main() {
 		}
 		if o, ok := outcomes[m.name]; ok {
 			md.answer = o
+		}
+		if m.name == "proxy-plain" {
+			md.proxy = proxyURL
 		}
 		runMode(s, md)
 	}

@@ -15,7 +15,10 @@
 # died during the run.
 #
 # Environment: INTEROP_CASE_TIMEOUT_MS (default 10000) bounds each case,
-# CLIENTMATRIX_PEER_TIMEOUT (seconds, default 100) each peer's driver.
+# CLIENTMATRIX_PEER_TIMEOUT (seconds, default 100) each peer's driver;
+# CLIENTMATRIX_RACE=1 builds the driver (and so ws/client) with -race, some
+# six times slower: give it INTEROP_CASE_TIMEOUT_MS=60000 and
+# CLIENTMATRIX_PEER_TIMEOUT=300.
 set -uo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -49,9 +52,12 @@ die() {
 
 [ -d "$interop/node/node_modules/ws" ] || die "interop/node/node_modules is missing (npm ci in interop/node, as interop/run.sh does)"
 /usr/bin/python3 -c 'import websockets' 2>/dev/null || die "/usr/bin/python3 cannot import websockets (Debian's python3-websockets)"
+[ -x /usr/bin/tinyproxy ] || die "/usr/bin/tinyproxy is missing (Debian's tinyproxy)"
 
 go build -o "$tmp/echo" ./examples/echo || die "building examples/echo failed"
-(cd "$here" && go build -o "$tmp/clientmatrix" . &&
+# The root's go vet does not descend into this module.
+(cd "$here" && go vet ./...) >"$tmp/vet.txt" 2>&1 || die "go vet in interop/clientmatrix: $(tr '\n' ' ' <"$tmp/vet.txt")"
+(cd "$here" && go build ${CLIENTMATRIX_RACE:+-race} -o "$tmp/clientmatrix" . &&
 	go build -o "$tmp/gorillaserver" ./gorillaserver &&
 	go build -o "$tmp/coderserver" ./coderserver &&
 	go build -o "$tmp/unieventserver" ./unieventserver) || die "building interop/clientmatrix failed"
@@ -96,6 +102,20 @@ start_peer() {
 	peer_args[$peer]+=" -wss $url -ca $ca"
 }
 
+# A real HTTP proxy for the proxy modes: Debian's tinyproxy in the
+# foreground on a free port, wanting Basic credentials.
+proxy_port=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+printf '%s\n' "Port $proxy_port" "Listen 127.0.0.1" "Allow 127.0.0.1" "Timeout 30" \
+	"MaxClients 200" "BasicAuth interop s3cret" "LogLevel Notice" >"$tmp/tinyproxy.conf"
+/usr/bin/tinyproxy -d -c "$tmp/tinyproxy.conf" >"$tmp/tinyproxy.out" 2>&1 &
+pids+=("$!")
+servers+=("tinyproxy:$!")
+for ((i = 0; i < 100; i++)); do
+	(exec 3<>"/dev/tcp/127.0.0.1/$proxy_port") 2>/dev/null && break
+	sleep 0.1
+done
+((i < 100)) || die "tinyproxy does not listen on $proxy_port: $(tail -n 3 "$tmp/tinyproxy.out")"
+
 start_peer node-ws node "$interop/node/ws-server.mjs"
 start_peer python-websockets /usr/bin/python3 "$interop/python/server.py"
 start_peer gorilla "$tmp/gorillaserver"
@@ -115,7 +135,9 @@ declare -A big=([node-ws]=plain,deflate,wss [python-websockets]=plain [gorilla]=
 # accepts server_max_window_bits=10 without answering it (RFC 7692 section
 # 7.1.2.1 wants the parameter in the answer), which the client must refuse;
 # coder declines that offer.
+# The proxy modes go to node-ws.
 declare -A extra=(
+	[node-ws]="-proxy http://interop:s3cret@127.0.0.1:$proxy_port"
 	[unievent-echo]="-cases echo"
 	[unievent-server]="-cases close,ping,handshake"
 	[gorilla]="-expect deflate-window10=refused"
@@ -143,12 +165,18 @@ for d in "${driver_pids[@]}"; do
 		failed=1
 		grep -q '^FAIL ' "$tmp/$peer.log" || echo "FAIL unievent-client $peer/driver: exited with status $rc: $(tail -n 1 "$tmp/$peer.derr")"
 	fi
+	# A data race report (CLIENTMATRIX_RACE=1) fails the run too.
+	if grep -q 'WARNING: DATA RACE' "$tmp/$peer.derr"; then
+		echo "FAIL unievent-client $peer/race: the race detector reported a data race:"
+		head -n 40 "$tmp/$peer.derr"
+		failed=1
+	fi
 done
 
 for s in "${servers[@]}"; do
 	name=${s%%:*}
 	if ! kill -0 "${s##*:}" 2>/dev/null; then
-		echo "FAIL unievent-client $name/server-alive: the server exited during the run: $(tail -n 1 "$tmp/$name.err")"
+		echo "FAIL unievent-client $name/server-alive: the server exited during the run: $(tail -n 1 "$tmp/$name.err" 2>/dev/null)"
 		failed=1
 	fi
 done
