@@ -132,6 +132,7 @@ func runMode(s *suite, m mode) {
 		s.run(m.label+"/subprotocol-chosen", m.subprotocol([]string{"chat.v2", "chat.v1"}, "chat.v1"))
 		s.run(m.label+"/subprotocol-none", m.subprotocol([]string{"chat.v9"}, ""))
 		s.run(m.label+"/refused-403", m.refused)
+		s.run(m.label+"/request-headers", m.requestHeaders)
 	}
 }
 
@@ -161,6 +162,31 @@ func (m mode) subprotocol(protocols []string, want string) func(context.Context)
 		}
 		return s.closeNormally(ctx)
 	}
+}
+
+// requestHeaders sends Origin, Authorization and a header of our own and
+// wants the server to have read them, and the Host with its port.
+func (m mode) requestHeaders(ctx context.Context) error {
+	m.cfg.Origin = "https://client.example"
+	m.cfg.Header = http.Header{"X-Interop": {"matrix; v=1"}, "Authorization": {"Bearer t0ken"}}
+	s, err := m.dial(ctx, "/headers")
+	if err != nil {
+		return err
+	}
+	defer s.stop()
+	got, err := s.next(ctx)
+	if err != nil {
+		return err
+	}
+	u, err := url.Parse(m.base)
+	if err != nil {
+		return err
+	}
+	want := "origin: https://client.example\nx-interop: matrix; v=1\nauthorization: Bearer t0ken\nhost: " + u.Host
+	if string(got.payload) != want {
+		return fmt.Errorf("the server read %q, want %q", got.payload, want)
+	}
+	return s.closeNormally(ctx)
 }
 
 // refused wants the server's 403 at /refuse as a *client.HandshakeError

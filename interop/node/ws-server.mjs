@@ -13,10 +13,11 @@
 // /close-abrupt?code=C&reason=R sends that close frame and ends the TCP
 // connection at once; /ping sends three pings ("", "interop", 125 bytes),
 // wants each pong to carry its ping's payload within 5 s and then sends
-// "ok" or what was wrong as a text message; /refuse refuses the upgrade
-// with 403 and the body "members only". It prints "listening on
-// ws://HOST:PORT/" (wss with -cert) once it listens and exits on SIGTERM or
-// SIGINT.
+// "ok" or what was wrong as a text message; /headers sends the request's
+// Origin, X-Interop, Authorization and Host as "name: value" lines; /refuse
+// refuses the upgrade with 403 and the body "members only". It prints
+// "listening on ws://HOST:PORT/" (wss with -cert) once it listens and exits
+// on SIGTERM or SIGINT.
 import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
@@ -134,6 +135,9 @@ wss.on('connection', (ws, req) => {
       });
       break;
     }
+    case '/headers':
+      ws.send(['origin', 'x-interop', 'authorization', 'host'].map((h) => `${h}: ${req.headers[h] ?? ''}`).join('\n'));
+      break;
     case '/close':
       ws.close(Number(u.searchParams.get('code')), u.searchParams.get('reason') || '');
       break;

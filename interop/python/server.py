@@ -13,11 +13,12 @@ what was wrong; /close?code=C&reason=R closes at once with that code and
 reason; /close-abrupt?code=C&reason=R sends that close frame and closes the
 TCP connection at once; /ping sends three pings ("", "interop", 125 bytes),
 wants each answered by a pong with its payload within 5 s and then sends
-"ok" or what was wrong as a text message; /refuse refuses the upgrade with
-403 and the body "members only". It speaks the subprotocol chat.v1, chosen
-when offered. Keepalive pings are off. It prints "listening on
-ws://HOST:PORT/" (wss with -cert) once it listens and exits on SIGTERM or
-SIGINT.
+"ok" or what was wrong as a text message; /headers sends the request's
+Origin, X-Interop, Authorization and Host as "name: value" lines; /refuse
+refuses the upgrade with 403 and the body "members only". It speaks the
+subprotocol chat.v1, chosen when offered. Keepalive pings are off. It prints
+"listening on ws://HOST:PORT/" (wss with -cert) once it listens and exits on
+SIGTERM or SIGINT.
 """
 
 import argparse
@@ -81,6 +82,10 @@ async def handler(ws):
                 await ws.send(pieces(msg, n))
         elif u.path == "/fragmented-ping":
             await ws.send(await fragmented_ping(ws, await ws.recv(), int(q.get("n", ["4"])[0])))
+            await ws.wait_closed()
+        elif u.path == "/headers":
+            h = ws.request_headers
+            await ws.send("\n".join("%s: %s" % (n, h.get(n, "")) for n in ("origin", "x-interop", "authorization", "host")))
             await ws.wait_closed()
         elif u.path == "/close":
             await ws.close(int(q["code"][0]), q.get("reason", [""])[0])

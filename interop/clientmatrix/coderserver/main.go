@@ -7,7 +7,7 @@
 // /fragmented-ping?n=K, /fragmented?n=K (a message Writer: one frame per Write, then an empty final frame on
 // Close; with -deflate the compressor's output decides the frames),
 // /close?code=C&reason=R, /ping (coder's Ping picks its own payloads and
-// checks the pong's) and /refuse. With -deflate it accepts permessage-deflate with
+// checks the pong's), /headers and /refuse. With -deflate it accepts permessage-deflate with
 // context takeover.
 package main
 
@@ -53,6 +53,10 @@ func main() {
 	handle("/echo", echo)
 	handle("/fragmented", fragmented)
 	handle("/fragmented-ping", fragmentedPing)
+	handle("/headers", func(ctx context.Context, c *websocket.Conn, r *http.Request) {
+		c.Write(ctx, websocket.MessageText, []byte(peer.Headers(r)))
+		echo(ctx, c, r) // until the client closes
+	})
 	handle("/close", closeNow)
 	handle("/ping", ping)
 	peer.Serve(f, mux)

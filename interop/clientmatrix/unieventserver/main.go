@@ -5,7 +5,7 @@
 //	unieventserver [-addr 127.0.0.1:0] [-deflate] [-cert FILE -key FILE]
 //
 // Paths as every peer of the matrix (../README.md): /echo,
-// /close?code=C&reason=R, /ping and /refuse. There is no /fragmented: the engine
+// /close?code=C&reason=R, /ping, /headers and /refuse. There is no /fragmented: the engine
 // sends every message as one frame and has no call that sends a fragment.
 package main
 
@@ -75,6 +75,8 @@ func main() {
 			}
 		case "/ping":
 			pinger(c.Conn)
+		case "/headers":
+			c.SendText(peer.Headers(req.HTTP))
 		default:
 			c.Close(4404, "no such path")
 		}

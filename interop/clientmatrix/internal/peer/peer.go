@@ -110,3 +110,10 @@ func Refuse(w http.ResponseWriter, _ *http.Request) {
 	w.WriteHeader(http.StatusForbidden)
 	fmt.Fprint(w, RefusalBody)
 }
+
+// Headers is what /headers sends: the request's Origin, X-Interop,
+// Authorization and Host as "name: value" lines.
+func Headers(r *http.Request) string {
+	return fmt.Sprintf("origin: %s\nx-interop: %s\nauthorization: %s\nhost: %s",
+		r.Header.Get("Origin"), r.Header.Get("X-Interop"), r.Header.Get("Authorization"), r.Host)
+}
