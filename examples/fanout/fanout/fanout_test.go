@@ -1,4 +1,4 @@
-package main
+package fanout
 
 import (
 	"fmt"
@@ -24,7 +24,7 @@ func TestEveryMessageReachesEveryConnectionInOrder(t *testing.T) {
 	for _, deflate := range []bool{false, true} {
 		t.Run(fmt.Sprint("deflate=", deflate), func(t *testing.T) {
 			r := servertest.Start(t, servertest.Options{}, func(loop *ws.Loop) (*server.Server, error) {
-				return newFanout(server.Location{Host: "127.0.0.1"}, deflate, loop)
+				return New(server.Location{Host: "127.0.0.1"}, deflate, loop)
 			})
 			var hdr http.Header
 			if deflate {
@@ -35,7 +35,7 @@ func TestEveryMessageReachesEveryConnectionInOrder(t *testing.T) {
 				clients = append(clients, r.Dial("/", hdr))
 			}
 			deadline := time.Now().Add(wait)
-			for r.Server.Subscribers(topic) < len(clients) {
+			for r.Server.Subscribers(Topic) < len(clients) {
 				if time.Now().After(deadline) {
 					t.Fatal("the connections did not all subscribe")
 				}
