@@ -394,6 +394,9 @@ func (m mode) parallel(n int) func(context.Context) error {
 		if closed+len(errs) < n && len(errs) == 0 {
 			return fmt.Errorf("%d of %d connections closed", closed, n)
 		}
+		if len(errs) > 3 {
+			errs = append(errs[:3], fmt.Errorf("and %d more", len(errs)-3))
+		}
 		return errors.Join(errs...)
 	}
 }

@@ -149,6 +149,8 @@ func main() {
 		{"deflate-window10", *deflate, deflateWith(permessagedeflate.Config{ServerMaxWindowBits: 10, ClientMaxWindowBits: 10}), true},
 		{"wss", *wss, client.Config{TLSConfig: &tls.Config{RootCAs: roots}}, false},
 		{"wss-deflate", *wss, client.Config{Config: ws.Config{Deflate: &permessagedeflate.Config{}}, TLSConfig: &tls.Config{RootCAs: roots}}, false},
+		// the certificate verified by its DNS name (SNI localhost)
+		{"wss-localhost", strings.Replace(*wss, "//127.0.0.1:", "//localhost:", 1), client.Config{TLSConfig: &tls.Config{RootCAs: roots}}, true},
 		// through the proxy's CONNECT tunnel
 		{"proxy-plain", proxyPlain, viaProxy(client.Config{}), true},
 		{"proxy-wss-deflate", proxyWSS, viaProxy(client.Config{Config: ws.Config{Deflate: &permessagedeflate.Config{}}, TLSConfig: &tls.Config{RootCAs: roots}}), true},
