@@ -67,7 +67,8 @@ type Config struct {
 	// TLSConfig is used for wss:// URLs; nil means the zero tls.Config.
 	// When its ServerName is empty the URL's host name is used (SNI and
 	// certificate verification); its NextProtos are replaced by
-	// "http/1.1", the only protocol a WebSocket handshake runs on here.
+	// "http/1.1", the only protocol a WebSocket handshake runs on here
+	// (with HTTP2 set, by "h2" too).
 	TLSConfig *tls.Config
 	// Proxy returns the HTTP proxy to open a tunnel through (CONNECT), nil
 	// for none, as http.Transport.Proxy does: it is given a request for
@@ -78,12 +79,25 @@ type Config struct {
 	// supported; a user in the proxy URL is sent as Basic
 	// Proxy-Authorization. TLSConfig also verifies an https:// proxy.
 	Proxy func(*http.Request) (*url.URL, error)
+	// HTTP2 says whether a wss:// connection may be a stream of an
+	// HTTP/2 connection (RFC 8441) instead of an HTTP/1.1 upgrade:
+	// HTTP2Off (the default), HTTP2Prefer (HTTP/2 when the server serves
+	// WebSockets there, else HTTP/1.1) or HTTP2Only (else an error
+	// wrapping ErrNoHTTP2); see HTTP2Mode. A Go server serves them only
+	// with GODEBUG=http2xconnect=1 in its environment (unievent.dev's
+	// ws/server among them). Each connection opened over HTTP/2 has an
+	// HTTP/2 connection of its own (net/http's client), and its
+	// ws.Conn.NetConn is the stream, not the TLS connection under it.
+	HTTP2 HTTP2Mode
 }
 
 // Validate reports a configuration that cannot work.
 func (c *Config) Validate() error {
 	if err := c.Config.Validate(); err != nil {
 		return err
+	}
+	if c.HTTP2 > HTTP2Only {
+		return fmt.Errorf("client: unknown HTTP2 mode %d", c.HTTP2)
 	}
 	if c.MaxHandshakeSize < 0 {
 		return errors.New("client: MaxHandshakeSize must not be negative")

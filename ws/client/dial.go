@@ -148,6 +148,9 @@ func open(ctx context.Context, rawURL string, cfg *Config, loop *ws.Loop) (*ws.C
 	if err != nil {
 		return nil, err
 	}
+	if err := checkHTTP2(cfg, t); err != nil {
+		return nil, err
+	}
 	if loop == nil {
 		loop = ws.DefaultLoop()
 	}
@@ -178,6 +181,13 @@ func open(ctx context.Context, rawURL string, cfg *Config, loop *ws.Loop) (*ws.C
 	}
 	if err == nil {
 		err = raw.SetDeadline(time.Time{})
+	}
+	if err == errFallBack {
+		// HTTP/2 without extended CONNECT: HTTP/1.1 on a new connection.
+		raw.Close()
+		h1 := *cfg
+		h1.HTTP2 = HTTP2Off
+		return open(ctx, rawURL, &h1, loop)
 	}
 	if err != nil {
 		raw.Close()
@@ -210,11 +220,20 @@ func shake(ctx context.Context, raw net.Conn, t target, cfg *Config, proxy *url.
 		}
 	}
 	if t.secure {
-		tc := tls.Client(nc, tlsConfig(cfg.TLSConfig, t.hostname))
+		tcfg := tlsConfig(cfg.TLSConfig, t.hostname)
+		tcfg.NextProtos = alpn(cfg.HTTP2)
+		tc := tls.Client(nc, tcfg)
 		if err := tc.HandshakeContext(ctx); err != nil {
 			return nil, engine.Options{}, fmt.Errorf("client: TLS handshake with %s: %w", t.addr, err)
 		}
-		nc = tc
+		var (
+			res    engine.Options
+			h2, ok bool
+			err    error
+		)
+		if nc, res, h2, ok, err = afterTLS(tc, t, cfg); !ok || h2 {
+			return nc, res, err
+		}
 	}
 	key, err := handshake.NewKey()
 	if err != nil {

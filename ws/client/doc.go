@@ -38,4 +38,20 @@
 // the handshake inside it; a proxy that refuses is a HandshakeError
 // wrapping ErrProxyRefused with the proxy's status (407 when it wants
 // credentials, given as the proxy URL's user).
+//
+// # WebSocket over HTTP/2
+//
+// With Config.HTTP2 set (HTTP2Prefer or HTTP2Only), a wss:// connection
+// offers h2 in TLS's ALPN, and on an HTTP/2 connection whose SETTINGS
+// enable extended CONNECT it is a stream (RFC 8441,
+// https://www.rfc-editor.org/rfc/rfc8441): net/http's HTTP/2 client sends
+// the CONNECT with :protocol websocket, the server answers 200, and the
+// same engine runs on the stream. A Go server serves that only with
+// GODEBUG=http2xconnect=1 (unievent.dev/ws/server: go doc
+// unievent.dev/ws/server). When the server does not offer it,
+// HTTP2Prefer upgrades over HTTP/1.1 (on the same connection when ALPN
+// chose http/1.1, on a new one when the server speaks HTTP/2 without
+// extended CONNECT) and HTTP2Only fails with ErrNoHTTP2; a refusal is a
+// HandshakeError wrapping ErrRefusedOverHTTP2. Every such connection has
+// an HTTP/2 connection of its own.
 package client

@@ -484,6 +484,33 @@ func TestH2OwnLocation(t *testing.T) {
 	}
 }
 
+// TestH2OwnLocationStop: Stop closes a WebSocket on an HTTP/2 stream of
+// the server's own location with 1001 and its closing handshake, before
+// the HTTP/2 connection under it ends.
+func TestH2OwnLocationStop(t *testing.T) {
+	if inChild(t) {
+		return
+	}
+	h, pool := startH2Location(t, Config{}, echo)
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: true}
+	hc := &h2{harness: h, url: "https://" + h.addr, client: &http.Client{Transport: h2RoundTripper(t, tr, "https://"+h.addr, h.addr)}}
+	c, _ := hc.dialH2(t, nil)
+	echoes(t, c, "before Stop")
+	stopped := make(chan error, 1)
+	go func() { stopped <- h.Stop() }()
+	code, _, err := c.ExpectClose(wait)
+	if err != nil || code != int(frame.CloseAway) {
+		t.Fatalf("close on Stop: %d %v", code, err)
+	}
+	c.WriteFrame(true, 8, wstest.ClosePayload(code, ""))
+	if err := c.ExpectEOF(wait); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-stopped; err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestH2OwnLocationHTTP1WithoutSetting checks that a TLS location of a
 // process without GODEBUG=http2xconnect=1 does not offer HTTP/2 at all.
 func TestH2OwnLocationHTTP1WithoutSetting(t *testing.T) {

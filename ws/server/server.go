@@ -200,13 +200,17 @@ func (s *Server) Config() Config {
 // nothing more.
 func retire(fe *frontEnd) {
 	fe.pipe.Close()
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if fe.srv.Shutdown(ctx) != nil {
-			fe.srv.Close()
-		}
-	}()
+	go shutDown(fe, 30*time.Second)
+}
+
+// shutDown lets a front end's requests and HTTP/2 streams finish, at most
+// for wait, then closes what is left.
+func shutDown(fe *frontEnd, wait time.Duration) {
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	if fe.srv.Shutdown(ctx) != nil {
+		fe.srv.Close()
+	}
 }
 
 // listenPlan is how the open listeners become those of a list of
@@ -368,7 +372,15 @@ func (s *Server) Stop(code ...ws.CloseCode) error {
 	s.mu.Unlock()
 	if fe != nil {
 		fe.pipe.Close()
-		go fe.srv.Close()
+		// Not Close: it would cut the HTTP/2 connections, and with them
+		// the WebSockets on their streams, before their closing
+		// handshakes. Shutdown sends GOAWAY and waits for the streams to
+		// end, which the close timeout bounds.
+		wait := s.wsCfg.CloseTimeout
+		if wait <= 0 {
+			wait = ws.DefaultConfig().CloseTimeout
+		}
+		go shutDown(fe, wait+2*time.Second)
 	}
 	for nc := range heads {
 		nc.Close() // as net/http's Close does with the requests it is reading
