@@ -128,6 +128,12 @@ func runMode(s *suite, m mode) {
 	if m.groups["ping"] {
 		s.run(m.label+"/server-ping", m.serverPing)
 	}
+	if m.groups["echo"] {
+		s.run(m.label+"/too-big-1009", m.tooBig)
+	}
+	if m.groups["invalid"] {
+		s.run(m.label+"/invalid-utf8-1007", m.invalidUTF8)
+	}
 	if m.groups["handshake"] {
 		s.run(m.label+"/subprotocol-chosen", m.subprotocol([]string{"chat.v2", "chat.v1"}, "chat.v1"))
 		s.run(m.label+"/subprotocol-none", m.subprotocol([]string{"chat.v9"}, ""))
@@ -187,6 +193,50 @@ func (m mode) requestHeaders(ctx context.Context) error {
 		return fmt.Errorf("the server read %q, want %q", got.payload, want)
 	}
 	return s.closeNormally(ctx)
+}
+
+// tooBig sends a message one byte over the client's own MaxMessageSize
+// (64 KiB here): its echo must make the client close with 1009.
+func (m mode) tooBig(ctx context.Context) error {
+	m.cfg.MaxMessageSize = 64 << 10
+	return m.wantClose(ctx, "/echo", binary(64<<10+1, 3), 1009)
+}
+
+// invalidUTF8 wants the server's text message that is not UTF-8 to close
+// the connection with 1007 (RFC 6455 section 8.1).
+func (m mode) invalidUTF8(ctx context.Context) error {
+	return m.wantClose(ctx, "/invalid-utf8", nil, 1007)
+}
+
+// wantClose dials path, sends p unless nil, and wants no message but the
+// client's own close with code. Whether the server answers that close is
+// not the client's to see: having failed the connection it must not
+// process anything more from the server, a close frame included (RFC 6455
+// section 7.1.7).
+func (m mode) wantClose(ctx context.Context, path string, p []byte, code ws.CloseCode) error {
+	s, err := m.dial(ctx, path)
+	if err != nil {
+		return err
+	}
+	defer s.stop()
+	if p != nil {
+		if err := s.c.SendBinary(p); err != nil {
+			return fmt.Errorf("send: %w", err)
+		}
+	}
+	cl, err := s.waitClosed(ctx)
+	if err != nil {
+		return err
+	}
+	select {
+	case got := <-s.msgs:
+		return fmt.Errorf("a message of %d bytes was delivered", len(got.payload))
+	default:
+	}
+	if cl.code != code {
+		return fmt.Errorf("close reported %d %q, want %d", cl.code, cl.reason, code)
+	}
+	return nil
 }
 
 // refused wants the server's 403 at /refuse as a *client.HandshakeError

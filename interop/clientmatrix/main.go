@@ -71,7 +71,7 @@ func main() {
 	caFile := flag.String("ca", "", "PEM file of the CA the wss peer's certificate is signed by")
 	big := flag.String("big", "plain", "comma-separated modes that also get the 16 MiB cases")
 	expect := flag.String("expect", "", "comma-separated MODE=OUTCOME: how the peer answers that mode's deflate offer, agreed (the default), declined or refused (an answer the client must fail, permessagedeflate.ErrBadAnswer)")
-	only := flag.String("cases", "echo,fragmented,close,abrupt,ping,handshake", "comma-separated groups of cases to run: echo, fragmented, close, abrupt, ping, handshake")
+	only := flag.String("cases", "echo,fragmented,close,abrupt,ping,handshake,invalid", "comma-separated groups of cases to run: echo, fragmented, close, abrupt, ping, handshake, invalid")
 	proxy := flag.String("proxy", "", "http://USER:PASSWORD@HOST:PORT of an HTTP proxy that wants those credentials: adds the modes proxy-plain and proxy-wss-deflate, through it")
 	gencert := flag.String("gencert", "", "instead of the cases: write ca.pem, cert.pem and key.pem into this directory")
 	flag.Parse()

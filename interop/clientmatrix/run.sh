@@ -134,14 +134,16 @@ declare -A big=([node-ws]=plain,deflate,wss [python-websockets]=plain [gorilla]=
 # right after its close frame); coder has no such call either; gorilla
 # accepts server_max_window_bits=10 without answering it (RFC 7692 section
 # 7.1.2.1 wants the parameter in the answer), which the client must refuse;
-# coder declines that offer.
+# coder declines that offer. Python's websockets cannot send text that is
+# not UTF-8 (the invalid group).
 # The proxy modes go to node-ws.
 declare -A extra=(
 	[node-ws]="-proxy http://interop:s3cret@127.0.0.1:$proxy_port"
 	[unievent-echo]="-cases echo"
 	[unievent-server]="-cases close,ping,handshake"
 	[gorilla]="-expect deflate-window10=refused"
-	[coder]="-expect deflate-window10=declined -cases echo,fragmented,close,ping,handshake"
+	[python-websockets]="-cases echo,fragmented,close,abrupt,ping,handshake"
+	[coder]="-expect deflate-window10=declined -cases echo,fragmented,close,ping,handshake,invalid"
 )
 driver_pids=()
 for peer in node-ws python-websockets gorilla coder unievent-echo unievent-server; do

@@ -13,11 +13,12 @@
 // /close-abrupt?code=C&reason=R sends that close frame and ends the TCP
 // connection at once; /ping sends three pings ("", "interop", 125 bytes),
 // wants each pong to carry its ping's payload within 5 s and then sends
-// "ok" or what was wrong as a text message; /headers sends the request's
-// Origin, X-Interop, Authorization and Host as "name: value" lines; /refuse
-// refuses the upgrade with 403 and the body "members only". It prints
-// "listening on ws://HOST:PORT/" (wss with -cert) once it listens and exits
-// on SIGTERM or SIGINT.
+// "ok" or what was wrong as a text message; /invalid-utf8 sends a text
+// message with the byte 0xff; /headers sends the request's Origin,
+// X-Interop, Authorization and Host as "name: value" lines; /refuse refuses
+// the upgrade with 403 and the body "members only". It prints "listening on
+// ws://HOST:PORT/" (wss with -cert) once it listens and exits on SIGTERM or
+// SIGINT.
 import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
@@ -135,6 +136,11 @@ wss.on('connection', (ws, req) => {
       });
       break;
     }
+    case '/invalid-utf8':
+      // A text message that is not UTF-8 (0xff can never appear in it):
+      // bad input the client must close with 1007.
+      ws.send(Buffer.from([0x6f, 0x6b, 0xff, 0x21]), { binary: false });
+      break;
     case '/headers':
       ws.send(['origin', 'x-interop', 'authorization', 'host'].map((h) => `${h}: ${req.headers[h] ?? ''}`).join('\n'));
       break;

@@ -7,7 +7,7 @@
 // /fragmented-ping?n=K, /fragmented?n=K (a message Writer: one frame per Write, then an empty final frame on
 // Close; with -deflate the compressor's output decides the frames),
 // /close?code=C&reason=R, /ping (coder's Ping picks its own payloads and
-// checks the pong's), /headers and /refuse. With -deflate it accepts permessage-deflate with
+// checks the pong's), /invalid-utf8, /headers and /refuse. With -deflate it accepts permessage-deflate with
 // context takeover.
 package main
 
@@ -56,6 +56,10 @@ func main() {
 	handle("/headers", func(ctx context.Context, c *websocket.Conn, r *http.Request) {
 		c.Write(ctx, websocket.MessageText, []byte(peer.Headers(r)))
 		echo(ctx, c, r) // until the client closes
+	})
+	handle("/invalid-utf8", func(ctx context.Context, c *websocket.Conn, r *http.Request) {
+		c.Write(ctx, websocket.MessageText, peer.InvalidUTF8) // coder does not check what it sends
+		echo(ctx, c, r)                                       // until the client closes
 	})
 	handle("/close", closeNow)
 	handle("/ping", ping)

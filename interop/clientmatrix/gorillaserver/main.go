@@ -5,7 +5,7 @@
 //
 // Paths as every peer of the matrix (../README.md): /echo, /fragmented?n=K,
 // /fragmented-ping?n=K, /close?code=C&reason=R, /close-abrupt?code=C&reason=R,
-// /ping, /headers and /refuse. gorilla has no call that ends a
+// /ping, /invalid-utf8, /headers and /refuse. gorilla has no call that ends a
 // fragment: a message writer sends a frame when its write buffer (4 KiB
 // here) is full or for a write over twice its size, so /fragmented writes
 // the K pieces and gets one frame per piece larger than 8 KiB, and frames
@@ -53,6 +53,10 @@ func main() {
 	handle("/headers", func(c *websocket.Conn, r *http.Request) {
 		c.WriteMessage(websocket.TextMessage, []byte(peer.Headers(r)))
 		echo(c, r) // until the client closes
+	})
+	handle("/invalid-utf8", func(c *websocket.Conn, r *http.Request) {
+		c.WriteMessage(websocket.TextMessage, peer.InvalidUTF8) // gorilla does not check what it sends
+		echo(c, r)                                              // until the client closes
 	})
 	handle("/close", closeNow)
 	handle("/close-abrupt", closeAbrupt)

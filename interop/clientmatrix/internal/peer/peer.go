@@ -117,3 +117,7 @@ func Headers(r *http.Request) string {
 	return fmt.Sprintf("origin: %s\nx-interop: %s\nauthorization: %s\nhost: %s",
 		r.Header.Get("Origin"), r.Header.Get("X-Interop"), r.Header.Get("Authorization"), r.Host)
 }
+
+// InvalidUTF8 is the text message /invalid-utf8 sends: "ok" and "!"
+// around the byte 0xff, which UTF-8 never has.
+var InvalidUTF8 = []byte{'o', 'k', 0xff, '!'}
