@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"expvar"
+	"fmt"
 	"net/http/httptest"
 	"testing"
 
@@ -45,7 +46,9 @@ func vars(t *testing.T) map[string]json.RawMessage {
 // counts, summed, and taken at each read.
 func TestPublishReadsBackThroughTheHandler(t *testing.T) {
 	a, b := startEcho(t), startEcho(t)
-	if err := metrics.Publish("unievent_test", a.Server, b.Server); err != nil {
+	// expvar keeps what is published for good: a name per run, for -count.
+	name := fmt.Sprintf("unievent_%p", a.Server)
+	if err := metrics.Publish(name, a.Server, b.Server); err != nil {
 		t.Fatal(err)
 	}
 	ca, cb := a.Dial("/", nil), b.Dial("/", nil)
@@ -70,9 +73,9 @@ func TestPublishReadsBackThroughTheHandler(t *testing.T) {
 			Open      int    `json:"open"`
 		} `json:"transports"`
 	}
-	raw, ok := vars(t)["unievent_test"]
+	raw, ok := vars(t)[name]
 	if !ok {
-		t.Fatal("/debug/vars has no unievent_test")
+		t.Fatalf("/debug/vars has no %s", name)
 	}
 	if err := json.Unmarshal(raw, &got); err != nil {
 		t.Fatalf("%v: %s", err, raw)
@@ -89,7 +92,7 @@ func TestPublishReadsBackThroughTheHandler(t *testing.T) {
 		t.Fatalf("close %d %v", code, err)
 	}
 	wstest.WaitFor(t, "the close to show", func() bool {
-		json.Unmarshal(vars(t)["unievent_test"], &got)
+		json.Unmarshal(vars(t)[name], &got)
 		return got.Open == 1 && got.Closes["1000"] == 1
 	})
 }
@@ -97,10 +100,11 @@ func TestPublishReadsBackThroughTheHandler(t *testing.T) {
 // A name in use is an error, never a panic, and publishes nothing.
 func TestPublishTakenName(t *testing.T) {
 	s := startEcho(t)
-	if err := metrics.Publish("unievent_taken", s.Server); err != nil {
+	taken := fmt.Sprintf("unievent_%p", s.Server)
+	if err := metrics.Publish(taken, s.Server); err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"unievent_taken", "memstats", "cmdline"} {
+	for _, name := range []string{taken, "memstats", "cmdline"} {
 		if err := metrics.Publish(name, s.Server); !errors.Is(err, metrics.ErrNameTaken) {
 			t.Errorf("Publish(%q) again: %v, want ErrNameTaken", name, err)
 		}
