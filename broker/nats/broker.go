@@ -103,14 +103,18 @@ type Broker struct {
 	once  sync.Once
 	wg    sync.WaitGroup
 
-	// mu guards want, dirty, subs and lost; the server's calls of
-	// Subscribe and Unsubscribe take it (under the server's topic lock)
-	// only to record the change, the worker to apply it.
+	// mu guards want and dirty: the server's calls of Subscribe and
+	// Unsubscribe (under the server's topic lock) take it only to record
+	// the change, never while the NATS client is called.
 	mu    sync.Mutex
-	want  map[string]bool                 // the topics held locally, as the server told
-	dirty map[string]struct{}             // topics whose want changed, not yet applied
-	subs  map[string]*natsgo.Subscription // the NATS subscriptions, applied by the worker
-	lost  uint64                          // slow-consumer drops of subscriptions ended
+	want  map[string]bool     // the topics held locally, as the server told
+	dirty map[string]struct{} // topics whose want changed, not yet applied
+
+	// applyMu serializes the applying of changes (the worker, Flush) and
+	// guards subs and lost.
+	applyMu sync.Mutex
+	subs    map[string]*natsgo.Subscription // the NATS subscriptions
+	lost    uint64                          // slow-consumer drops of subscriptions ended
 
 	published, dropped, received, invalid, reconnects atomic.Uint64
 }
@@ -258,27 +262,44 @@ func (b *Broker) applyInterest() {
 			return
 		case <-b.kick:
 		}
-		b.applyLocked()
+		b.apply()
 	}
 }
 
-// applyLocked takes mu and applies every recorded change. The NATS
-// client only buffers a SUB or UNSUB (its flusher writes them), so
-// holding mu over the calls is short.
-func (b *Broker) applyLocked() {
+// apply makes the NATS subscriptions follow the changes recorded so far.
+// It takes the changes under mu and calls the NATS client without it, so
+// that the server's topic lock never waits on the client (which writes to
+// its socket itself when its buffer is full).
+func (b *Broker) apply() {
+	b.applyMu.Lock()
+	defer b.applyMu.Unlock()
 	b.mu.Lock()
-	defer b.mu.Unlock()
-	for topic := range b.dirty {
+	dirty := b.dirty
+	if len(dirty) == 0 {
+		b.mu.Unlock()
+		return
+	}
+	b.dirty = make(map[string]struct{})
+	wanted := make(map[string]bool, len(dirty))
+	for topic := range dirty {
+		wanted[topic] = b.want[topic]
+	}
+	if len(b.want) == 0 {
+		// A map keeps the buckets of its peak: start again after churn.
+		b.want = make(map[string]bool)
+	}
+	b.mu.Unlock()
+	for topic, want := range wanted {
 		sub, subscribed := b.subs[topic]
 		switch {
-		case b.want[topic] && !subscribed:
+		case want && !subscribed:
 			s, err := b.nc.ChanSubscribe(b.Subject(topic), b.inbox)
 			if err != nil {
 				// Only a closed connection refuses a valid subject.
 				continue
 			}
 			b.subs[topic] = s
-		case !b.want[topic] && subscribed:
+		case !want && subscribed:
 			if n, err := sub.Dropped(); err == nil {
 				b.lost += uint64(n)
 			}
@@ -286,12 +307,8 @@ func (b *Broker) applyLocked() {
 			delete(b.subs, topic)
 		}
 	}
-	clear(b.dirty)
 	if len(b.subs) == 0 {
-		// A map keeps the buckets of its peak: start again after churn.
 		b.subs = make(map[string]*natsgo.Subscription)
-		b.want = make(map[string]bool)
-		b.dirty = make(map[string]struct{})
 	}
 }
 
@@ -356,7 +373,7 @@ func (b *Broker) Stats() Stats {
 		Received:   b.received.Load(),
 		Invalid:    b.invalid.Load(),
 	}
-	b.mu.Lock()
+	b.applyMu.Lock()
 	st.Lost = b.lost
 	for _, s := range b.subs {
 		if n, err := s.Dropped(); err == nil {
@@ -364,7 +381,7 @@ func (b *Broker) Stats() Stats {
 		}
 	}
 	st.Subscriptions = len(b.subs)
-	b.mu.Unlock()
+	b.applyMu.Unlock()
 	return st
 }
 
@@ -374,7 +391,7 @@ func (b *Broker) Stats() Stats {
 // held reaches this node. It is for tests and orderly starts; the broker
 // works without it.
 func (b *Broker) Flush(timeout time.Duration) error {
-	b.applyLocked()
+	b.apply()
 	return b.nc.FlushTimeout(timeout)
 }
 
@@ -389,9 +406,9 @@ func (b *Broker) Close() error {
 		close(b.done)
 		b.wg.Wait()
 		b.nc.Close()
-		b.mu.Lock()
+		b.applyMu.Lock()
 		clear(b.subs)
-		b.mu.Unlock()
+		b.applyMu.Unlock()
 	})
 	return nil
 }
