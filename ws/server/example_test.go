@@ -893,3 +893,35 @@ func ExampleServer_Publish() {
 	// 101.5 101.7
 	// published 2, delivered 2, to no subscriber 1
 }
+
+// Metrics is a snapshot of the server's counters, the connections' traffic
+// summed: publish it with unievent.dev/metrics (expvar) or scrape it with
+// unievent.dev/metrics/prometheus.
+func ExampleServer_Metrics() {
+	srv := newServer(server.Config{Locations: []server.Location{loopback}})
+	echo(srv)
+	gone := make(chan bool, 1)
+	srv.OnDisconnection(func(*server.Server, *server.Conn) { gone <- true })
+	addr, wait := serve(srv)
+	a, b := dial(addr, "/", nil), dial(addr, "/", nil)
+	roundTrip(a, "hello")
+	roundTrip(b, "hi")
+	closeClient(a, 1000, "")
+	<-gone
+
+	m := srv.Metrics()
+	fmt.Println("open:", m.Open, "accepted:", m.Accepted)
+	fmt.Println("messages in:", m.MessagesIn, "out:", m.MessagesOut)
+	fmt.Println("closed with 1000:", m.Closes[1000])
+	for _, t := range m.Transports {
+		if t.Accepted > 0 {
+			fmt.Printf("%s, TLS %v: %d open\n", t.Transport, t.TLS, t.Open)
+		}
+	}
+	shutdown(srv, wait, b)
+	// Output:
+	// open: 1 accepted: 2
+	// messages in: 2 out: 2
+	// closed with 1000: 1
+	// http/1.1, TLS false: 1 open
+}
