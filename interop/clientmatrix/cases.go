@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net/http"
@@ -329,6 +330,12 @@ func (m mode) dial(ctx context.Context, path string) (*session, error) {
 	if got := s.c.Deflate() != nil; got != m.compressed() {
 		s.stop()
 		return nil, fmt.Errorf("permessage-deflate agreed: %v, want %v", got, m.compressed())
+	}
+	// Over HTTP/2 the connection's NetConn is the stream, not the TLS
+	// connection under it.
+	if _, onTLS := s.c.NetConn().(*tls.Conn); m.cfg.HTTP2 == client.HTTP2Only && onTLS {
+		s.stop()
+		return nil, errors.New("an HTTP/1.1 connection, want an HTTP/2 stream")
 	}
 	return s, nil
 }

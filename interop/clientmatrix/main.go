@@ -72,6 +72,7 @@ func main() {
 	big := flag.String("big", "plain", "comma-separated modes that also get the 16 MiB cases")
 	expect := flag.String("expect", "", "comma-separated MODE=OUTCOME: how the peer answers that mode's deflate offer, agreed (the default), declined or refused (an answer the client must fail, permessagedeflate.ErrBadAnswer)")
 	only := flag.String("cases", "echo,fragmented,close,abrupt,ping,handshake,invalid", "comma-separated groups of cases to run: echo, fragmented, close, abrupt, ping, handshake, invalid")
+	h2 := flag.String("h2", "", "wss:// URL of the peer serving WebSockets over HTTP/2 (RFC 8441): adds the mode h2, HTTP2Only")
 	proxy := flag.String("proxy", "", "http://USER:PASSWORD@HOST:PORT of an HTTP proxy that wants those credentials: adds the modes proxy-plain and proxy-wss-deflate, through it")
 	gencert := flag.String("gencert", "", "instead of the cases: write ca.pem, cert.pem and key.pem into this directory")
 	flag.Parse()
@@ -83,15 +84,15 @@ func main() {
 		}
 		return
 	}
-	if *peer == "" || *plain == "" && *deflate == "" && *wss == "" {
-		fmt.Fprintln(os.Stderr, "clientmatrix: -peer and at least one of -plain, -deflate, -wss are required")
+	if *peer == "" || *plain == "" && *deflate == "" && *wss == "" && *h2 == "" {
+		fmt.Fprintln(os.Stderr, "clientmatrix: -peer and at least one of -plain, -deflate, -wss, -h2 are required")
 		os.Exit(2)
 	}
 	var roots *x509.CertPool
-	if *wss != "" {
+	if *wss != "" || *h2 != "" {
 		pem, err := os.ReadFile(*caFile)
 		if err != nil {
-			fmt.Fprintf(os.Stderr, "clientmatrix: -wss needs -ca: %v\n", err)
+			fmt.Fprintf(os.Stderr, "clientmatrix: -wss and -h2 need -ca: %v\n", err)
 			os.Exit(2)
 		}
 		roots = x509.NewCertPool()
@@ -151,6 +152,9 @@ func main() {
 		{"wss-deflate", *wss, client.Config{Config: ws.Config{Deflate: &permessagedeflate.Config{}}, TLSConfig: &tls.Config{RootCAs: roots}}, false},
 		// the certificate verified by its DNS name (SNI localhost)
 		{"wss-localhost", strings.Replace(*wss, "//127.0.0.1:", "//localhost:", 1), client.Config{TLSConfig: &tls.Config{RootCAs: roots}}, true},
+		// an HTTP/2 stream (extended CONNECT)
+		{"h2", *h2, client.Config{TLSConfig: &tls.Config{RootCAs: roots}, HTTP2: client.HTTP2Only}, false},
+		{"h2-deflate", *h2, client.Config{Config: ws.Config{Deflate: &permessagedeflate.Config{}}, TLSConfig: &tls.Config{RootCAs: roots}, HTTP2: client.HTTP2Only}, true},
 		// through the proxy's CONNECT tunnel
 		{"proxy-plain", proxyPlain, viaProxy(client.Config{}), true},
 		{"proxy-wss-deflate", proxyWSS, viaProxy(client.Config{Config: ws.Config{Deflate: &permessagedeflate.Config{}}, TLSConfig: &tls.Config{RootCAs: roots}}), true},

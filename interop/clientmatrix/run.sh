@@ -122,23 +122,31 @@ start_peer gorilla "$tmp/gorillaserver"
 start_peer coder "$tmp/coderserver"
 start_peer unievent-echo "$tmp/echo" -addr 127.0.0.1:0 -max-message $((32 << 20))
 start_peer unievent-server "$tmp/unieventserver"
+# WebSockets over HTTP/2 (RFC 8441): Node's http2 with ws's framing on the
+# streams, and examples/echo -h2 (Go's HTTP/2 serves extended CONNECT only
+# with GODEBUG=http2xconnect=1).
+start_server node-ws-h2 node "$interop/node/ws-server.mjs" -h2 -cert "$tmp/cert.pem" -key "$tmp/key.pem"
+peer_args[node-ws]+=" -h2 $url"
+start_server unievent-echo-h2 env GODEBUG=http2xconnect=1 "$tmp/echo" -addr 127.0.0.1:0 -max-message $((32 << 20)) \
+	-deflate -tls -h2 -cert "$tmp/cert.pem" -key "$tmp/key.pem"
+peer_args[unievent-echo]+=" -h2 $url"
 
 # The drivers run at the same time, one per peer, each under a time limit.
 # The 16 MiB cases (binary and text) run in the plain mode of every peer
 # but unievent-server, in the deflate mode of node-ws and unievent-echo, in
-# the wss mode of node-ws and the wss-deflate mode of coder.
-declare -A big=([node-ws]=plain,deflate,wss [python-websockets]=plain [gorilla]=plain [coder]=plain,wss-deflate [unievent-echo]=plain,deflate [unievent-server]=none)
+# the wss and h2 modes of node-ws and the wss-deflate mode of coder.
+declare -A big=([node-ws]=plain,deflate,wss,h2 [python-websockets]=plain [gorilla]=plain [coder]=plain,wss-deflate [unievent-echo]=plain,deflate [unievent-server]=none)
 # What differs from peer to peer: examples/echo echoes on every path (the
 # echo cases only); unievent-server closes and pings (this project's server
 # has no call that sends a fragment, nor one that ends the TCP connection
 # right after its close frame); coder has no such call either; gorilla
 # accepts server_max_window_bits=10 without answering it (RFC 7692 section
 # 7.1.2.1 wants the parameter in the answer), which the client must refuse;
-# coder declines that offer. Python's websockets cannot send text that is
+# coder declines that offer; node-ws over HTTP/2 has no permessage-deflate. Python's websockets cannot send text that is
 # not UTF-8 (the invalid group).
 # The proxy modes go to node-ws.
 declare -A extra=(
-	[node-ws]="-proxy http://interop:s3cret@127.0.0.1:$proxy_port"
+	[node-ws]="-proxy http://interop:s3cret@127.0.0.1:$proxy_port -expect h2-deflate=declined"
 	[unievent-echo]="-cases echo"
 	[unievent-server]="-cases close,ping,handshake"
 	[gorilla]="-expect deflate-window10=refused"

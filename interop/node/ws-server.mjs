@@ -19,15 +19,23 @@
 // the upgrade with 403 and the body "members only". It prints "listening on
 // ws://HOST:PORT/" (wss with -cert) once it listens and exits on SIGTERM or
 // SIGINT.
+//
+// With -h2 (and -cert) it is an HTTP/2 server instead, with WebSockets on
+// extended CONNECT streams (RFC 8441, Node's http2 with
+// enableConnectProtocol): each stream is handed to a ws WebSocket as its
+// socket (ws takes any Duplex there), so the framing is still ws's; the
+// same paths, the subprotocol and /refuse; no permessage-deflate.
 import fs from 'node:fs';
 import http from 'node:http';
+import http2 from 'node:http2';
 import https from 'node:https';
-import { WebSocketServer } from 'ws';
+import { WebSocket, WebSocketServer } from 'ws';
 
-const args = { addr: '127.0.0.1:0', deflate: false, cert: '', key: '' };
+const args = { addr: '127.0.0.1:0', deflate: false, h2: false, cert: '', key: '' };
 for (let i = 2; i < process.argv.length; i++) {
   const a = process.argv[i].replace(/^--?/, '');
   if (a === 'deflate') args.deflate = true;
+  else if (a === 'h2') args.h2 = true;
   else if (a in args) args[a] = process.argv[++i];
   else {
     console.error(`ws-server: unknown flag ${process.argv[i]}`);
@@ -37,16 +45,23 @@ for (let i = 2; i < process.argv.length; i++) {
 const [host, port] = [args.addr.slice(0, args.addr.lastIndexOf(':')), Number(args.addr.slice(args.addr.lastIndexOf(':') + 1))];
 
 const tls = args.cert !== '';
-const server = tls
-  ? https.createServer({ cert: fs.readFileSync(args.cert), key: fs.readFileSync(args.key) })
-  : http.createServer();
-server.on('request', (_req, res) => {
-  res.writeHead(426, { 'content-type': 'text/plain' });
-  res.end('WebSocket only\n');
-});
+if (args.h2 && (!tls || args.deflate)) {
+  console.error('ws-server: -h2 needs -cert and -key, and takes no -deflate');
+  process.exit(2);
+}
+const creds = tls ? { cert: fs.readFileSync(args.cert), key: fs.readFileSync(args.key) } : {};
+let server;
+if (args.h2) server = http2.createSecureServer({ ...creds, settings: { enableConnectProtocol: true } });
+else server = tls ? https.createServer(creds) : http.createServer();
+if (!args.h2) {
+  server.on('request', (_req, res) => {
+    res.writeHead(426, { 'content-type': 'text/plain' });
+    res.end('WebSocket only\n');
+  });
+}
 
 const wss = new WebSocketServer({
-  server,
+  ...(args.h2 ? { noServer: true } : { server }),
   maxPayload: 64 << 20,
   // ws's defaults otherwise: context takeover both ways, 15-bit windows,
   // messages under 1 KiB sent uncompressed.
@@ -110,6 +125,37 @@ async function fragmentedPing(ws, data, isBinary, n) {
     if (i < n - 1 && verdict === 'ok') verdict = (await pingPong(ws, Buffer.from(`fragment-${i}`))) || 'ok';
   }
   return verdict;
+}
+
+// An RFC 8441 stream: CONNECT with :protocol websocket, answered with 200
+// (the subprotocol chosen as ws's handleProtocols would), then the stream
+// is the WebSocket's socket, set up as ws's own upgrade does it.
+if (args.h2) {
+  server.on('stream', (stream, headers) => {
+    stream.on('error', (err) => console.error(`ws-server: h2 stream: ${err.message}`));
+    if (headers[':method'] !== 'CONNECT' || headers[':protocol'] !== 'websocket') {
+      stream.respond({ ':status': 400 });
+      stream.end('WebSocket only\n');
+      return;
+    }
+    const path = headers[':path'];
+    if (new URL(path, 'http://peer').pathname === '/refuse') {
+      stream.respond({ ':status': 403, 'content-type': 'text/plain' });
+      stream.end('members only');
+      return;
+    }
+    const offered = new Set(
+      (headers['sec-websocket-protocol'] || '').split(',').map((p) => p.trim()).filter(Boolean),
+    );
+    const protocol = wss.options.handleProtocols(offered);
+    stream.respond({ ':status': 200, ...(protocol ? { 'sec-websocket-protocol': protocol } : {}) });
+    const ws = new WebSocket(null, undefined, wss.options);
+    if (protocol) ws._protocol = protocol;
+    ws.setSocket(stream, Buffer.alloc(0), wss.options);
+    wss.clients.add(ws);
+    ws.on('close', () => wss.clients.delete(ws));
+    wss.emit('connection', ws, { url: path, headers: { ...headers, host: headers[':authority'] }, socket: stream });
+  });
 }
 
 wss.on('connection', (ws, req) => {
