@@ -51,6 +51,7 @@ type mode struct {
 	groups map[string]bool           // the groups of cases to run
 	few    bool                      // fewer echo cases, no close and ping
 	proxy  *url.URL                  // run the proxy refusal cases with this proxy
+	wantH2 bool                      // with cfg.HTTP2 set: the connection must be an HTTP/2 stream
 }
 
 // compressed reports whether the mode's connections must have
@@ -332,10 +333,14 @@ func (m mode) dial(ctx context.Context, path string) (*session, error) {
 		return nil, fmt.Errorf("permessage-deflate agreed: %v, want %v", got, m.compressed())
 	}
 	// Over HTTP/2 the connection's NetConn is the stream, not the TLS
-	// connection under it.
-	if _, onTLS := s.c.NetConn().(*tls.Conn); m.cfg.HTTP2 == client.HTTP2Only && onTLS {
-		s.stop()
-		return nil, errors.New("an HTTP/1.1 connection, want an HTTP/2 stream")
+	// connection under it: the h2 modes want a stream, wss-prefer-h2 the
+	// fallback to HTTP/1.1.
+	if m.cfg.HTTP2 != client.HTTP2Off {
+		_, onTLS := s.c.NetConn().(*tls.Conn)
+		if onTLS == m.wantH2 {
+			s.stop()
+			return nil, fmt.Errorf("over HTTP/2: %v, want %v", !onTLS, m.wantH2)
+		}
 	}
 	return s, nil
 }

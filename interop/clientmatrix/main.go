@@ -155,6 +155,11 @@ func main() {
 		// an HTTP/2 stream (extended CONNECT)
 		{"h2", *h2, client.Config{TLSConfig: &tls.Config{RootCAs: roots}, HTTP2: client.HTTP2Only}, false},
 		{"h2-deflate", *h2, client.Config{Config: ws.Config{Deflate: &permessagedeflate.Config{}}, TLSConfig: &tls.Config{RootCAs: roots}, HTTP2: client.HTTP2Only}, true},
+		// HTTP2Prefer: a stream where the server offers one, HTTP/1.1 from
+		// the servers without extended CONNECT (Go's net/http under
+		// gorilla and coder speaks HTTP/2 without it; the others not at all)
+		{"h2-prefer", *h2, client.Config{TLSConfig: &tls.Config{RootCAs: roots}, HTTP2: client.HTTP2Prefer}, true},
+		{"wss-prefer-h2", *wss, client.Config{TLSConfig: &tls.Config{RootCAs: roots}, HTTP2: client.HTTP2Prefer}, true},
 		// through the proxy's CONNECT tunnel
 		{"proxy-plain", proxyPlain, viaProxy(client.Config{}), true},
 		{"proxy-wss-deflate", proxyWSS, viaProxy(client.Config{Config: ws.Config{Deflate: &permessagedeflate.Config{}}, TLSConfig: &tls.Config{RootCAs: roots}}), true},
@@ -174,6 +179,7 @@ func main() {
 			big:    bigModes[m.name],
 			groups: groups,
 			few:    m.few,
+			wantH2: strings.HasPrefix(m.name, "h2"),
 		}
 		if o, ok := outcomes[m.name]; ok {
 			md.answer = o
