@@ -605,3 +605,40 @@ func TestTransportHTTP1(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkEchoH1TLS is BenchmarkEchoH2's twin over HTTP/1.1: the same
+// mounted server on the same TLS server, upgraded from HTTP/1.1 (ALPN
+// http/1.1) instead of an HTTP/2 stream; go test -bench 'EchoH(1TLS|2)'
+// with GODEBUG=http2xconnect=1 runs both. Unlike BenchmarkEchoH2,
+// allocs/op count the server's only (the test client reads into one
+// buffer).
+func BenchmarkEchoH1TLS(b *testing.B) {
+	for _, bc := range []struct {
+		name string
+		size int
+	}{{"16B", 16}, {"1KiB", 1024}, {"64KiB", 64 << 10}} {
+		b.Run(bc.name, func(b *testing.B) {
+			h := startH2(b, Config{}, echo)
+			tc, err := tls.Dial("tcp", h.h2addr, &tls.Config{RootCAs: h.pool, NextProtos: []string{"http/1.1"}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { tc.Close() })
+			c, err := wstest.Handshake(tc, "/", nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			req := wstest.AppendFrame(nil, true, 0, 2, make([]byte, bc.size))
+			b.SetBytes(int64(bc.size))
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := c.Write(req); err != nil {
+					b.Fatal(err)
+				}
+				if _, _, _, err := c.ReadMessage(wait); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
