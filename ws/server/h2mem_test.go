@@ -38,6 +38,7 @@ func TestIdleMemoryPerTransport(t *testing.T) {
 		s := startMemoryServer(t)
 		base := s.measure(t, 0)
 		var closers []io.Closer
+		var clients []*wstest.Client
 		switch transport {
 		case "h2":
 			var c *rawH2
@@ -46,7 +47,7 @@ func TestIdleMemoryPerTransport(t *testing.T) {
 					c = dialRawH2(t, s.tlsAddr, nil)
 					closers = append(closers, c.nc)
 				}
-				c.accept(websocketFields(s.tlsAddr)...)
+				clients = append(clients, wstest.Opened(c.accept(websocketFields(s.tlsAddr)...), nil))
 			}
 		case "http/1.1+tls":
 			for range n {
@@ -54,10 +55,12 @@ func TestIdleMemoryPerTransport(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if _, err := wstest.Handshake(tc, "/", nil); err != nil {
+				c, err := wstest.Handshake(tc, "/", nil)
+				if err != nil {
 					t.Fatal(err)
 				}
 				closers = append(closers, tc)
+				clients = append(clients, c)
 			}
 		case "http/1.1":
 			for range n {
@@ -66,15 +69,23 @@ func TestIdleMemoryPerTransport(t *testing.T) {
 					t.Fatal(err)
 				}
 				closers = append(closers, c.Conn)
+				clients = append(clients, c)
 			}
 		}
-		// Idle: let the connections settle (the poller takes plain
-		// sockets after 5 ms of silence).
-		time.Sleep(500 * time.Millisecond)
-		m := s.measure(t, n)
 		d := func(a, b uint64) float64 { return float64(int64(a)-int64(b)) / float64(n) }
-		t.Logf("%-13s %d idle WebSockets: RSS %.1f KiB/conn, heap %.1f KiB/conn, stacks %.1f KiB/conn, goroutines %.2f/conn",
-			transport, n, d(m.rss, base.rss)/1024, d(m.heap, base.heap)/1024, d(m.stacks, base.stacks)/1024, d(m.goroutines, base.goroutines))
+		report := func(when string) {
+			// Idle: let the connections settle (the poller takes
+			// plain sockets after 5 ms of silence).
+			time.Sleep(500 * time.Millisecond)
+			m := s.measure(t, n)
+			t.Logf("%-13s %d WebSockets %-12s RSS %5.1f KiB/conn, heap %5.1f KiB/conn, stacks %4.1f KiB/conn, goroutines %.2f/conn",
+				transport, n, when+":", d(m.rss, base.rss)/1024, d(m.heap, base.heap)/1024, d(m.stacks, base.stacks)/1024, d(m.goroutines, base.goroutines))
+		}
+		report("idle")
+		for _, c := range clients {
+			echoes(t, c, "one message")
+		}
+		report("after 1 msg")
 		for _, c := range closers {
 			c.Close()
 		}

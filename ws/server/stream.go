@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"unievent.dev/internal/bufpool"
 )
 
 // extendedConnect is whether net/http's HTTP/2 server serves extended
@@ -24,6 +26,13 @@ var extendedConnect = strings.Contains(os.Getenv("GODEBUG"), "http2xconnect=1")
 // SETTINGS_MAX_FRAME_SIZE (RFC 9113 section 4.2,
 // https://www.rfc-editor.org/rfc/rfc9113#section-4.2).
 const streamReadSize = 16 << 10
+
+// streamQuietSize is the buffer a stream's pump reads with after a read
+// that did not fill its buffer: the peer may then be silent for long, and
+// an idle stream holds this much, not streamReadSize. A read that fills
+// it says more is waiting: the next one takes a pooled streamReadSize
+// buffer.
+const streamQuietSize = 2 << 10
 
 // stream is the transport of a WebSocket on an HTTP/2 extended CONNECT stream
 // (RFC 8441 section 5, https://www.rfc-editor.org/rfc/rfc8441#section-5): it
@@ -62,14 +71,13 @@ type stream struct {
 	closeOnce sync.Once
 
 	// The reading goroutine's.
-	buf     []byte
-	pending []byte // read from buf, not yet returned by Read
+	pending []byte // read by the pump, not yet returned by Read
 	rerr    error
 	started bool // pump runs
 }
 
 type streamRead struct {
-	n   int
+	p   []byte // the pump's buffer, the reader's until it signals next
 	err error
 }
 
@@ -108,7 +116,7 @@ func (s *stream) Read(p []byte) (int, error) {
 		}
 		select {
 		case r := <-s.chunks:
-			s.pending = s.buf[:r.n]
+			s.pending = r.p
 			s.rerr = r.err
 		case <-s.rdl.wait():
 			return 0, fmt.Errorf("server: read an HTTP/2 stream: %w", os.ErrDeadlineExceeded)
@@ -142,16 +150,21 @@ func (s *stream) start() error {
 		return err
 	}
 	s.started = true
-	s.buf = make([]byte, streamReadSize)
 	go s.pump()
 	return nil
 }
 
-// pump reads the body into buf, one chunk at a time, until it ends or the
-// stream is closed; net/http ends the body when the handler returns.
+// pump reads the body, one chunk at a time, until it ends or the stream
+// is closed; net/http ends the body when the handler returns. It reads
+// with a small buffer of its own while the peer is quiet and a pooled
+// large one while reads fill their buffer. A large buffer is given back
+// only once the reader is done with it (next), so one still held when the
+// stream ends is left to the garbage collector.
 func (s *stream) pump() {
+	quiet := make([]byte, streamQuietSize)
+	buf := quiet
 	for {
-		n, err := s.body.Read(s.buf)
+		n, err := s.body.Read(buf)
 		if n == 0 && err == nil {
 			continue
 		}
@@ -159,7 +172,7 @@ func (s *stream) pump() {
 			err = io.EOF
 		}
 		select {
-		case s.chunks <- streamRead{n, err}:
+		case s.chunks <- streamRead{buf[:n], err}:
 		case <-s.done:
 			return
 		}
@@ -170,6 +183,13 @@ func (s *stream) pump() {
 		case <-s.next:
 		case <-s.done:
 			return
+		}
+		switch full := n == len(buf); {
+		case full && len(buf) < streamReadSize:
+			buf = bufpool.Get(streamReadSize)[:streamReadSize]
+		case !full && len(buf) == streamReadSize:
+			bufpool.Put(buf)
+			buf = quiet
 		}
 	}
 }
