@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"unievent.dev/internal/bufpool"
 	"unievent.dev/ws/internal/engine"
 	"unievent.dev/ws/permessagedeflate"
 )
@@ -186,6 +187,12 @@ func connectHeader(cfg *Config) http.Header {
 // section 4.2).
 const h2ReadSize = 16 << 10
 
+// h2QuietSize is the buffer the pump reads with after a read that did not
+// fill its buffer (the server may then be silent for long); a read that
+// fills it says more is waiting, and the next one takes a pooled
+// h2ReadSize buffer.
+const h2QuietSize = 2 << 10
+
 // h2Stream is the transport of a client WebSocket on an HTTP/2 stream:
 // it reads the response body and writes the request body (a pipe
 // net/http's HTTP/2 client sends from). net/http's bodies have no
@@ -212,14 +219,13 @@ type h2Stream struct {
 	closing sync.Once
 
 	// The reading goroutine's.
-	buf     []byte
 	pending []byte
 	rerr    error
 	started bool
 }
 
 type h2Read struct {
-	n   int
+	p   []byte // the pump's buffer, the reader's until it signals next
 	err error
 }
 
@@ -232,12 +238,11 @@ func (s *h2Stream) Read(p []byte) (int, error) {
 	if len(s.pending) == 0 && s.rerr == nil {
 		if !s.started {
 			s.started = true
-			s.buf = make([]byte, h2ReadSize)
 			go s.pump()
 		}
 		select {
 		case r := <-s.chunks:
-			s.pending, s.rerr = s.buf[:r.n], r.err
+			s.pending, s.rerr = r.p, r.err
 		case <-s.rdl.wait():
 			return 0, fmt.Errorf("client: read an HTTP/2 stream: %w", os.ErrDeadlineExceeded)
 		case <-s.done:
@@ -255,10 +260,15 @@ func (s *h2Stream) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// pump reads the body into buf until it ends or the stream is closed.
+// pump reads the body until it ends or the stream is closed, with a
+// small buffer of its own while the server is quiet and a pooled large
+// one while reads fill their buffer (given back only once the reader is
+// done with it).
 func (s *h2Stream) pump() {
+	quiet := make([]byte, h2QuietSize)
+	buf := quiet
 	for {
-		n, err := s.body.Read(s.buf)
+		n, err := s.body.Read(buf)
 		if n == 0 && err == nil {
 			continue
 		}
@@ -266,7 +276,7 @@ func (s *h2Stream) pump() {
 			err = io.EOF
 		}
 		select {
-		case s.chunks <- h2Read{n, err}:
+		case s.chunks <- h2Read{buf[:n], err}:
 		case <-s.done:
 			return
 		}
@@ -277,6 +287,13 @@ func (s *h2Stream) pump() {
 		case <-s.next:
 		case <-s.done:
 			return
+		}
+		switch full := n == len(buf); {
+		case full && len(buf) < h2ReadSize:
+			buf = bufpool.Get(h2ReadSize)[:h2ReadSize]
+		case !full && len(buf) == h2ReadSize:
+			bufpool.Put(buf)
+			buf = quiet
 		}
 	}
 }
