@@ -148,17 +148,30 @@ func (s *Server) upgrade(a answerer, r *http.Request) error {
 		s.refuse(a, http.StatusServiceUnavailable, "too many connections", http.Header{"Retry-After": {strconv.Itoa(cfg.retryAfter())}})
 		return ErrTooManyConnections
 	}
-	registered := false
-	defer func() {
-		if !registered {
+	registered, released := false, false
+	// release gives the upgrade's place under MaxConnections back; a
+	// refusal does it before it answers, so that a client that reads the
+	// answer and tries again finds the place free.
+	release := func() {
+		if !released {
+			released = true
 			s.mu.Lock()
 			s.pending--
 			s.mu.Unlock()
 		}
+	}
+	refuse := func(status int, body string, h http.Header) {
+		release()
+		s.refuse(a, status, body, h)
+	}
+	defer func() {
+		if !registered {
+			release()
+		}
 		wsEngine.Unref(s.loop)
 	}()
 	if max := cfg.maxHeaderFields(); max > 0 && headerFields(r) > max {
-		s.refuse(a, http.StatusRequestHeaderFieldsTooLarge, "too many header fields", nil)
+		refuse(http.StatusRequestHeaderFieldsTooLarge, "too many header fields", nil)
 		return ErrTooManyFields
 	}
 
@@ -181,22 +194,22 @@ func (s *Server) upgrade(a answerer, r *http.Request) error {
 		conn.deciding = false
 		conn.mu.Unlock()
 		if panicked {
-			s.refuse(a, http.StatusInternalServerError, "internal server error", nil)
+			refuse(http.StatusInternalServerError, "internal server error", nil)
 			return errors.New("server: the handshake callback panicked")
 		}
 	}
 	ans := conn.ans
 	conn.ans = nil
 	if ans != nil && ans.refStatus != 0 {
-		s.refuse(a, ans.refStatus, ans.refBody, ans.refHeader)
+		refuse(ans.refStatus, ans.refBody, ans.refHeader)
 		return ErrRefused
 	}
 	if verr != nil {
 		var he *handshake.Error
 		if errors.As(verr, &he) {
-			s.refuse(a, he.Status, he.Reason, he.Header)
+			refuse(he.Status, he.Reason, he.Header)
 		} else {
-			s.refuse(a, http.StatusBadRequest, verr.Error(), nil)
+			refuse(http.StatusBadRequest, verr.Error(), nil)
 		}
 		return verr
 	}
@@ -226,7 +239,7 @@ func (s *Server) upgrade(a answerer, r *http.Request) error {
 		// SendAcceptResponse checked the callback's answer, so this is
 		// the server's own fault: the peer learns nothing of it.
 		slog.Error("server: cannot write the handshake response", "conn", conn.id, "err", err)
-		s.refuse(a, http.StatusInternalServerError, "internal server error", nil)
+		refuse(http.StatusInternalServerError, "internal server error", nil)
 		return fmt.Errorf("server: handshake response: %w", err)
 	}
 
