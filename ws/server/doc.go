@@ -48,8 +48,10 @@
 // Go's HTTP/2 server serves extended CONNECT, and advertises
 // SETTINGS_ENABLE_CONNECT_PROTOCOL so that browsers use it, only when the
 // process starts with GODEBUG=http2xconnect=1 in its environment (off by
-// default since Go 1.24, golang/go#71128); Go 1.26 has no http.HTTP2Config
-// field or other switch for it. Without the setting the server's TLS
+// default since Go 1.24, golang/go#71128). Neither Go 1.26 nor Go 1.27
+// (1.27.3 checked) has an http.HTTP2Config field or other switch for it:
+// the explicit setting proposed in golang/go#72071 is in no release yet,
+// so there is nothing for a build tag to select. Without the setting the server's TLS
 // locations offer HTTP/1.1 only (Run logs it), a foreign
 // http.Server's HTTP/2 never offers WebSockets on a stream, and browsers
 // open them over HTTP/1.1 as before:
