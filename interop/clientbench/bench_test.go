@@ -230,6 +230,7 @@ func unieventSend(tb testing.TB, url string, p []byte, n int) {
 	n = count(tb, n)
 	cfg := &client.Config{}
 	cfg.SendQueuePolicy = ws.BackpressureRefuse
+	cfg.CloseTimeout = 10 * time.Millisecond // the server answers no close frame
 	loop := ws.NewLoop()
 	c, err := client.Dial(context.Background(), url, cfg, loop)
 	if err != nil {
@@ -261,7 +262,7 @@ func unieventSend(tb testing.TB, url string, p []byte, n int) {
 	timing(tb, len(p))
 	send(n)
 	stopTimer(tb)
-	c.NetConn().Close()
+	c.Close(1000, "")
 	<-done
 }
 

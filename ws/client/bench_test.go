@@ -82,6 +82,7 @@ func BenchmarkSend(b *testing.B) {
 			})
 			cfg := &Config{}
 			cfg.SendQueuePolicy = ws.BackpressureRefuse
+			cfg.CloseTimeout = 10 * time.Millisecond // the server answers no close frame
 			loop := ws.NewLoop()
 			c, err := Dial(context.Background(), url, cfg, loop)
 			if err != nil {
@@ -112,7 +113,7 @@ func BenchmarkSend(b *testing.B) {
 				}
 			}
 			b.StopTimer()
-			c.NetConn().Close()
+			c.Close(1000, "")
 			<-done
 			<-read
 		})
