@@ -69,11 +69,12 @@ func init() {
 		Establish: func(c *Conn, nc net.Conn, o engine.Options) {
 			c.establish(nc, connOptions{Deflate: o.Deflate, Protocol: o.Protocol, Buffered: o.Buffered, Preamble: o.Preamble})
 		},
-		Start:   (*Conn).start,
-		Serve:   (*Conn).serveHere,
-		Handles: (*Loop).activeHandles,
-		Ref:     (*Loop).ref,
-		Unref:   (*Loop).unref,
+		Register: (*Conn).register,
+		Start:    (*Conn).start,
+		Serve:    (*Conn).serveHere,
+		Handles:  (*Loop).activeHandles,
+		Ref:      (*Loop).ref,
+		Unref:    (*Loop).unref,
 
 		NewDeferred:   newDeferred,
 		SendDeferred:  (*Conn).sendDeferred,
@@ -129,6 +130,9 @@ type Conn struct {
 	params   *permessagedeflate.Params
 	onClosed func(*Conn, CloseCode)
 	started  atomic.Bool
+	// counted says the connection is an active handle of its loop
+	// (register): from its start, or earlier when its server asked.
+	counted atomic.Bool
 	// aborted says the socket must be closed without a closing handshake
 	// (writing to it failed); any goroutine reads it.
 	aborted atomic.Bool
@@ -232,8 +236,19 @@ func (c *Conn) begin() bool {
 	if c.started.Swap(true) {
 		return false
 	}
-	c.loop.ref()
+	c.register()
 	return true
+}
+
+// register counts the connection as an active handle of its loop, once:
+// the close listeners' finish gives the handle back. A server registers a
+// connection before it lets go of its own hold on the loop for the
+// upgrade, so that the loop's Run cannot return between the two (it would
+// leave the connection's end waiting for a loop that no longer runs).
+func (c *Conn) register() {
+	if !c.counted.Swap(true) {
+		c.loop.ref()
+	}
 }
 
 // ID returns the identifier the server gave the connection (for a

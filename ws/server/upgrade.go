@@ -300,7 +300,10 @@ func (s *Server) upgrade(a answerer, r *http.Request) error {
 			conn.req, conn.head = nil, ra.head
 			conn.mu.Unlock()
 		}
-		ra.conn = wc // serveConn serves it on its own goroutine
+		// serveConn serves it on its own goroutine, after this upgrade's
+		// hold on the loop is let go: the connection holds it first.
+		wsEngine.Register(wc)
+		ra.conn = wc
 		return nil
 	}
 	if _, ok := a.(*streamAnswer); ok {

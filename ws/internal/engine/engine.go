@@ -68,6 +68,11 @@ type Funcs[C, L, Cfg, PM any] struct {
 	// Establish completes the opening handshake on nc, before Start or
 	// Serve.
 	Establish func(c *C, nc net.Conn, o Options)
+	// Register counts an established connection as an active handle of
+	// its loop before Start or Serve, which then do not count it again: a
+	// server calls it while its own hold on the loop for the upgrade
+	// still stands, so that the loop's Run cannot return in between.
+	Register func(*C)
 	// Start registers the connection with its loop and starts serving it
 	// on a goroutine of its own; Serve does that on the calling goroutine
 	// until the connection is handed to a poller or over.
