@@ -246,9 +246,13 @@ func (q *sendQueue) waitFlushed(deadline time.Time) {
 // in one writev: the faster the publisher, the more messages per write.
 
 // deferredChunk is the most connections one goroutine of a deferred run
-// writes: it bounds the delay of the last of them behind the others
-// (a non-blocking write each) and lets several cores share the writes.
-const deferredChunk = 256
+// writes: it bounds the delay of the last of them behind the others (a
+// non-blocking write each) and lets the cores share the writes. Measured
+// with ../shared/bench (f1-f3, 2 cores): 256 per goroutine cost f1 (1,000
+// subscribers) and f3 about 40 % of their deliveries/s against a goroutine
+// per subscriber; 16 keeps them there and still takes f2 (10,000) from
+// 124k to about 380k deliveries/s.
+const deferredChunk = 16
 
 var deferredPool = sync.Pool{New: func() any { return new(engine.Deferred[Conn]) }}
 
