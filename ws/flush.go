@@ -248,11 +248,14 @@ func (q *sendQueue) waitFlushed(deadline time.Time) {
 // deferredChunk is the most connections one goroutine of a deferred run
 // writes: it bounds the delay of the last of them behind the others (a
 // non-blocking write each) and lets the cores share the writes. Measured
-// with ../shared/bench (f1-f3, 2 cores): 256 per goroutine cost f1 (1,000
-// subscribers) and f3 about 40 % of their deliveries/s against a goroutine
-// per subscriber; 16 keeps them there and still takes f2 (10,000) from
-// 124k to about 380k deliveries/s.
-const deferredChunk = 16
+// with ../shared/bench (f1 and f2, 2 cores, against gobwas in the same
+// run): 256 per goroutine cost f1 (1,000 subscribers) about 40 % of its
+// deliveries/s against a goroutine per subscriber; 16 got most of it
+// back, 4 all of it (0.8-1.06M deliveries/s, about 1 us of server CPU
+// each), and f2 (10,000 subscribers) gains at each step (124k with a
+// goroutine per subscriber, 260-310k at 256, 360-420k at 16, 310-520k
+// at 4).
+const deferredChunk = 4
 
 var deferredPool = sync.Pool{New: func() any { return new(engine.Deferred[Conn]) }}
 

@@ -188,7 +188,7 @@ func TestPreparedMessageMisuse(t *testing.T) {
 // one goroutine's share (deferredChunk) are split across runs.
 func TestDeferredSendsShareOneWrite(t *testing.T) {
 	loop := runningLoop(t)
-	const n = deferredChunk + 3
+	const n = 4*deferredChunk + 3
 	var conns []*Conn
 	var clients []*wstest.Client
 	for range n {
