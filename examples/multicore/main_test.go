@@ -12,31 +12,40 @@ import (
 
 const wait = 5 * time.Second
 
-func TestServersShareThePort(t *testing.T) {
-	const loops, clients = 4, 32
-	servers, err := start(server.Config{}, "127.0.0.1", 0, loops)
+// runServers starts the example's servers on n loops sharing a free port
+// of 127.0.0.1 and runs each loop; the test's cleanup stops them and waits
+// for every loop to return. Without SO_REUSEPORT the test is skipped.
+func runServers(t *testing.T, n int) []*server.Server {
+	t.Helper()
+	servers, err := start(server.Config{}, "127.0.0.1", 0, n)
 	if errors.Is(err, server.ErrNoReusePort) {
 		t.Skip(err)
 	}
 	if err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan error, loops)
+	done := make(chan error, n)
 	for _, srv := range servers {
 		go func() { done <- srv.Loop().Run() }()
 	}
-	defer func() {
+	t.Cleanup(func() {
 		for _, srv := range servers {
 			srv.Stop()
 		}
-		for range loops {
+		for range n {
 			select {
 			case <-done:
 			case <-time.After(2 * wait):
 				t.Fatal("a loop did not return after Stop")
 			}
 		}
-	}()
+	})
+	return servers
+}
+
+func TestServersShareThePort(t *testing.T) {
+	const loops, clients = 4, 32
+	servers := runServers(t, loops)
 
 	addr, err := servers[0].Addr()
 	if err != nil {
@@ -90,29 +99,7 @@ func TestServersShareThePort(t *testing.T) {
 // in its order everywhere.
 func TestBroadcastReachesEveryLoop(t *testing.T) {
 	const loops, clients, rounds = 4, 16, 5
-	servers, err := start(server.Config{}, "127.0.0.1", 0, loops)
-	if errors.Is(err, server.ErrNoReusePort) {
-		t.Skip(err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, loops)
-	for _, srv := range servers {
-		go func() { done <- srv.Loop().Run() }()
-	}
-	defer func() {
-		for _, srv := range servers {
-			srv.Stop()
-		}
-		for range loops {
-			select {
-			case <-done:
-			case <-time.After(2 * wait):
-				t.Fatal("a loop did not return after Stop")
-			}
-		}
-	}()
+	servers := runServers(t, loops)
 	addr, err := servers[0].Addr()
 	if err != nil {
 		t.Fatal(err)
