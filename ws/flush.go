@@ -4,8 +4,6 @@ import (
 	"net"
 	"sync"
 	"time"
-
-	"unievent.dev/ws/internal/engine"
 )
 
 // Writing the send queue out. One goroutine at a time writes it
@@ -234,62 +232,6 @@ func (q *sendQueue) waitFlushed(deadline time.Time) {
 		q.mu.Lock()
 	}
 	q.mu.Unlock()
-}
-
-// Deferred writes (engine.Funcs.SendDeferred and FlushDeferred): a
-// publisher that queues one message on thousands of connections claims
-// each queue (sets q.writing, as startFlushLocked does) and hands the
-// claimed connections to a few goroutines that write them one after the
-// other without blocking, instead of starting a flushing goroutine per
-// connection. A connection waiting in such a run is still claimed when
-// the next message comes, so that message joins the queue and both go out
-// in one writev: the faster the publisher, the more messages per write.
-
-// deferredChunk is the most connections one goroutine of a deferred run
-// writes: it bounds the delay of the last of them behind the others (a
-// non-blocking write each) and lets the cores share the writes. Measured
-// with ../shared/bench (f1 and f2, 2 cores, against gobwas in the same
-// run): 256 per goroutine cost f1 (1,000 subscribers) about 40 % of its
-// deliveries/s against a goroutine per subscriber; 16 got most of it
-// back, 4 all of it (0.8-1.06M deliveries/s, about 1 us of server CPU
-// each), and f2 (10,000 subscribers) gains at each step (124k with a
-// goroutine per subscriber, 260-310k at 256, 360-420k at 16, 310-520k
-// at 4).
-const deferredChunk = 4
-
-var deferredPool = sync.Pool{New: func() any { return new(engine.Deferred[Conn]) }}
-
-func newDeferred() *engine.Deferred[Conn] {
-	return deferredPool.Get().(*engine.Deferred[Conn])
-}
-
-// flushDeferred writes out the queues d recorded, on goroutines of their
-// own, deferredChunk connections each; d goes back to the pool.
-func flushDeferred(d *engine.Deferred[Conn]) {
-	for len(d.Conns) > deferredChunk {
-		rest := newDeferred()
-		rest.Conns = append(rest.Conns[:0], d.Conns[len(d.Conns)-deferredChunk:]...)
-		clear(d.Conns[len(d.Conns)-deferredChunk:])
-		d.Conns = d.Conns[:len(d.Conns)-deferredChunk]
-		go runDeferred(rest)
-	}
-	if len(d.Conns) == 0 {
-		deferredPool.Put(d)
-		return
-	}
-	go runDeferred(d)
-}
-
-// runDeferred writes each claimed queue of d in turn (writeClaimed).
-func runDeferred(d *engine.Deferred[Conn]) {
-	w := newClaimedWriter()
-	for i, c := range d.Conns {
-		w.write(&c.q)
-		d.Conns[i] = nil
-	}
-	w.done()
-	d.Conns = d.Conns[:0]
-	deferredPool.Put(d)
 }
 
 // finishClaimedLocked ends the write of a claimed queue that is written

@@ -39,6 +39,8 @@ type Loop struct {
 	wake    chan struct{}
 
 	pollers pollerSet
+
+	deferred deferredRuns
 }
 
 // NewLoop returns a loop that is not running.
@@ -136,11 +138,13 @@ func (l *Loop) Exec(f func()) {
 // posted after. Between the two, callbacks run in place.
 func (l *Loop) enter() {
 	l.run.Lock()
+	l.deferred.cork()
 	l.drain()
 }
 
 func (l *Loop) leave() {
 	l.drain()
+	l.deferred.uncork()
 	l.run.Unlock()
 	l.kick()
 }

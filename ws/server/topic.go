@@ -243,7 +243,11 @@ func (c *Conn) Refused() uint64 { return c.refused.Load() }
 // returns once the message is queued on each (the sends of one goroutine
 // reach every subscriber in the order of its Publish calls). The message
 // is encoded, and with permessage-deflate compressed, once for all
-// subscribers (ws.PreparedMessage). payload is copied.
+// subscribers (ws.PreparedMessage). payload is copied. The writes wait
+// for the callbacks running on the server's loop, if any, to return: what
+// a listener publishes, message after message, goes out to each
+// subscriber in one write once it has returned, and so does what other
+// goroutines publish meanwhile.
 //
 // A subscriber whose send queue is full does not get the message, and its
 // ws.Config.SendQueuePolicy applies: BackpressureClose closes it with
