@@ -6,6 +6,12 @@
 //
 //	go test ./reliability -run . -v -reliability.full
 //
+// TestScale (Linux) is not run by default: -reliability.scale runs it,
+// holding up to 19,000 connections (-reliability.scale.conns picks the
+// counts) for the scale figures of docs/performance.md:
+//
+//	go test ./reliability -run TestScale -v -reliability.scale
+//
 // Tests that report figures log them with t.Logf (go test -v shows them).
 package reliability
 
