@@ -23,10 +23,14 @@ type assembler struct {
 	compressed bool
 	inflating  bool // a compressed message is being inflated piece by piece
 	utf8       utf8stream.Validator
-	size       int64
-	frames     int
-	buf        []byte
-	decomp     *permessagedeflate.Decompressor
+	// lent says that buf is the read buffer a message arrived whole in,
+	// lent by process while the message's listeners run (SendMessage may
+	// take it); it is not the assembler's to give back.
+	lent   bool
+	size   int64
+	frames int
+	buf    []byte
+	decomp *permessagedeflate.Decompressor
 }
 
 // release gives the assembler's buffers back when the connection ends.
@@ -44,8 +48,9 @@ func (a *assembler) release() {
 // data adds a piece of a data frame to the message in progress: sizes are
 // checked from each header before its payload is read, text is validated
 // as it arrives, and a message that arrived whole in one read is delivered
-// in place, without a copy.
-func (c *Conn) data(ch *frame.Chunk) {
+// in place, without a copy. lend, when not nil, is the read buffer the
+// piece ends (process), which a message whole in it may pass on.
+func (c *Conn) data(ch *frame.Chunk, lend []byte) {
 	a := &c.a
 	h := &ch.Header
 	if ch.Start {
@@ -87,7 +92,7 @@ func (c *Conn) data(ch *frame.Chunk) {
 			bufpool.Put(a.buf)
 			a.buf = nil
 		}
-		c.complete(p) // the whole message is in this read: no copy
+		c.complete(p, lend) // the whole message is in this read: no copy
 		return
 	}
 	if len(p) > 0 {
@@ -101,7 +106,7 @@ func (c *Conn) data(ch *frame.Chunk) {
 		a.buf = append(a.buf, p...)
 	}
 	if last {
-		c.complete(a.buf)
+		c.complete(a.buf, nil)
 		bufpool.Put(a.buf)
 		a.buf = nil
 	}
@@ -167,15 +172,19 @@ func (c *Conn) inflate(p []byte, whole, last bool) {
 		return
 	}
 	a.inflating = false
-	c.complete(out)
+	c.complete(out, nil)
 	bufpool.Put(a.buf)
 	a.buf = nil
 }
 
 // complete ends the message in p: it completes UTF-8 validation and hands
 // it to the message listeners, unless our close frame is queued (nothing
-// more is delivered then).
-func (c *Conn) complete(p []byte) {
+// more is delivered then). p is a.buf, which the caller gives back to the
+// pool afterwards unless a listener's SendMessage took it (a.buf is nil
+// then), or a view into the read buffer, lend when the message ends the
+// read (see data): a listener's SendMessage may take that buffer too, and
+// then the driver does not give it back (reader.given).
+func (c *Conn) complete(p, lend []byte) {
 	a := &c.a
 	a.inMessage = false
 	c.d.endMessage()
@@ -188,5 +197,17 @@ func (c *Conn) complete(p []byte) {
 	}
 	c.messagesIn.Add(1)
 	c.r.msg = Message{Opcode: a.op, Payload: p}
+	switch {
+	case a.buf != nil:
+		c.r.msg.from = a // the assembler's own buffer
+	case lend != nil:
+		a.buf, a.lent = lend, true
+		c.r.msg.from = a
+	}
 	c.emit(&c.message)
+	c.r.msg.from = nil // the listeners have returned: nothing more is taken
+	if a.lent {
+		c.r.given = a.buf == nil
+		a.buf, a.lent = nil, false
+	}
 }

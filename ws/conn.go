@@ -359,7 +359,7 @@ func (c *Conn) DrainEvent() *Event[func(*Conn)] { return &c.drainEv }
 // by emit. A panicking listener is logged and fails the connection with
 // 1011; the others still run.
 func (c *Conn) runListeners() {
-	for _, l := range c.r.listen {
+	for _, l := range *c.r.listen {
 		c.call(func() { l.f(c, &c.r.msg) })
 	}
 }
@@ -367,8 +367,8 @@ func (c *Conn) runListeners() {
 // emit delivers r.msg to the listeners of ev, on the loop, and returns once
 // they have run (the payload may alias the read buffer).
 func (c *Conn) emit(ev *Event[func(*Conn, *Message)]) {
-	ls := ev.snapshot()
-	if len(ls) == 0 {
+	ls := ev.list.Load() // never modified once stored: a snapshot
+	if ls == nil || len(*ls) == 0 {
 		return
 	}
 	c.r.listen = ls

@@ -112,7 +112,7 @@ func (c *Conn) readLoop(handoff bool) {
 			c.q.releaseFlush()
 		}
 		if buf != nil {
-			bufpool.Put(buf)
+			c.releaseRead(buf)
 		}
 		if err != nil {
 			if errors.Is(err, os.ErrDeadlineExceeded) && !c.onReadDeadline() {

@@ -5,8 +5,6 @@ package ws
 import (
 	"syscall"
 	"time"
-
-	"unievent.dev/internal/bufpool"
 )
 
 // handle reads what c's socket holds and processes it, taking the loop for
@@ -54,7 +52,7 @@ func (p *poller) handle(c *Conn, now mono, batch int) {
 			writing = c.q.releaseFlushNow(p)
 		}
 		if buf != nil {
-			bufpool.Put(buf)
+			c.releaseRead(buf)
 		}
 		if err != nil {
 			ended = true

@@ -1,6 +1,7 @@
 package ws
 
 import (
+	"unievent.dev/internal/bufpool"
 	"unievent.dev/ws/frame"
 )
 
@@ -14,11 +15,18 @@ type reader struct {
 
 	x *readerExtra // what few connections need, made when needed
 
-	msg    Message
-	listen []*Listener[func(*Conn, *Message)]
+	msg Message
+	// listen is the listener list emit runs (Event.list, which is never
+	// modified once stored), nil between messages: a pointer, not a
+	// slice, as every connection holds it.
+	listen *[]*Listener[func(*Conn, *Message)]
 
 	handoff bool // the I/O goroutine hands the socket to the poller once the peer is silent for handoffWait
 	onLoop  bool // the poller is processing a read and holds the loop
+	// given says that a send queue took the buffer of the read just
+	// processed with the message at its end (SendMessage): the driver
+	// does not give it back (releaseRead), the queue does once written.
+	given bool
 }
 
 // readerExtra holds the reader's state that most connections never need,
@@ -42,8 +50,14 @@ func (c *Conn) isReading() bool { return !c.hs.received && !c.hs.failed }
 
 // process decodes p, bytes from the socket, and acts on every frame piece
 // in it: data goes to the assembler, control frames are answered here.
+//
+// p is the read's buffer from its start, which the caller gives back with
+// releaseRead: a data frame that ends the read may take it along to a
+// send queue, as nothing after it is read from the buffer.
 func (c *Conn) process(p []byte) {
 	r := &c.r
+	r.given = false
+	in := p
 	for len(p) > 0 && c.isReading() {
 		n, ch, ok, err := r.dec.Decode(p)
 		p = p[n:]
@@ -56,10 +70,24 @@ func (c *Conn) process(p []byte) {
 		}
 		if ch.Header.Opcode.IsControl() {
 			c.control(&ch)
-		} else {
-			c.data(&ch)
+			continue
 		}
+		var lend []byte
+		if len(p) == 0 {
+			lend = in
+		}
+		c.data(&ch, lend)
 	}
+}
+
+// releaseRead gives back buf, the buffer of the read just processed,
+// unless a send queue took it (reader.given).
+func (c *Conn) releaseRead(buf []byte) {
+	if c.r.given {
+		c.r.given = false
+		return
+	}
+	bufpool.Put(buf)
 }
 
 // control gathers a control frame's payload (at most 125 bytes, which the

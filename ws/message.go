@@ -1,6 +1,10 @@
 package ws
 
-import "unievent.dev/ws/frame"
+import (
+	"unsafe"
+
+	"unievent.dev/ws/frame"
+)
 
 // Opcode is a frame's opcode (RFC 6455 section 5.2,
 // https://www.rfc-editor.org/rfc/rfc6455#section-5.2).
@@ -27,12 +31,22 @@ type CloseCode = frame.CloseCode
 // frame's code and reason.
 //
 // Payload is only valid until the listener returns: the connection reuses
-// the memory for the next message. Copy it (bytes.Clone) to keep it.
+// the memory for the next message. Copy it (bytes.Clone) to keep it, or
+// pass the message on with Conn.SendMessage, which takes the payload
+// without a copy when it can.
 type Message struct {
 	Opcode      Opcode
 	CloseCode   CloseCode // frame.OpClose only; frame.CloseNoStatus when the frame had no code
 	Payload     []byte
 	CloseReason string // frame.OpClose only
+
+	// from is the assembler whose buffer (assembler.buf) holds Payload
+	// while the message listeners of a data message run: its own pooled
+	// buffer (a message reassembled or inflated), or the read buffer the
+	// message arrived whole in, lent by process (assembler.lent). nil
+	// otherwise (a control frame, a Message the application made).
+	// SendMessage takes the buffer from it.
+	from *assembler
 }
 
 // IsText reports whether m is a text message.
@@ -40,3 +54,22 @@ func (m *Message) IsText() bool { return m.Opcode == OpText }
 
 // IsBinary reports whether m is a binary message.
 func (m *Message) IsBinary() bool { return m.Opcode == OpBinary }
+
+// detach ends m's claim on its payload, whose buffer a send queue now
+// owns: the assembler no longer gives it back (nor the driver, for a read
+// buffer), and m.Payload is nil.
+func (m *Message) detach() {
+	m.from.buf = nil
+	m.from = nil
+	m.Payload = nil
+}
+
+// offsetIn returns the offset of p in buf when p lies in buf and ends
+// where buf does.
+func offsetIn(buf, p []byte) (int, bool) {
+	if len(p) == 0 || len(p) > len(buf) {
+		return 0, false
+	}
+	off := len(buf) - len(p)
+	return off, unsafe.SliceData(p) == &buf[off]
+}

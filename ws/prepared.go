@@ -210,30 +210,43 @@ func (q *sendQueue) preparedWireLocked(pm *PreparedMessage) (wire []byte, hdr in
 	return pm.deflatedFor(c.s.deflate, c.codecParams())
 }
 
-// pin marks a shared frame in the send queue: its chunk is pm's, not the
-// pool's, and is given back with unref once written.
+// pin marks a chunk of the send queue that is not a pooled buffer of its
+// own from its start: a shared frame, pm's, given back with unref once
+// written, or a frame inside buf, a read buffer a listener's SendMessage
+// passed on (queueLentLocked), which goes back to the pool whole.
 type pin struct {
 	data *byte
 	pm   *PreparedMessage
+	buf  []byte
 }
 
 // putSharedLocked queues wire, pm's frame, as a chunk of its own.
 func (q *sendQueue) putSharedLocked(wire []byte, pm *PreparedMessage) {
 	pm.refs.Add(1)
 	q.out = append(q.out, wire)
-	if q.pinned == nil {
-		q.pinned = new(pinLists)
-	}
-	q.pinned.pins = append(q.pinned.pins, pin{data: unsafe.SliceData(wire), pm: pm})
+	q.pinLocked(pin{data: unsafe.SliceData(wire), pm: pm})
 	q.queued += len(wire)
 }
 
-// recycle gives a written chunk back: to its PreparedMessage when it is
-// the oldest pinned one (pins are in queue order), else to the pool. It
-// reports whether it used a pin.
+// pinLocked records the pin of the chunk just queued.
+func (q *sendQueue) pinLocked(p pin) {
+	if q.pinned == nil {
+		q.pinned = new(pinLists)
+	}
+	q.pinned.pins = append(q.pinned.pins, p)
+}
+
+// recycle gives a written chunk back: to its PreparedMessage, or its read
+// buffer to the pool, when it is the oldest pinned one (pins are in queue
+// order), else the chunk itself to the pool. It reports whether it used a
+// pin.
 func recycle(buf []byte, pins []pin) bool {
 	if len(pins) > 0 && unsafe.SliceData(buf) == pins[0].data {
-		pins[0].pm.unref()
+		if pins[0].pm != nil {
+			pins[0].pm.unref()
+		} else {
+			bufpool.Put(pins[0].buf)
+		}
 		return true
 	}
 	bufpool.Put(buf)

@@ -3,6 +3,7 @@ package ws
 import (
 	"errors"
 	"sync"
+	"unsafe"
 
 	"unievent.dev/internal/bufpool"
 	"unievent.dev/internal/mask"
@@ -118,6 +119,57 @@ func (c *Conn) Send(op Opcode, p []byte) error {
 	return c.SendBinary(p)
 }
 
+// SendMessage sends m.Payload as one message of m.Opcode: OpText (the
+// payload must be valid UTF-8) or OpBinary. It is how a listener passes on
+// the message it receives, back to its sender (an echo) or to another
+// connection, without copying the payload: its buffer passes to the send
+// queue instead.
+//
+//   - When m is the message a message listener is receiving, on any
+//     connection, the queue takes the buffer behind m.Payload, writes it
+//     as it is and gives it back to the buffer pool once written. That
+//     buffer is the connection's own for a message reassembled from
+//     several reads or inflated; for a message that arrived whole in one
+//     read it is the read buffer, which the queue takes when the message
+//     ends the read (nothing after it is read from that buffer) and is at
+//     least lentCopyMin bytes (8 KiB): a smaller one is copied, which
+//     costs less than holding the read buffer until it is written. Once
+//     taken, m.Payload is nil when SendMessage returns, for this listener
+//     and any that runs after it; the listener must not use the bytes
+//     again through a copy of the slice it kept, as the buffer may already
+//     hold another message.
+//   - Otherwise the payload is copied before SendMessage returns and m is
+//     left as it is, as with Send: a read buffer with more after the
+//     message, a Message the application made, a payload the listener
+//     replaced, or moved (resliced from anywhere but its start; for a read
+//     buffer, to anywhere but its end).
+//   - When permessage-deflate compresses the message on this connection,
+//     or the message must wait behind one to compress, the queue keeps a
+//     taken buffer of the connection's own in the compression slot and
+//     gives it back once compressed; a read buffer is copied there.
+//   - In the client role, the queue masks a taken payload in place.
+//   - On an error nothing is taken and m is unchanged: ErrClosed once the
+//     connection is closing or closed, ErrNotEstablished before its
+//     opening handshake is complete, ErrBackpressure at
+//     Config.SendQueueLimit (under BackpressureClose the connection is
+//     closing too), an error wrapping ErrInvalid for another opcode or
+//     text that is not UTF-8.
+//
+// A listener may call SendMessage only while it runs, as it may only read
+// m.Payload then.
+func (c *Conn) SendMessage(m *Message) error {
+	switch m.Opcode {
+	case OpText:
+		if !utf8stream.Valid(m.Payload) {
+			return errInvalidUTF8
+		}
+	case OpBinary:
+	default:
+		return errInvalidOpcode
+	}
+	return c.q.sendMessage(m)
+}
+
 // SendPing sends a ping with payload p (at most 125 bytes).
 func (c *Conn) SendPing(p []byte) error {
 	if len(p) > maxControlPayloadBytes {
@@ -173,6 +225,132 @@ func (q *sendQueue) sendData(op Opcode, p []byte, s string) error {
 	q.mu.Unlock()
 	q.startFlush(start)
 	return nil
+}
+
+// sendMessage queues m's frame, with its payload's buffer taken from m
+// when it can be (takeLocked), copied otherwise.
+func (q *sendQueue) sendMessage(m *Message) error {
+	p := m.Payload
+	size := frame.HeaderLen(int64(len(p)), q.c.role == frame.RoleClient) + len(p)
+	q.mu.Lock()
+	if err := q.refusalLocked(); err != nil {
+		q.mu.Unlock()
+		return err
+	}
+	if !q.admitLocked(size) {
+		q.mu.Unlock()
+		return q.overLimit()
+	}
+	h := frame.Header{Fin: true, Opcode: m.Opcode}
+	if !q.takeLocked(h, m) {
+		q.queueDataLocked(h, p)
+	}
+	q.c.messagesOut.Add(1)
+	start := q.startFlushLocked()
+	q.mu.Unlock()
+	q.startFlush(start)
+	return nil
+}
+
+const (
+	// ownedCopyMin is the smallest payload in a buffer of the
+	// connection's own that a queue takes rather than copies: below it
+	// another iovec costs more than the copy.
+	ownedCopyMin = 1 << 10
+	// lentCopyMin is the same for a read buffer, which is larger than
+	// its message (Config.ReadBufferSize, 128 KiB on the poller) and
+	// held until the frame is written.
+	lentCopyMin = 8 << 10
+)
+
+// takeLocked queues h, m's frame, with the buffer behind m.Payload taken
+// from m (which lets go of it), and reports whether it did; when it
+// reports false, nothing changed and the payload must be copied. See
+// SendMessage for when a buffer is taken.
+func (q *sendQueue) takeLocked(h frame.Header, m *Message) bool {
+	a := m.from
+	if a == nil || a.buf == nil {
+		return false
+	}
+	p := m.Payload
+	client := q.c.role == frame.RoleClient
+	if a.lent {
+		off, ok := offsetIn(a.buf, p)
+		compress := q.z != nil && (len(q.z.later) > 0 || q.z.comp.ShouldCompress(len(p)))
+		if !ok || len(p) < lentCopyMin || compress || off < frame.HeaderLen(int64(len(p)), client) {
+			return false
+		}
+		buf := a.buf
+		m.detach()
+		q.queueLentLocked(h, buf, off)
+		return true
+	}
+	if unsafe.SliceData(p) != unsafe.SliceData(a.buf) || cap(p) != cap(a.buf) || len(p) < ownedCopyMin {
+		return false
+	}
+	m.detach()
+	q.queueOwnedLocked(h, p)
+	return true
+}
+
+// queueOwnedLocked queues a data message's frame whose payload p, a pooled
+// buffer, is now the queue's. To be compressed, p itself waits in the
+// compression slot (settleLocked gives it back); otherwise the frame's
+// header is encoded into the chunks and p follows as a chunk of its own,
+// masked in place in the client role, given back to the pool once written
+// (recycle) like any chunk. Frames queued after it may fill its spare
+// capacity.
+func (q *sendQueue) queueOwnedLocked(h frame.Header, p []byte) {
+	if q.z != nil && (len(q.z.later) > 0 || q.z.comp.ShouldCompress(len(p))) {
+		if !q.z.comp.ShouldCompress(len(p)) {
+			// Behind a message still to compress: settleLocked
+			// encodes it in order, from a copy.
+			q.laterLocked(h, p, false)
+			bufpool.Put(p)
+			return
+		}
+		size := frame.HeaderLen(int64(len(p)), q.c.role == frame.RoleClient) + len(p)
+		q.z.later = append(q.z.later, laterFrame{h: h, p: p, compress: true, size: size})
+		q.queued += size
+		return
+	}
+	h.Length = int64(len(p))
+	q.maskLocked(&h, p)
+	var buf [frame.MaxHeaderLen]byte
+	hdr := frame.AppendHeader(buf[:0], &h)
+	q.putLocked(hdr, false, h.Key)
+	q.out = append(q.out, p)
+	q.queued += len(hdr) + len(p)
+}
+
+// queueLentLocked queues a data message's frame whose payload is the end
+// of buf, a read buffer from offset off on, which is now the queue's: the
+// frame's header is written into buf just before the payload, over the
+// received frame's header, which is as long or longer in the server role
+// (it carries a masking key) and which the caller checked there is room
+// for in the client role, and the frame goes out as one chunk of its own,
+// pinned so that buf goes back to the pool once it is written.
+func (q *sendQueue) queueLentLocked(h frame.Header, buf []byte, off int) {
+	p := buf[off:]
+	h.Length = int64(len(p))
+	q.maskLocked(&h, p)
+	start := off - frame.HeaderLen(h.Length, h.Masked)
+	wire := buf[start:len(buf):len(buf)] // cap == len: nothing is appended to it
+	frame.AppendHeader(wire[:0], &h)
+	q.out = append(q.out, wire)
+	q.pinLocked(pin{data: &wire[0], buf: buf})
+	q.queued += len(wire)
+}
+
+// maskLocked masks p in place with a fresh key in the client role, which
+// masks every frame (RFC 6455 section 5.3,
+// https://www.rfc-editor.org/rfc/rfc6455#section-5.3), and sets h's key.
+func (q *sendQueue) maskLocked(h *frame.Header, p []byte) {
+	if q.keys != nil {
+		h.Masked = true
+		h.Key = q.keys.next()
+		mask.XOR(p, h.Key, 0)
+	}
 }
 
 // queueDataLocked queues a data message's frame: into a compression slot

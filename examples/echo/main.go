@@ -115,7 +115,9 @@ func main() {
 	}
 	srv.OnConnection(func(_ *server.Server, c *server.Conn, req *handshake.Request) {
 		c.OnMessage(func(c *ws.Conn, m *ws.Message) {
-			c.Send(m.Opcode, m.Payload)
+			// The payload passes to the send queue without a copy
+			// when it is a buffer of its own (see ws.Conn.SendMessage).
+			c.SendMessage(m)
 		})
 		if *logConns {
 			fmt.Printf("open %d %s %s\n", c.ID(), c.Transport(), req.HTTP.URL.Path)

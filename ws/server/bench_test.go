@@ -12,6 +12,8 @@ import (
 	"testing"
 
 	"unievent.dev/internal/wstest"
+	"unievent.dev/ws"
+	"unievent.dev/ws/handshake"
 	"unievent.dev/ws/permessagedeflate"
 )
 
@@ -36,7 +38,23 @@ func BenchmarkEchoTLS(b *testing.B) {
 	})
 }
 
+// BenchmarkEchoSendMessage is BenchmarkEcho with an echo that passes the
+// received message back with SendMessage: a payload reassembled from
+// several reads (64 KiB, over 32 KiB reads) goes to the send queue
+// without a copy; one that arrived whole in a read is copied as by Send.
+func BenchmarkEchoSendMessage(b *testing.B) {
+	benchEchoWith(b, Config{}, func(s *Server) {
+		s.OnConnection(func(_ *Server, c *Conn, _ *handshake.Request) {
+			c.OnMessage(func(c *ws.Conn, m *ws.Message) { c.SendMessage(m) })
+		})
+	}, func(addr string) (net.Conn, error) { return net.Dial("tcp", addr) })
+}
+
 func benchEcho(b *testing.B, cfg Config, dial func(addr string) (net.Conn, error)) {
+	benchEchoWith(b, cfg, echo, dial)
+}
+
+func benchEchoWith(b *testing.B, cfg Config, setup func(*Server), dial func(addr string) (net.Conn, error)) {
 	for _, bc := range []struct {
 		name  string
 		size  int
@@ -49,7 +67,7 @@ func benchEcho(b *testing.B, cfg Config, dial func(addr string) (net.Conn, error
 		{"64KiB", 64 << 10, 1},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			h := startBenchConfig(b, cfg)
+			h := startBenchWith(b, cfg, setup)
 			nc, err := dial(h.addr)
 			if err != nil {
 				b.Fatal(err)

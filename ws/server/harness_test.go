@@ -83,10 +83,17 @@ func startBench(b *testing.B) *harness { return startBenchConfig(b, Config{}) }
 // names no location) for a benchmark.
 func startBenchConfig(b *testing.B, cfg Config) *harness {
 	b.Helper()
+	return startBenchWith(b, cfg, echo)
+}
+
+// startBenchWith runs a server with cfg (on 127.0.0.1 when it names no
+// location) and the callbacks setup installs, for a benchmark.
+func startBenchWith(b *testing.B, cfg Config, setup func(*Server)) *harness {
+	b.Helper()
 	if cfg.Locations == nil {
 		cfg.Locations = []Location{{Host: "127.0.0.1"}}
 	}
-	return startWith(b, servertest.Options{NoLeakCheck: true}, cfg, echo)
+	return startWith(b, servertest.Options{NoLeakCheck: true}, cfg, setup)
 }
 
 // dialRaw connects, writes raw (a handshake and whatever follows it) and
