@@ -16,7 +16,7 @@ import (
 
 // runningLoop returns a loop that runs, holding a handle, until the test
 // ends.
-func runningLoop(t *testing.T) *Loop {
+func runningLoop(t testing.TB) *Loop {
 	loop := NewLoop()
 	loop.ref()
 	done := make(chan error, 1)
@@ -30,7 +30,7 @@ func runningLoop(t *testing.T) *Loop {
 
 // tcpPair returns both ends of a loopback TCP connection; the client's end
 // is closed when the test ends.
-func tcpPair(t *testing.T) (srv, cli net.Conn) {
+func tcpPair(t testing.TB) (srv, cli net.Conn) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
