@@ -199,10 +199,10 @@ func (c *Conn) complete(p, lend []byte) {
 	c.r.msg = Message{Opcode: a.op, Payload: p}
 	switch {
 	case a.buf != nil:
-		c.r.msg.from = a // the assembler's own buffer
+		c.r.msg.from = c // the assembler's own buffer
 	case lend != nil:
 		a.buf, a.lent = lend, true
-		c.r.msg.from = a
+		c.r.msg.from = c
 	}
 	c.emit(&c.message)
 	c.r.msg.from = nil // the listeners have returned: nothing more is taken

@@ -45,6 +45,7 @@ var (
 	errControlTooLong   = fmt.Errorf("%w: a control frame carries at most 125 bytes", ErrInvalid)
 	errInvalidCloseCode = fmt.Errorf("%w: the close code may not be sent on the wire", ErrInvalid)
 	errReasonWithout    = fmt.Errorf("%w: a close reason needs a close code", ErrInvalid)
+	errPayloadTaken     = fmt.Errorf("%w: the message's payload was passed on by SendMessage already", ErrInvalid)
 )
 
 // connOptions says how newConn sets a connection up (see

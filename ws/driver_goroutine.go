@@ -45,6 +45,7 @@ func (c *Conn) serve() {
 		r.x.pending = nil
 		c.bytesIn.Add(uint64(len(pending)))
 		c.process(pending)
+		c.r.given = false // not a pooled buffer: nobody gives it back
 	}
 	c.q.releaseFlush()
 	c.readLoop(r.sock.usable() && pollable)

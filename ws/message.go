@@ -35,18 +35,24 @@ type CloseCode = frame.CloseCode
 // pass the message on with Conn.SendMessage, which takes the payload
 // without a copy when it can.
 type Message struct {
-	Opcode      Opcode
-	CloseCode   CloseCode // frame.OpClose only; frame.CloseNoStatus when the frame had no code
+	Opcode    Opcode
+	CloseCode CloseCode // frame.OpClose only; frame.CloseNoStatus when the frame had no code
+	// taken says that SendMessage passed the payload to a send queue
+	// (Payload is nil): sending it again is refused, not sent empty. A
+	// byte of the padding after CloseCode.
+	taken       bool
 	Payload     []byte
 	CloseReason string // frame.OpClose only
 
-	// from is the assembler whose buffer (assembler.buf) holds Payload
-	// while the message listeners of a data message run: its own pooled
-	// buffer (a message reassembled or inflated), or the read buffer the
-	// message arrived whole in, lent by process (assembler.lent). nil
-	// otherwise (a control frame, a Message the application made).
-	// SendMessage takes the buffer from it.
-	from *assembler
+	// from is the connection whose message listeners are receiving this
+	// data message, which is its reader's msg, while they run; nil
+	// otherwise (a control frame, a Message the application made). The
+	// buffer behind Payload is then from's assembler's (assembler.buf):
+	// its own pooled buffer (a message reassembled or inflated), or the
+	// read buffer the message arrived whole in (assembler.lent), which
+	// SendMessage may take. A copy of the Message (another address) is
+	// never taken from.
+	from *Conn
 }
 
 // IsText reports whether m is a text message.
@@ -55,13 +61,25 @@ func (m *Message) IsText() bool { return m.Opcode == OpText }
 // IsBinary reports whether m is a binary message.
 func (m *Message) IsBinary() bool { return m.Opcode == OpBinary }
 
+// source returns the assembler whose buffer holds m.Payload when a send
+// queue may take it: m is the message its connection's listeners are
+// receiving (not a copy), and the assembler still has the buffer.
+func (m *Message) source() *assembler {
+	c := m.from
+	if c == nil || m != &c.r.msg || c.a.buf == nil {
+		return nil
+	}
+	return &c.a
+}
+
 // detach ends m's claim on its payload, whose buffer a send queue now
 // owns: the assembler no longer gives it back (nor the driver, for a read
 // buffer), and m.Payload is nil.
 func (m *Message) detach() {
-	m.from.buf = nil
+	m.from.a.buf = nil
 	m.from = nil
 	m.Payload = nil
+	m.taken = true
 }
 
 // offsetIn returns the offset of p in buf when p lies in buf and ends

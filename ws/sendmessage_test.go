@@ -77,16 +77,22 @@ func TestSendMessageTakesAReassembledPayload(t *testing.T) {
 		loop := runningLoop(t)
 		srv, cli := net.Pipe()
 		c := newConn(srv, &Config{}, connOptions{Loop: loop, Role: role})
-		move := false // the next listener reslices the payload first
+		move := false  // the next listener reslices the payload first
+		clone := false // the next listener sends a copy of its Message
 		var taken []bool
 		c.OnMessage(func(c *Conn, m *Message) {
 			if move {
 				m.Payload = m.Payload[1:]
 			}
-			if err := c.SendMessage(m); err != nil {
+			send := m
+			if clone {
+				m2 := *m
+				send = &m2
+			}
+			if err := c.SendMessage(send); err != nil {
 				t.Errorf("role %v: %v", role, err)
 			}
-			taken = append(taken, m.Payload == nil)
+			taken = append(taken, m.Payload == nil || send.Payload == nil)
 		})
 		c.q.holdFlush() // nothing is written: every echo stays queued
 		var sent [][]byte
@@ -138,6 +144,13 @@ func TestSendMessageTakesAReassembledPayload(t *testing.T) {
 		c.process(w[100:])
 		move = false
 		sent, want = append(sent, big[1:]), append(want, false)
+
+		clone = true
+		w = peerFrame(role, true, OpBinary, big)
+		c.process(w[:100])
+		c.process(w[100:])
+		clone = false
+		sent, want = append(sent, big), append(want, false)
 
 		if diff := cmp.Diff(want, taken); diff != "" {
 			t.Errorf("role %v: payload taken per message (-want +got):\n%s", role, diff)
@@ -308,9 +321,32 @@ func TestSendMessageErrors(t *testing.T) {
 			c.q.release()
 		})
 	}
+	// Sent twice: the second send is refused, not sent empty.
+	loop := runningLoop(t)
+	srv, cli := net.Pipe()
+	defer cli.Close()
+	defer srv.Close()
+	c := newConn(srv, &Config{}, connOptions{Loop: loop, Role: frame.RoleServer})
+	var errs [2]error
+	c.OnMessage(func(c *Conn, m *Message) {
+		errs[0] = c.SendMessage(m)
+		errs[1] = c.SendMessage(m)
+	})
+	c.q.holdFlush()
+	w := peerFrame(frame.RoleServer, true, OpBinary, payload)
+	c.process(w[:1000])
+	c.process(w[1000:])
+	if errs[0] != nil || !errors.Is(errs[1], ErrInvalid) {
+		t.Errorf("sent twice: %v, %v; want nil, ErrInvalid", errs[0], errs[1])
+	}
+	if got := queuedMessages(t, c); len(got) != 1 || !bytes.Equal(got[0], payload) {
+		t.Errorf("sent twice: %d messages queued, want the one", len(got))
+	}
+	c.q.release()
+
 	// Before the opening handshake is complete, and a Message the
 	// application made (copied, not taken).
-	c := newPending(&Config{}, connOptions{Loop: NewLoop(), Role: frame.RoleServer})
+	c = newPending(&Config{}, connOptions{Loop: NewLoop(), Role: frame.RoleServer})
 	if err := c.SendMessage(&Message{Opcode: OpBinary, Payload: payload}); !errors.Is(err, ErrNotEstablished) {
 		t.Errorf("pending connection: %v, want ErrNotEstablished", err)
 	}

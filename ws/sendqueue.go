@@ -152,11 +152,14 @@ func (c *Conn) Send(op Opcode, p []byte) error {
 //     connection is closing or closed, ErrNotEstablished before its
 //     opening handshake is complete, ErrBackpressure at
 //     Config.SendQueueLimit (under BackpressureClose the connection is
-//     closing too), an error wrapping ErrInvalid for another opcode or
-//     text that is not UTF-8.
+//     closing too), an error wrapping ErrInvalid for another opcode, text
+//     that is not UTF-8, or a message whose payload an earlier
+//     SendMessage took (m cannot be sent twice, as to several
+//     connections: copy its payload, or use a PreparedMessage, for that).
 //
 // A listener may call SendMessage only while it runs, as it may only read
-// m.Payload then.
+// m.Payload then. Only the Message the listener was given is taken from,
+// not a copy of it, which is copied.
 func (c *Conn) SendMessage(m *Message) error {
 	switch m.Opcode {
 	case OpText:
@@ -166,6 +169,9 @@ func (c *Conn) SendMessage(m *Message) error {
 	case OpBinary:
 	default:
 		return errInvalidOpcode
+	}
+	if m.taken {
+		return errPayloadTaken
 	}
 	return c.q.sendMessage(m)
 }
@@ -268,8 +274,8 @@ const (
 // reports false, nothing changed and the payload must be copied. See
 // SendMessage for when a buffer is taken.
 func (q *sendQueue) takeLocked(h frame.Header, m *Message) bool {
-	a := m.from
-	if a == nil || a.buf == nil {
+	a := m.source()
+	if a == nil {
 		return false
 	}
 	p := m.Payload
