@@ -95,8 +95,16 @@ func TestSendMessageTakesAReassembledPayload(t *testing.T) {
 			taken = append(taken, m.Payload == nil || send.Payload == nil)
 		})
 		c.q.holdFlush() // nothing is written: every echo stays queued
-		var sent [][]byte
+		var sent, got [][]byte
 		var want []bool
+		// written takes what is queued out, as a write would: a read
+		// buffer is taken into an empty queue only.
+		written := func() {
+			got = append(got, queuedMessages(t, c)...)
+			c.q.mu.Lock()
+			c.q.consumedLocked(c.q.queued)
+			c.q.mu.Unlock()
+		}
 		for i := range 3 {
 			p := bytes.Repeat([]byte{byte('a' + i)}, 40<<10+i)
 			w := peerFrame(role, true, OpBinary, p)
@@ -110,9 +118,15 @@ func TestSendMessageTakesAReassembledPayload(t *testing.T) {
 
 		// Whole in one read and at its end, behind a ping: the read
 		// buffer is taken (there is room for a client's masked header
-		// too: the ping is 7 bytes).
+		// too: the ping is 7 bytes) into the empty queue, but not into
+		// one that holds the pong.
 		whole := bytes.Repeat([]byte{'w'}, 20<<10)
 		in := append(peerFrame(role, true, frame.OpPing, []byte("hello")), peerFrame(role, true, OpBinary, whole)...)
+		c.process(in)
+		sent, want = append(sent, whole), append(want, false)
+		c.r.given = false
+		written()
+		in = append(peerFrame(role, true, frame.OpPong, []byte("hello")), peerFrame(role, true, OpBinary, whole)...)
 		c.process(in)
 		sent, want = append(sent, whole), append(want, true)
 		if !c.r.given {
@@ -123,10 +137,12 @@ func TestSendMessageTakesAReassembledPayload(t *testing.T) {
 			t.Errorf("role %v: the mark stays after releaseRead", role)
 		}
 		// At the start of the read: room for a server's header only.
+		written()
 		c.process(peerFrame(role, true, OpBinary, whole))
 		sent, want = append(sent, whole), append(want, role == frame.RoleServer)
 		c.r.given = false
 		// With more of the read after it: copied.
+		written()
 		c.process(append(peerFrame(role, true, OpBinary, whole), peerFrame(role, true, frame.OpPing, nil)...))
 		sent, want = append(sent, whole), append(want, false)
 		if c.r.given {
@@ -155,7 +171,7 @@ func TestSendMessageTakesAReassembledPayload(t *testing.T) {
 		if diff := cmp.Diff(want, taken); diff != "" {
 			t.Errorf("role %v: payload taken per message (-want +got):\n%s", role, diff)
 		}
-		got := queuedMessages(t, c)
+		written()
 		if len(got) != len(sent) {
 			t.Fatalf("role %v: %d messages queued, %d sent", role, len(got), len(sent))
 		}

@@ -127,22 +127,24 @@ func (c *Conn) Send(op Opcode, p []byte) error {
 //
 //   - When m is the message a message listener is receiving, on any
 //     connection, the queue takes the buffer behind m.Payload, writes it
-//     as it is and gives it back to the buffer pool once written. That
-//     buffer is the connection's own for a message reassembled from
-//     several reads or inflated; for a message that arrived whole in one
-//     read it is the read buffer, which the queue takes when the message
-//     ends the read (nothing after it is read from that buffer) and is at
-//     least lentCopyMin bytes (8 KiB): a smaller one is copied, which
-//     costs less than holding the read buffer until it is written. Once
-//     taken, m.Payload is nil when SendMessage returns, for this listener
-//     and any that runs after it; the listener must not use the bytes
-//     again through a copy of the slice it kept, as the buffer may already
-//     hold another message.
+//     as it is and gives it back to the buffer pool once written. For a
+//     message reassembled from several reads, or inflated, that is the
+//     connection's own buffer, taken from 1 KiB when at least half full.
+//     For a message that arrived whole in one read it is the read buffer,
+//     taken from 8 KiB when the message ends the read (nothing after it is
+//     read from that buffer) and nothing else is queued. Smaller ones cost
+//     less to copy than to hold until written; so a queue's memory stays
+//     within twice the bytes it counts against Config.SendQueueLimit plus
+//     one read buffer. Once taken, m.Payload is nil when SendMessage
+//     returns, for this listener and any that runs after it; the listener
+//     must not use the bytes again through a copy of the slice it kept, as
+//     the buffer may already hold another message.
 //   - Otherwise the payload is copied before SendMessage returns and m is
 //     left as it is, as with Send: a read buffer with more after the
-//     message, a Message the application made, a payload the listener
-//     replaced, or moved (resliced from anywhere but its start; for a read
-//     buffer, to anywhere but its end).
+//     message, or with a queue that is not empty; a Message the
+//     application made or copied; a payload the listener replaced, or
+//     moved (resliced from anywhere but its start; for a read buffer, to
+//     anywhere but its end).
 //   - When permessage-deflate compresses the message on this connection,
 //     or the message must wait behind one to compress, the queue keeps a
 //     taken buffer of the connection's own in the compression slot and
@@ -281,9 +283,12 @@ func (q *sendQueue) takeLocked(h frame.Header, m *Message) bool {
 	p := m.Payload
 	client := q.c.role == frame.RoleClient
 	if a.lent {
+		// Into an empty queue only: a read buffer is larger than its
+		// message, and the queue's memory may exceed its bytes by one
+		// read buffer, not one per message.
 		off, ok := offsetIn(a.buf, p)
 		compress := q.z != nil && (len(q.z.later) > 0 || q.z.comp.ShouldCompress(len(p)))
-		if !ok || len(p) < lentCopyMin || compress || off < frame.HeaderLen(int64(len(p)), client) {
+		if !ok || q.queued != 0 || len(p) < lentCopyMin || compress || off < frame.HeaderLen(int64(len(p)), client) {
 			return false
 		}
 		buf := a.buf
@@ -291,7 +296,9 @@ func (q *sendQueue) takeLocked(h frame.Header, m *Message) bool {
 		q.queueLentLocked(h, buf, off)
 		return true
 	}
-	if unsafe.SliceData(p) != unsafe.SliceData(a.buf) || cap(p) != cap(a.buf) || len(p) < ownedCopyMin {
+	// At least half full: the queue's memory stays within twice its
+	// bytes.
+	if unsafe.SliceData(p) != unsafe.SliceData(a.buf) || cap(p) != cap(a.buf) || len(p) < ownedCopyMin || 2*len(p) < cap(p) {
 		return false
 	}
 	m.detach()
