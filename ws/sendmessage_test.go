@@ -63,6 +63,20 @@ func queuedMessages(t *testing.T, c *Conn) [][]byte {
 	return got
 }
 
+// sameMessages reports where the messages decoded from a queue (got)
+// differ from those sent.
+func sameMessages(t *testing.T, what string, got, sent [][]byte) {
+	t.Helper()
+	if len(got) != len(sent) {
+		t.Fatalf("%s: %d messages queued, %d sent", what, len(got), len(sent))
+	}
+	for i := range sent {
+		if !bytes.Equal(got[i], sent[i]) {
+			t.Errorf("%s: message %d (%d bytes) differs in the queue", what, i, len(sent[i]))
+		}
+	}
+}
+
 // SendMessage takes the buffer of a message reassembled from several reads
 // or fragments, and the read buffer of one that arrived whole at the end
 // of a read (m.Payload is nil after it); it copies a small one, one with
@@ -172,14 +186,7 @@ func TestSendMessageTakesAReassembledPayload(t *testing.T) {
 			t.Errorf("role %v: payload taken per message (-want +got):\n%s", role, diff)
 		}
 		written()
-		if len(got) != len(sent) {
-			t.Fatalf("role %v: %d messages queued, %d sent", role, len(got), len(sent))
-		}
-		for i := range sent {
-			if !bytes.Equal(got[i], sent[i]) {
-				t.Errorf("role %v: message %d (%d bytes) differs in the queue", role, i, len(sent[i]))
-			}
-		}
+		sameMessages(t, fmt.Sprintf("role %v", role), got, sent)
 		c.q.release()
 		srv.Close()
 		cli.Close()

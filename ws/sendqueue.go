@@ -175,7 +175,7 @@ func (c *Conn) SendMessage(m *Message) error {
 	if m.taken {
 		return errPayloadTaken
 	}
-	return c.q.sendMessage(m)
+	return c.q.sendFrame(m.Opcode, m.Payload, m)
 }
 
 // SendPing sends a ping with payload p (at most 125 bytes).
@@ -217,28 +217,13 @@ func (q *sendQueue) sendData(op Opcode, p []byte, s string) error {
 	if p == nil {
 		payload = stringBytes(s)
 	}
-	size := frame.HeaderLen(int64(len(payload)), q.c.role == frame.RoleClient) + len(payload)
-	q.mu.Lock()
-	if err := q.refusalLocked(); err != nil {
-		q.mu.Unlock()
-		return err
-	}
-	if !q.admitLocked(size) {
-		q.mu.Unlock()
-		return q.overLimit()
-	}
-	q.queueDataLocked(frame.Header{Fin: true, Opcode: op}, payload)
-	q.c.messagesOut.Add(1)
-	start := q.startFlushLocked()
-	q.mu.Unlock()
-	q.startFlush(start)
-	return nil
+	return q.sendFrame(op, payload, nil)
 }
 
-// sendMessage queues m's frame, with its payload's buffer taken from m
-// when it can be (takeLocked), copied otherwise.
-func (q *sendQueue) sendMessage(m *Message) error {
-	p := m.Payload
+// sendFrame queues a data message of opcode op and payload p once it is
+// admitted: with p's buffer taken from m when m is not nil and it can be
+// (takeLocked), copied otherwise.
+func (q *sendQueue) sendFrame(op Opcode, p []byte, m *Message) error {
 	size := frame.HeaderLen(int64(len(p)), q.c.role == frame.RoleClient) + len(p)
 	q.mu.Lock()
 	if err := q.refusalLocked(); err != nil {
@@ -249,8 +234,8 @@ func (q *sendQueue) sendMessage(m *Message) error {
 		q.mu.Unlock()
 		return q.overLimit()
 	}
-	h := frame.Header{Fin: true, Opcode: m.Opcode}
-	if !q.takeLocked(h, m) {
+	h := frame.Header{Fin: true, Opcode: op}
+	if m == nil || !q.takeLocked(h, m) {
 		q.queueDataLocked(h, p)
 	}
 	q.c.messagesOut.Add(1)

@@ -3,6 +3,7 @@ package ws
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"net"
 	"testing"
 
@@ -63,40 +64,7 @@ func TestFramesAcrossChunks(t *testing.T) {
 			msgs = append(msgs, bytes.Repeat([]byte{byte('a' + i)}, size))
 			c.SendBinary(msgs[i])
 		}
-		var wire []byte
-		c.q.mu.Lock()
-		for _, b := range c.q.out {
-			wire = append(wire, b...)
-		}
-		c.q.mu.Unlock()
-		peer := frame.RoleClient // decodes what a server sends
-		if role == frame.RoleClient {
-			peer = frame.RoleServer
-		}
-		d := frame.Decoder{Role: peer}
-		var got [][]byte
-		for len(wire) > 0 {
-			n, ch, ok, err := d.Decode(wire)
-			if err != nil {
-				t.Fatalf("role %v: %v", role, err)
-			}
-			wire = wire[n:]
-			if !ok {
-				break
-			}
-			if ch.Start {
-				got = append(got, nil)
-			}
-			got[len(got)-1] = append(got[len(got)-1], ch.Payload...)
-		}
-		if len(got) != len(msgs) {
-			t.Fatalf("role %v: %d frames decoded, %d sent", role, len(got), len(msgs))
-		}
-		for i := range msgs {
-			if !bytes.Equal(got[i], msgs[i]) {
-				t.Errorf("role %v: message %d (%d bytes) differs", role, i, len(msgs[i]))
-			}
-		}
+		sameMessages(t, fmt.Sprintf("role %v", role), queuedMessages(t, c), msgs)
 		c.q.release()
 		srv.Close()
 	}
