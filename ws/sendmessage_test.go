@@ -378,10 +378,11 @@ func TestSendMessageErrors(t *testing.T) {
 	}
 }
 
-// BenchmarkSendMessage is the send queue's part of a 64 KiB echo, with
-// the message read as the poller reads it (a pooled 128 KiB buffer per
-// read, given back after it) in two reads (reassembled) or in one (a view
-// into the read buffer), passed back with SendMessage (taken: no copy) or
+// BenchmarkSendMessage is the send queue's part of an echo of 64 KiB (and
+// of 8 KiB, the smallest read buffer SendMessage takes), with the message
+// read as the poller reads it (a pooled 128 KiB buffer per read, given
+// back after it) in two reads (reassembled) or in one (a view into the
+// read buffer), passed back with SendMessage (taken: no copy) or
 // with Send (copied into the queue's chunks), and the queue written out to
 // a loopback socket whose peer discards it.
 func BenchmarkSendMessage(b *testing.B) {
@@ -392,8 +393,9 @@ func BenchmarkSendMessage(b *testing.B) {
 		{"SendMessage", (*Conn).SendMessage},
 		{"Send", func(c *Conn, m *Message) error { return c.Send(m.Opcode, m.Payload) }},
 	} {
-		for _, reads := range []int{1, 2} {
-			b.Run(fmt.Sprintf("%s/64KiB/%dreads", bc.name, reads), func(b *testing.B) {
+		for _, rc := range []struct{ size, reads int }{{8 << 10, 1}, {64 << 10, 1}, {64 << 10, 2}} {
+			size, reads := rc.size, rc.reads
+			b.Run(fmt.Sprintf("%s/%dKiB/%dreads", bc.name, size>>10, reads), func(b *testing.B) {
 				srv, cli := tcpPair(b)
 				defer srv.Close()
 				go func() {
@@ -410,8 +412,8 @@ func BenchmarkSendMessage(b *testing.B) {
 						b.Fatal(err)
 					}
 				})
-				w := peerFrame(frame.RoleServer, true, OpBinary, make([]byte, 64<<10))
-				b.SetBytes(64 << 10)
+				w := peerFrame(frame.RoleServer, true, OpBinary, make([]byte, size))
+				b.SetBytes(int64(size))
 				b.ReportAllocs()
 				for b.Loop() {
 					c.q.holdFlush()
