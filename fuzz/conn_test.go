@@ -102,7 +102,9 @@ func (cs *connServer) install(s *server.Server) {
 			panic("fuzz: connection without a record")
 		}
 		rec.id = c.ID()
-		c.OnMessage(func(c *ws.Conn, m *ws.Message) { c.Send(m.Opcode, m.Payload) })
+		// As examples/echo does: a reassembled or inflated payload
+		// passes to the send queue without a copy.
+		c.OnMessage(func(c *ws.Conn, m *ws.Message) { c.SendMessage(m) })
 		c.OnClose(func(_ *ws.Conn, code ws.CloseCode, _ string) {
 			rec.code.Store(int32(code))
 			rec.closes.Add(1)
