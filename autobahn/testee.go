@@ -55,7 +55,9 @@ func NewTestee(loc server.Location, loop *ws.Loop) (*server.Server, error) {
 	}
 	srv.OnConnection(func(_ *server.Server, c *server.Conn, _ *handshake.Request) {
 		c.OnMessage(func(c *ws.Conn, m *ws.Message) {
-			c.Send(m.Opcode, m.Payload)
+			// As examples/echo does: the payload passes to the send
+			// queue without a copy when SendMessage can take it.
+			c.SendMessage(m)
 		})
 	})
 	return srv, nil
