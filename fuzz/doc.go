@@ -1,5 +1,6 @@
 // Package fuzz holds the project's go test -fuzz targets: the frame decoder,
-// the opening-handshake validator, Sec-WebSocket-Extensions parsing,
+// the opening-handshake validator, the server's own request-head parser
+// against net/http's (FuzzRequestHead), Sec-WebSocket-Extensions parsing,
 // permessage-deflate negotiation, bounded and streaming inflate, compress
 // and inflate round trips, streaming UTF-8 validation, whole
 // connections fed arbitrary bytes, the client (ws/client) against a

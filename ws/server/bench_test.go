@@ -216,3 +216,68 @@ func BenchmarkChurn(b *testing.B) {
 		nc.Close()
 	}
 }
+
+// BenchmarkServeConn measures the server's whole part of a connection's
+// life, from the accepted socket to its close: the first read, the
+// request head, the upgrade and the connection callbacks, the 101, the
+// client's close frame (sent behind its request) and the answer, the
+// close. Dialing, accepting and the client's reads are left out of the
+// timer, so allocs/op are the server's per connection. With browser, the
+// request is Chrome's (more and longer header fields).
+func BenchmarkServeConn(b *testing.B) {
+	for _, bc := range []struct {
+		name string
+		hdr  http.Header
+	}{
+		{"minimal", nil},
+		{"browser", http.Header{
+			"Origin":                   {"http://localhost:8080"},
+			"Pragma":                   {"no-cache"},
+			"Cache-Control":            {"no-cache"},
+			"User-Agent":               {"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"},
+			"Accept-Encoding":          {"gzip, deflate, br, zstd"},
+			"Accept-Language":          {"en-US,en;q=0.9"},
+			"Sec-WebSocket-Extensions": {"permessage-deflate; client_max_window_bits"},
+		}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			h := startBench(b)
+			fe := h.s.front()
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer ln.Close()
+			req, _ := wstest.Request(h.addr, "/", bc.hdr)
+			req = wstest.AppendFrame(req, true, 0, 8, wstest.ClosePayload(1000, ""))
+			buf := make([]byte, 4096)
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				b.StopTimer()
+				c, err := net.Dial("tcp", ln.Addr().String())
+				if err != nil {
+					b.Fatal(err)
+				}
+				sc, err := ln.Accept()
+				if err != nil {
+					b.Fatal(err)
+				}
+				c.Write(req)
+				b.StartTimer()
+				h.s.serveConn(sc, fe)
+				b.StopTimer()
+				n, _ := io.ReadFull(c, buf[:12])
+				if n < 12 || string(buf[9:12]) != "101" {
+					b.Fatalf("handshake: %q", buf[:n])
+				}
+				for {
+					if _, err := c.Read(buf); err != nil {
+						break
+					}
+				}
+				c.Close()
+				b.StartTimer()
+			}
+		})
+	}
+}

@@ -1,8 +1,6 @@
 package server
 
 import (
-	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
 	"net/http"
@@ -39,7 +37,7 @@ type Conn struct {
 
 	mu   sync.Mutex
 	req  *handshake.Request
-	head []byte  // the request head, when req is to be parsed from it
+	head string  // the request head, when req is to be parsed from it
 	ans  *answer // the handshake callback's answer, until it is sent
 
 	// The small fields share one word: an idle connection's size counts.
@@ -73,8 +71,8 @@ func (c *Conn) ID() uint64 { return c.id }
 func (c *Conn) Request() *handshake.Request {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.req == nil && c.head != nil {
-		r, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(c.head)))
+	if c.req == nil && c.head != "" {
+		r, err := parseHead(c.head)
 		if err != nil {
 			// Unreachable: the same bytes parsed before the upgrade.
 			c.req = &handshake.Request{}
@@ -82,7 +80,7 @@ func (c *Conn) Request() *handshake.Request {
 		}
 		r.RemoteAddr = c.RemoteAddr().String()
 		c.req, _ = handshake.Validate(r)
-		c.head = nil
+		c.head = ""
 	}
 	return c.req
 }

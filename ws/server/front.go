@@ -9,10 +9,12 @@ import (
 	"net"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
 	"unievent.dev/internal/bufpool"
+	"unievent.dev/internal/httphead"
 	"unievent.dev/ws"
 	"unievent.dev/ws/handshake"
 )
@@ -75,8 +77,7 @@ func (s *Server) serveConn(nc net.Conn, fe *frontEnd) {
 		nc.Close() // stopped
 		return
 	}
-	tc, isTLS := nc.(*tls.Conn)
-	if isTLS {
+	if tc, isTLS := nc.(*tls.Conn); isTLS {
 		if err := tc.Handshake(); err != nil {
 			s.readingHead(nc, false)
 			var re tls.RecordHeaderError
@@ -96,16 +97,34 @@ func (s *Server) serveConn(nc net.Conn, fe *frontEnd) {
 			return
 		}
 	}
-	rec := &recorder{nc: nc, buf: bufpool.Get(1024), limit: limit + headerSlack}
+	// The first read: a client sends its whole head at once, and a head
+	// httphead parses exactly as net/http would is upgraded from these
+	// bytes. Anything else (a head split over reads, over the limit, or
+	// one httphead declines) goes through http.ReadRequest after them.
+	buf := bufpool.Get(firstReadSize)
+	n, rerr := nc.Read(buf[:min(cap(buf), limit+headerSlack)])
+	buf = buf[:n]
+	if rerr == nil {
+		if end := httphead.End(buf); end > 0 && end <= limit {
+			head := string(buf[:end])
+			if req, ok := httphead.ParseRequest(head); ok {
+				s.readingHead(nc, false)
+				s.serveHead(nc, fe, h, req, head, buf, end)
+				return
+			}
+		}
+	}
+	rec := &recorder{nc: nc, buf: buf, limit: limit + headerSlack}
+	pr := &prefixReader{p: buf, err: rerr, rec: rec}
 	br := readerPool.Get().(*bufio.Reader)
-	br.Reset(rec)
+	br.Reset(pr)
 	release := func() {
 		br.Reset(nil)
 		readerPool.Put(br)
 	}
 	req, err := http.ReadRequest(br)
 	s.readingHead(nc, false)
-	headLen := len(rec.buf) - br.Buffered()
+	headLen := len(rec.buf) - br.Buffered() - len(pr.p)
 	if err == nil && headLen > limit {
 		err, rec.over = errHeadTooLarge, true
 	}
@@ -128,15 +147,16 @@ func (s *Server) serveConn(nc net.Conn, fe *frontEnd) {
 		fe.feed(&replayConn{Conn: nc, pending: rec.buf, rest: rec.buf})
 		return
 	}
-	ra := &rawAnswer{nc: nc, br: br}
-	if isTLS {
+	rest, _ := br.Peek(br.Buffered())
+	ra := &rawAnswer{nc: nc, rest: append(slices.Clip(rest), pr.p...)}
+	if tc, isTLS := nc.(*tls.Conn); isTLS {
 		st := tc.ConnectionState()
 		req.TLS = &st
 	} else {
 		// The head as it came, for Conn.Request to parse again later: a
 		// few hundred bytes instead of the parsed request's map and
 		// strings.
-		ra.head = append([]byte(nil), rec.buf[:headLen]...)
+		ra.head = string(rec.buf[:headLen])
 	}
 	bufpool.Put(rec.buf)
 	req.RemoteAddr = nc.RemoteAddr().String()
@@ -148,6 +168,68 @@ func (s *Server) serveConn(nc net.Conn, fe *frontEnd) {
 		// end).
 		wsEngine.Serve(ra.conn)
 	}
+}
+
+// firstReadSize is the buffer of a connection's first read: room for the
+// request heads clients send, and what the client sends behind one.
+const firstReadSize = 4096
+
+// serveHead serves a connection whose request head, head (the first end
+// bytes of buf, the connection's first read), httphead parsed as req.
+func (s *Server) serveHead(nc net.Conn, fe *frontEnd, h HTTPConfig, req *http.Request, head string, buf []byte, end int) {
+	if h.Handler != nil || !handshake.IsUpgradeRequest(req) {
+		nc.SetReadDeadline(time.Time{})
+		fe.feed(&replayConn{Conn: nc, pending: buf, rest: buf})
+		return
+	}
+	ra := &rawAnswer{nc: nc, rest: buf[end:]}
+	if tc, isTLS := nc.(*tls.Conn); isTLS {
+		st := tc.ConnectionState()
+		req.TLS = &st
+	} else {
+		// The head's strings are pieces of head: the connection keeps
+		// that and lets the request go (Conn.Request parses it again).
+		ra.head = head
+	}
+	req.RemoteAddr = nc.RemoteAddr().String()
+	s.upgrade(ra, req)
+	// The connection copied what the client sent behind its head.
+	bufpool.Put(buf)
+	if ra.conn != nil {
+		// This goroutine serves the connection until its peer pauses,
+		// then hands it to the poller (or, off Linux, serves it to the
+		// end).
+		wsEngine.Serve(ra.conn)
+	}
+}
+
+// parseHead parses a request head the front end read before: with
+// httphead when it parsed it so, else with net/http as it did.
+func parseHead(head string) (*http.Request, error) {
+	if r, ok := httphead.ParseRequest(head); ok {
+		return r, nil
+	}
+	return http.ReadRequest(bufio.NewReader(strings.NewReader(head)))
+}
+
+// prefixReader gives http.ReadRequest the connection's first read (p, and
+// the error that read ended with), then reads on through the recorder.
+type prefixReader struct {
+	p   []byte
+	err error
+	rec *recorder
+}
+
+func (r *prefixReader) Read(b []byte) (int, error) {
+	if len(r.p) > 0 {
+		n := copy(b, r.p)
+		r.p = r.p[n:]
+		return n, nil
+	}
+	if r.err != nil {
+		return 0, r.err
+	}
+	return r.rec.Read(b)
 }
 
 // looksLikeHTTP reports whether a TLS record header is the start of a
@@ -188,8 +270,8 @@ func isTimeout(err error) bool {
 // rawAnswer answers an upgrade request the fast path read itself.
 type rawAnswer struct {
 	nc   net.Conn
-	br   *bufio.Reader
-	head []byte   // the request head as read
+	rest []byte   // what the client sent behind its request head
+	head string   // the request head as read
 	conn *ws.Conn // the connection, once upgraded
 }
 
@@ -209,10 +291,9 @@ func (a *rawAnswer) take() (net.Conn, []byte, error) {
 		a.nc.Close()
 		return nil, nil, err
 	}
-	// What the client sent behind its request (pipelined frames);
-	// the connection copies it before the reader goes back to its pool.
-	b, _ := a.br.Peek(a.br.Buffered())
-	return a.nc, b, nil
+	// What the client sent behind its request (pipelined frames); the
+	// connection copies it before its buffer goes back to the pool.
+	return a.nc, a.rest, nil
 }
 
 // replayConn hands net/http a connection whose first bytes were already

@@ -183,7 +183,7 @@ func (s *Server) upgrade(a answerer, r *http.Request) error {
 	// The connection exists from the handshake callback on, CONNECTING:
 	// listeners set there stay, and a send or close is refused with
 	// ws.ErrNotEstablished.
-	conn.Conn = wsEngine.Pending(wsCfg, s.loop, engine.Pending{ID: conn.id, Local: localAddr(a, r), Remote: remoteAddr(r)}, s.closed)
+	conn.Conn = wsEngine.Pending(wsCfg, s.loop, engine.Pending{ID: conn.id, Local: localAddr(a, r), Remote: remoteAddrOf(a, r)}, s.closed)
 	if hf := s.handshake.Load(); hf != nil {
 		conn.deciding = true
 		panicked := false
@@ -293,7 +293,7 @@ func (s *Server) upgrade(a answerer, r *http.Request) error {
 		wc.Close(frame.CloseInternalError, "internal error")
 	}
 	if ra, ok := a.(*rawAnswer); ok {
-		if ra.head != nil {
+		if ra.head != "" {
 			// Keep the head's bytes rather than the parsed request:
 			// Request parses them again when asked.
 			conn.mu.Lock()
@@ -378,6 +378,15 @@ func localAddr(a answerer, r *http.Request) net.Addr {
 	}
 	la, _ := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
 	return la
+}
+
+// remoteAddrOf is remoteAddr, without parsing the socket's address back
+// from r.RemoteAddr when the server read r itself.
+func remoteAddrOf(a answerer, r *http.Request) net.Addr {
+	if ra, ok := a.(*rawAnswer); ok {
+		return ra.nc.RemoteAddr()
+	}
+	return remoteAddr(r)
 }
 
 func remoteAddr(r *http.Request) net.Addr {
