@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"runtime/metrics"
 	"strings"
 	"testing"
 
@@ -190,11 +191,17 @@ func (f *frameReader) next() ([]byte, error) {
 
 // BenchmarkChurn measures a whole connection's life: dial, upgrade, one
 // close handshake, TCP close (the bench's churn scenario, one worker).
+// goroutines/op counts the goroutines started meanwhile (the client's
+// dial starts none): a connection served by a waiting worker starts
+// none either.
 func BenchmarkChurn(b *testing.B) {
 	h := startBench(b)
 	req, _ := wstest.Request(h.addr, "/", nil)
 	closeFrame := wstest.AppendFrame(nil, true, 0, 8, wstest.ClosePayload(1000, ""))
 	buf := make([]byte, 4096)
+	created := []metrics.Sample{{Name: "/sched/goroutines-created:goroutines"}}
+	metrics.Read(created)
+	before := created[0].Value.Uint64()
 	b.ReportAllocs()
 	for b.Loop() {
 		nc, err := net.Dial("tcp", h.addr)
@@ -215,6 +222,8 @@ func BenchmarkChurn(b *testing.B) {
 		}
 		nc.Close()
 	}
+	metrics.Read(created)
+	b.ReportMetric(float64(created[0].Value.Uint64()-before)/float64(b.N), "goroutines/op")
 }
 
 // BenchmarkServeConn measures the server's whole part of a connection's

@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"net"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -80,11 +81,113 @@ func (l *listener) serve() {
 			nc = tls.Server(nc, o.tls)
 		}
 		if fe := l.s.front(); fe != nil {
-			go l.s.serveConn(nc, fe)
+			l.s.workers.serve(l.s, nc, fe)
 		} else {
 			nc.Close()
 		}
 	}
+}
+
+// workers are the goroutines that read the accepted connections' first
+// requests and upgrade them (serveConn). One that is done waits up to
+// workerIdle for the next connection, up to maxIdle of them at a time: a
+// goroutine starts on a small stack, which the upgrade and the
+// connection's first reads grow by copying it, several times, costing a
+// new goroutine per connection more instructions than parsing its
+// request. A waiting worker keeps its grown stack. The accept loops call
+// serve; Run calls start, and Stop calls stop, which ends the waiting ones
+// at once.
+type workers struct {
+	jobs    chan job // unbuffered: a send succeeds only when a worker waits
+	maxIdle int
+
+	mu   sync.Mutex
+	quit chan struct{} // closed by stop; nil while stopped
+	idle int           // workers waiting
+}
+
+// workerIdle is how long a worker waits for the next connection: long
+// enough for a steady stream of connections, short enough not to keep
+// goroutines after a burst.
+const workerIdle = time.Second
+
+type job struct {
+	nc net.Conn
+	fe *frontEnd
+}
+
+func newWorkers() *workers {
+	return &workers{jobs: make(chan job), maxIdle: max(8, 2*runtime.GOMAXPROCS(0))}
+}
+
+// serve has nc served by a waiting worker, or by a new one.
+func (w *workers) serve(s *Server, nc net.Conn, fe *frontEnd) {
+	select {
+	case w.jobs <- job{nc, fe}:
+	default:
+		go w.work(s, job{nc, fe})
+	}
+}
+
+func (w *workers) work(s *Server, j job) {
+	var t *time.Timer
+	for ok := true; ok; j, ok = w.next(&t) {
+		s.serveConn(j.nc, j.fe)
+	}
+	if t != nil {
+		t.Stop()
+	}
+}
+
+// next waits for the next connection, with *t (the worker's timer, made
+// on its first wait) as the deadline; false when there are enough
+// waiting workers already, none came in time or the server stopped.
+func (w *workers) next(t **time.Timer) (job, bool) {
+	w.mu.Lock()
+	quit := w.quit
+	if quit == nil || w.idle >= w.maxIdle {
+		w.mu.Unlock()
+		return job{}, false
+	}
+	w.idle++
+	w.mu.Unlock()
+	if *t == nil {
+		*t = time.NewTimer(workerIdle)
+	} else {
+		(*t).Reset(workerIdle)
+	}
+	var j job
+	ok := true
+	select {
+	case j = <-w.jobs:
+	case <-quit:
+		ok = false
+	case <-(*t).C:
+		ok = false
+	}
+	w.mu.Lock()
+	w.idle--
+	w.mu.Unlock()
+	return j, ok
+}
+
+// start lets workers wait for connections.
+func (w *workers) start() {
+	w.mu.Lock()
+	if w.quit == nil {
+		w.quit = make(chan struct{})
+	}
+	w.mu.Unlock()
+}
+
+// stop ends the waiting workers; those still serving end when done.
+func (w *workers) stop() {
+	w.mu.Lock()
+	if w.quit != nil {
+		close(w.quit)
+		w.quit = nil
+	}
+	w.mu.Unlock()
 }
 
 // close stops accepting; the accept loop ends on its own.

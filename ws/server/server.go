@@ -46,6 +46,7 @@ type Server struct {
 	conns     map[uint64]*Conn
 	pending   int               // upgrades between validation and registration
 	heads     map[net.Conn]bool // connections whose request head the fast path is reading
+	workers   *workers          // goroutines serving accepted connections (listener.go)
 
 	nextID    atomic.Uint64
 	handshake atomic.Pointer[func(*Server, *Conn, *handshake.Request)]
@@ -68,7 +69,7 @@ func New(cfg Config, loop ...*ws.Loop) (*Server, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	s := &Server{conns: make(map[uint64]*Conn), listening: true}
+	s := &Server{conns: make(map[uint64]*Conn), listening: true, workers: newWorkers()}
 	if len(loop) > 0 && loop[0] != nil {
 		s.loop = loop[0]
 	} else {
@@ -320,6 +321,7 @@ func (s *Server) Run() error {
 	s.running = true
 	s.stopped = false
 	s.listening = true
+	s.workers.start()
 	wsEngine.Ref(s.loop)
 	s.useListenersLocked(plan)
 	return nil
@@ -369,6 +371,7 @@ func (s *Server) Stop(code ...ws.CloseCode) error {
 	}
 	heads := s.heads
 	s.heads = nil
+	s.workers.stop()
 	s.mu.Unlock()
 	if fe != nil {
 		fe.pipe.Close()
