@@ -157,7 +157,7 @@ func canonicalKey(name string) (string, bool) {
 		b[i] = c
 		upper = c == '-'
 	}
-	if k, ok := commonKeys[string(b)]; ok {
+	if k := commonKey(b); k != "" {
 		return k, true
 	}
 	if same {
@@ -166,22 +166,68 @@ func canonicalKey(name string) (string, bool) {
 	return string(b), true
 }
 
-// commonKeys are the canonical names of the fields browsers and
-// WebSocket clients send in an upgrade request.
-var commonKeys = func() map[string]string {
-	m := make(map[string]string)
-	for _, k := range []string{
-		"Host", "Upgrade", "Connection", "Origin", "User-Agent",
-		"Sec-Websocket-Key", "Sec-Websocket-Version", "Sec-Websocket-Extensions", "Sec-Websocket-Protocol",
-		"Accept", "Accept-Encoding", "Accept-Language", "Cache-Control", "Pragma", "Cookie", "Authorization",
-		"Content-Length", "Transfer-Encoding", "Trailer",
-		"X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host", "X-Real-Ip", "Forwarded",
-		"Sec-Fetch-Dest", "Sec-Fetch-Mode", "Sec-Fetch-Site",
-	} {
-		m[k] = k
+// commonKey returns name, canonical, as a constant when it is one of the
+// fields browsers and WebSocket clients send in an upgrade request; ""
+// otherwise. A switch compares without hashing and allocates nothing.
+func commonKey(name []byte) string {
+	switch string(name) {
+	case "Host":
+		return "Host"
+	case "Upgrade":
+		return "Upgrade"
+	case "Connection":
+		return "Connection"
+	case "Origin":
+		return "Origin"
+	case "User-Agent":
+		return "User-Agent"
+	case "Sec-Websocket-Key":
+		return "Sec-Websocket-Key"
+	case "Sec-Websocket-Version":
+		return "Sec-Websocket-Version"
+	case "Sec-Websocket-Extensions":
+		return "Sec-Websocket-Extensions"
+	case "Sec-Websocket-Protocol":
+		return "Sec-Websocket-Protocol"
+	case "Accept":
+		return "Accept"
+	case "Accept-Encoding":
+		return "Accept-Encoding"
+	case "Accept-Language":
+		return "Accept-Language"
+	case "Cache-Control":
+		return "Cache-Control"
+	case "Pragma":
+		return "Pragma"
+	case "Cookie":
+		return "Cookie"
+	case "Authorization":
+		return "Authorization"
+	case "Content-Length":
+		return "Content-Length"
+	case "Transfer-Encoding":
+		return "Transfer-Encoding"
+	case "Trailer":
+		return "Trailer"
+	case "X-Forwarded-For":
+		return "X-Forwarded-For"
+	case "X-Forwarded-Proto":
+		return "X-Forwarded-Proto"
+	case "X-Forwarded-Host":
+		return "X-Forwarded-Host"
+	case "X-Real-Ip":
+		return "X-Real-Ip"
+	case "Forwarded":
+		return "Forwarded"
+	case "Sec-Fetch-Dest":
+		return "Sec-Fetch-Dest"
+	case "Sec-Fetch-Mode":
+		return "Sec-Fetch-Mode"
+	case "Sec-Fetch-Site":
+		return "Sec-Fetch-Site"
 	}
-	return m
-}()
+	return ""
+}
 
 // tchar is the token alphabet of RFC 9110 section 5.6.2
 // (https://www.rfc-editor.org/rfc/rfc9110#section-5.6.2).

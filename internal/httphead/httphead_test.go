@@ -130,12 +130,21 @@ func TestEnd(t *testing.T) {
 // browser's upgrade request cost no allocation for their names: all are
 // known constants or already canonical in the head.
 func TestParseRequestCommonKeysAllocate(t *testing.T) {
-	for k := range commonKeys {
+	for _, k := range []string{"Host", "Upgrade", "Connection", "Origin", "User-Agent",
+		"Sec-Websocket-Key", "Sec-Websocket-Version", "Sec-Websocket-Extensions", "Sec-Websocket-Protocol",
+		"Accept-Encoding", "Accept-Language", "Cache-Control", "Pragma", "X-Real-Ip", "Sec-Fetch-Site"} {
+		if commonKey([]byte(k)) != k {
+			t.Errorf("%s is not a common key", k)
+		}
 		if got, ok := canonicalKey(strings.ToLower(k)); !ok || got != k {
 			t.Errorf("canonicalKey(%q) = %q, %v", strings.ToLower(k), got, ok)
 		}
 	}
-	allocs := testing.AllocsPerRun(100, func() { canonicalKey("Sec-WebSocket-Key") })
+	allocs := testing.AllocsPerRun(100, func() { canonicalKey("sec-websocket-version") })
+	if allocs != 0 {
+		t.Errorf("canonicalKey(sec-websocket-version) allocates %v times", allocs)
+	}
+	allocs = testing.AllocsPerRun(100, func() { canonicalKey("Sec-WebSocket-Key") })
 	if allocs != 0 {
 		t.Errorf("canonicalKey(Sec-WebSocket-Key) allocates %v times", allocs)
 	}

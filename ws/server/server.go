@@ -44,9 +44,10 @@ type Server struct {
 	listeners []*listener // open locations
 	fe        *frontEnd   // the HTTP server the locations feed
 	conns     map[uint64]*Conn
-	pending   int               // upgrades between validation and registration
-	heads     map[net.Conn]bool // connections whose request head the fast path is reading
-	workers   *workers          // goroutines serving accepted connections (listener.go)
+	pending   int                          // upgrades between validation and registration
+	heads     map[net.Conn]bool            // connections whose request head the fast path is reading
+	workers   *workers                     // goroutines serving accepted connections (listener.go)
+	onClosed  func(*ws.Conn, ws.CloseCode) // s.closed, made once: a method value per connection would allocate
 
 	nextID    atomic.Uint64
 	handshake atomic.Pointer[func(*Server, *Conn, *handshake.Request)]
@@ -70,6 +71,7 @@ func New(cfg Config, loop ...*ws.Loop) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{conns: make(map[uint64]*Conn), listening: true, workers: newWorkers()}
+	s.onClosed = s.closed
 	if len(loop) > 0 && loop[0] != nil {
 		s.loop = loop[0]
 	} else {

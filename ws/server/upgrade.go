@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"time"
 
+	"unievent.dev/internal/bufpool"
 	"unievent.dev/ws"
 	"unievent.dev/ws/frame"
 	"unievent.dev/ws/handshake"
@@ -183,7 +184,7 @@ func (s *Server) upgrade(a answerer, r *http.Request) error {
 	// The connection exists from the handshake callback on, CONNECTING:
 	// listeners set there stay, and a send or close is refused with
 	// ws.ErrNotEstablished.
-	conn.Conn = wsEngine.Pending(wsCfg, s.loop, engine.Pending{ID: conn.id, Local: localAddr(a, r), Remote: remoteAddrOf(a, r)}, s.closed)
+	conn.Conn = wsEngine.Pending(wsCfg, s.loop, engine.Pending{ID: conn.id, Local: localAddr(a, r), Remote: remoteAddrOf(a, r)}, s.onClosed)
 	if hf := s.handshake.Load(); hf != nil {
 		conn.deciding = true
 		panicked := false
@@ -233,9 +234,11 @@ func (s *Server) upgrade(a answerer, r *http.Request) error {
 	if sa, ok := a.(*streamAnswer); ok {
 		err = sa.accept(req, &resp)
 	} else {
-		head, err = handshake.AppendResponse(nil, req, &resp)
+		// The engine copies the 101 into the connection's send queue.
+		head, err = handshake.AppendResponse(bufpool.Get(256), req, &resp)
 	}
 	if err != nil {
+		bufpool.Put(head)
 		// SendAcceptResponse checked the callback's answer, so this is
 		// the server's own fault: the peer learns nothing of it.
 		slog.Error("server: cannot write the handshake response", "conn", conn.id, "err", err)
@@ -245,6 +248,7 @@ func (s *Server) upgrade(a answerer, r *http.Request) error {
 
 	nc, buffered, err := a.take()
 	if err != nil {
+		bufpool.Put(head)
 		if _, ok := err.(answered500); ok {
 			s.countRefused(http.StatusInternalServerError)
 		}
@@ -261,6 +265,7 @@ func (s *Server) upgrade(a answerer, r *http.Request) error {
 		Buffered: buffered,
 		Preamble: head,
 	})
+	bufpool.Put(head)
 
 	s.mu.Lock()
 	s.pending--
