@@ -66,9 +66,14 @@ func ParseRequest(head string) (*http.Request, bool) {
 	strs := make([]string, n)
 	host, hosts := "", 0
 	for fields != "" {
-		eol := strings.Index(fields, "\r\n")
-		line := fields[:eol]
-		fields = fields[eol+2:]
+		// Each line ends in CRLF (fields does): a LF without its CR is a
+		// bare LF, which net/http reads as a line end of its own.
+		lf := strings.IndexByte(fields, '\n')
+		if lf < 1 || fields[lf-1] != '\r' {
+			return nil, false
+		}
+		line := fields[:lf-1]
+		fields = fields[lf+1:]
 		colon := strings.IndexByte(line, ':')
 		if colon <= 0 {
 			return nil, false // no name, or no colon (or an empty line inside)
