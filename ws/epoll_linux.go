@@ -14,8 +14,8 @@ import (
 )
 
 // A poller is the epoll driver of a loop's plain sockets (see driver.go);
-// a loop has one per core (maxPollers at most), and deals its connections
-// out to them in turn. Once a plain connection has been silent for
+// a loop has pollersPerCore per core (maxPollers at most), and deals its
+// connections out to them in turn. Once a plain connection has been silent for
 // handoffWait, its I/O goroutine hands the socket to its poller and ends.
 // A poller's goroutine waits for its epoll instance in Go's runtime poller
 // (so no thread sleeps in epoll_wait for it), and for every ready socket
@@ -41,11 +41,24 @@ import (
 // busy peer cannot starve the others; epoll reports it again at once.
 const maxReadsPerWake = 4
 
-// maxPollers bounds the pollers of one loop: one per core (GOMAXPROCS)
-// up to this many, connections dealt out in turn. Their system calls run
-// in parallel; the listeners still run one at a time, under the loop's
-// lock, which a poller takes for each read's events.
-const maxPollers = 8
+// pollersPerCore is how many pollers a loop has per core (GOMAXPROCS), up
+// to maxPollers, connections dealt out in turn. Their system calls run in
+// parallel; the listeners still run one at a time, under the loop's lock,
+// which a poller takes for each read's events. A poller is a goroutine,
+// not a thread, and more of them than cores keeps the cores busy: with one
+// per core the sockets are split in fixed shares, and a core whose share
+// has nothing ready goes to sleep in the runtime's poller while another
+// core still has a backlog, so the peers' next writes must wake it; with
+// several per core, the runtime's scheduler runs whichever pollers have
+// something ready on whichever core is free (docs/performance.md, "e3:
+// many connections, one message each").
+const (
+	pollersPerCore = 8
+	maxPollers     = 64
+)
+
+// pollerCount is the number of pollers of a loop.
+func pollerCount() int { return min(pollersPerCore*runtime.GOMAXPROCS(0), maxPollers) }
 
 // pollerLinger is how long a poller with nothing to watch keeps its
 // goroutine and its epoll instance before it lets them go.
@@ -145,7 +158,7 @@ func (l *Loop) poll(c *Conn) bool {
 		ps := &l.pollers
 		ps.mu.Lock()
 		if ps.pls == nil {
-			ps.pls = make([]*poller, min(runtime.GOMAXPROCS(0), maxPollers))
+			ps.pls = make([]*poller, pollerCount())
 			for i := range ps.pls {
 				ps.pls[i] = &poller{loop: l}
 			}
@@ -271,14 +284,18 @@ func epollNow(epfd int, events []syscall.EpollEvent) int {
 
 // wait returns the number of ready events, waiting in the runtime's poller
 // (which watches the epoll instance, edge-triggered) until there are some
-// or the deadline passes. The instance is asked without waiting first, and
-// each time the runtime reports it: it is readable while any event is
-// pending, and a new event after an empty answer always makes a new edge.
+// or the deadline passes. The instance is asked without waiting first
+// (efn, which the runtime's raw read calls before it parks), and each time
+// the runtime reports it: it is readable while any event is pending, and a
+// new event after an empty answer always makes a new edge. A new deadline
+// is set only after an empty answer, so a poller that is busy leaves its
+// timer alone; with the deadline unchanged the instance is asked once per
+// park, not twice.
 func (p *poller) wait(due mono) int {
-	if n := epollNow(p.epfd, p.events); n > 0 {
-		return n
-	}
 	if due != p.armed {
+		if n := epollNow(p.epfd, p.events); n > 0 {
+			return n
+		}
 		p.ef.SetReadDeadline(due.time())
 		p.armed = due
 	}

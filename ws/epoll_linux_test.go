@@ -68,7 +68,7 @@ func TestPollerIdleConnectionsHoldNoGoroutine(t *testing.T) {
 	}
 	// The goroutine that started each connection ends once a poller
 	// has it; each of the loop's pollers is one goroutine.
-	pollers := min(runtime.GOMAXPROCS(0), maxPollers)
+	pollers := pollerCount()
 	if g := waitGoroutines(t, base+pollers, 5*time.Second); g > base+pollers {
 		t.Errorf("%d idle connections: %d goroutines with %d pollers, %d before", n, g, pollers, base)
 	}
@@ -389,7 +389,7 @@ func TestPollerBusyConnectionReset(t *testing.T) {
 	cl.Conn.(*net.TCPConn).SetLinger(0)
 	cl.Close()
 	expectCloseEvent(t, closes, frame.CloseAbnormal, "the peer reset the connection")
-	pollers := min(runtime.GOMAXPROCS(0), maxPollers)
+	pollers := pollerCount()
 	if g := waitGoroutines(t, base+pollers, 5*time.Second); g > base+pollers {
 		t.Errorf("%d goroutines after the reset, %d before", g, base)
 	}
@@ -423,7 +423,7 @@ func TestPollersRunListenersOneAtATime(t *testing.T) {
 		}
 		used[c.p.pl] = true
 	}
-	if want := min(runtime.GOMAXPROCS(0), maxPollers, conns); len(used) != want {
+	if want := min(pollerCount(), conns); len(used) != want {
 		t.Errorf("%d connections on %d pollers, want %d", conns, len(used), want)
 	}
 	var wg sync.WaitGroup
