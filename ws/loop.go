@@ -32,6 +32,7 @@ type Loop struct {
 	qmu     sync.Mutex
 	queue   []func()
 	spare   []func()
+	posted  atomic.Int32 // len(queue), stored under qmu: read without it by pending and drain
 	running bool
 	stop    bool
 
@@ -115,6 +116,7 @@ func (l *Loop) Stop() {
 func (l *Loop) Post(f func()) {
 	l.qmu.Lock()
 	l.queue = append(l.queue, f)
+	l.posted.Store(int32(len(l.queue)))
 	l.qmu.Unlock()
 	l.kick()
 }
@@ -191,29 +193,22 @@ func (l *Loop) kick() {
 	}
 }
 
-func (l *Loop) pending() bool {
-	l.qmu.Lock()
-	n := len(l.queue)
-	l.qmu.Unlock()
-	return n > 0
-}
+// pending reports whether anything is posted. It reads posted without
+// qmu: a Post stores it before its kick tries the run lock, and the holder
+// that made that try fail reads it after letting the lock go (kick), so
+// nothing posted is missed.
+func (l *Loop) pending() bool { return l.posted.Load() > 0 }
 
 // drain runs every queued function; the caller holds the run lock. The
 // queue and its spare swap, so posting never allocates in steady state.
+// With nothing posted (every read's enter and leave) it takes no lock.
 func (l *Loop) drain() {
-	for {
+	for l.pending() {
 		l.qmu.Lock()
 		batch := l.queue
 		l.queue, l.spare = l.spare, nil
+		l.posted.Store(0)
 		l.qmu.Unlock()
-		if len(batch) == 0 {
-			l.qmu.Lock()
-			if l.spare == nil {
-				l.spare = batch
-			}
-			l.qmu.Unlock()
-			return
-		}
 		for _, f := range batch {
 			runPosted(f)
 		}
