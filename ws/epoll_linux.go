@@ -15,8 +15,9 @@ import (
 
 // A poller is the epoll driver of a loop's plain sockets (see driver.go);
 // a loop has pollersPerCore per core (maxPollers at most), and deals its
-// connections out to them in turn. Once a plain connection has been silent for
-// handoffWait, its I/O goroutine hands the socket to its poller and ends.
+// connections out to them in turn. Once a plain connection has been
+// silent for handoffWait, its I/O goroutine hands the socket to its poller
+// and ends.
 // A poller's goroutine waits for its epoll instance in Go's runtime poller
 // (so no thread sleeps in epoll_wait for it), and for every ready socket
 // reads what is there, decodes it and, under the loop's lock, runs the
