@@ -20,11 +20,12 @@ type goroutineDriver struct{}
 // wake interrupts the I/O goroutine's read: an aborted connection's socket
 // is closed, otherwise the read deadline moves to the close timeout.
 func (goroutineDriver) wake(c *Conn) {
+	nc := c.transport() // the reading goroutine may be handing it over
 	if c.aborted.Load() {
-		c.nc.Close()
+		nc.Close()
 		return
 	}
-	c.nc.SetReadDeadline(c.d.closing().time())
+	nc.SetReadDeadline(c.d.closing().time())
 }
 
 // written: the I/O goroutine never stops reading for a write.

@@ -34,9 +34,12 @@ import (
 // waiting for the peer's FIN) may block, so it runs on a goroutine of its
 // own, after the poller has stopped watching the socket.
 //
-// Go's runtime poller keeps the socket too: the flushing goroutines wait on
-// it, and once the poller lets go, so do the connection's own goroutine and
-// the end of the connection.
+// A plain TCP connection's net.TCPConn is traded for its descriptor as the
+// poller takes it (rawSocket, socket_raw_linux.go): an idle connection
+// holds nothing of Go's runtime poller. Whatever must wait for the socket
+// (a flushing goroutine, the connection's own goroutine once the poller
+// lets go, the end of the connection) waits on a duplicate descriptor in
+// the runtime's poller, made for it and dropped at the next hand-off.
 
 // maxReadsPerWake bounds the reads of one socket per wake-up, so that one
 // busy peer cannot starve the others; epoll reports it again at once.
@@ -169,6 +172,7 @@ func (l *Loop) poll(c *Conn) bool {
 		ps.mu.Unlock()
 		c.p.pl = p
 	}
+	c.shedRuntimeSocket()
 	c.p.hidx = -1
 	c.r.sock.size = max(c.r.sock.size, pollerReadBufferSize)
 	c.p.watched.Store(true)
@@ -208,9 +212,10 @@ func (p *poller) wake(c *Conn) {
 }
 
 // written is told that a flushing goroutine wrote c's queue out: a paused
-// socket is read again.
+// socket is read again, and the wait file the write may have made is
+// dropped.
 func (p *poller) written(c *Conn) {
-	if c.p.paused.Load() {
+	if c.p.paused.Load() || c.holdsWait() {
 		p.wake(c)
 	}
 }
@@ -381,6 +386,9 @@ func (p *poller) takeRequests(evfd int) {
 		}
 		if c.p.paused.Load() && !c.q.busy() {
 			p.resume(c)
+		}
+		if !c.p.paused.Load() {
+			c.dropIdleWait()
 		}
 		p.schedule(c)
 	}

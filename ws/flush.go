@@ -153,7 +153,11 @@ func (b *flushBatch) write(c *Conn) error {
 		// escape to the heap on every flush.
 		b.bufs[0] = b.bufs[0][b.off:]
 		fs.nb = b.bufs
-		_, err = fs.nb.WriteTo(c.nc)
+		if bw, ok := c.nc.(buffersWriter); ok {
+			_, err = bw.writeBuffers(&fs.nb)
+		} else {
+			_, err = fs.nb.WriteTo(c.nc)
+		}
 		fs.nb = nil
 	}
 	pins := b.pins

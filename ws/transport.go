@@ -17,7 +17,8 @@ import (
 //     writev and the epoll driver on Linux;
 //   - CloseWrite() error: a half-close after failing the connection, so
 //     that our close frame is not lost to a reset (closehandshake.go);
-//   - the buffers writer that net.Buffers uses for one writev per flush.
+//   - the buffers writer that net.Buffers uses for one writev per flush,
+//     or buffersWriter, the same for the engine's own transports.
 //
 // Read and Write are called by one goroutine at a time each; Close, the
 // deadlines and the addresses by any.
@@ -32,6 +33,12 @@ type transport interface {
 	Close() error
 	LocalAddr() net.Addr
 	RemoteAddr() net.Addr
+}
+
+// buffersWriter writes all of bufs with as few system calls as it can,
+// consuming what it wrote: the rawSocket (socket_raw_linux.go) is one.
+type buffersWriter interface {
+	writeBuffers(bufs *net.Buffers) (int64, error)
 }
 
 // pendingTransport stands in for the transport while the opening handshake

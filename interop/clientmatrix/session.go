@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"sync/atomic"
 	"time"
 
@@ -80,6 +81,13 @@ func (s *session) stop() {
 	default:
 	}
 	if nc := s.c.NetConn(); nc != nil {
+		// A plain socket that the loop's poller holds gives a net.Conn
+		// on a duplicate of its descriptor, whose Close alone leaves the
+		// connection open: shut the socket itself down first.
+		if tc, ok := nc.(*net.TCPConn); ok {
+			tc.CloseRead()
+			tc.CloseWrite()
+		}
 		nc.Close()
 	}
 	select {
