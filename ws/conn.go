@@ -293,8 +293,12 @@ func (c *Conn) RemoteAddr() net.Addr { return c.transport().RemoteAddr() }
 // connection. NetConn then makes a *net.TCPConn on a duplicate of the
 // descriptor, a new one at each call: socket options set on it are the
 // connection's, and closing it (which the caller should do) closes only
-// the duplicate. A net.Conn NetConn returned before the poller took the
-// connection is closed then: ask again for a later use.
+// the duplicate; once one was made, the connection's end shuts the socket
+// down, so a duplicate left open does not hold the connection open (only
+// its descriptor, until closed or collected). It is nil when the duplicate
+// cannot be made (the process's file limit). A net.Conn NetConn returned
+// before the poller took the connection is closed then: ask again for a
+// later use.
 func (c *Conn) NetConn() net.Conn {
 	nc := c.transport()
 	if s, ok := nc.(interface{ netConn() net.Conn }); ok {

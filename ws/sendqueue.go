@@ -146,9 +146,10 @@ func (c *Conn) Send(op Opcode, p []byte) error {
 //     moved (resliced from anywhere but its start; for a read buffer, to
 //     anywhere but its end).
 //   - When permessage-deflate compresses the message on this connection,
-//     or the message must wait behind one to compress, the queue keeps a
-//     taken buffer of the connection's own in the compression slot and
-//     gives it back once compressed; a read buffer is copied there.
+//     the queue keeps a taken buffer of the connection's own in the
+//     compression slot and gives it back once compressed; a read buffer is
+//     copied there. A message that only waits there behind one to compress
+//     is copied into the slot, and a taken buffer given back at once.
 //   - In the client role, the queue masks a taken payload in place.
 //   - On an error nothing is taken and m is unchanged: ErrClosed once the
 //     connection is closing or closed, ErrNotEstablished before its

@@ -54,7 +54,9 @@ type rawSocket struct {
 
 	mu       sync.Mutex // guards making and dropping the wait file, and the deadlines
 	wait     atomic.Pointer[waitFile]
-	rdl, wdl mono // the deadlines, applied to the wait file once made
+	rdl, wdl atomic.Int64 // the deadlines (mono; 0: none), set under mu, applied to the wait file once made
+
+	lent atomic.Bool // a NetConn was made on a duplicate (netConn)
 
 	local, remote netip.AddrPort
 }
@@ -164,11 +166,11 @@ func (s *rawSocket) waitFor() (*waitFile, error) {
 	// flags), so os.NewFile puts it in the runtime's poller; a deadline
 	// that cannot be set says it did not.
 	f := os.NewFile(uintptr(fd), "socket")
-	if err := f.SetReadDeadline(s.rdl.time()); err != nil {
+	if err := f.SetReadDeadline(mono(s.rdl.Load()).time()); err != nil {
 		f.Close()
 		return nil, err
 	}
-	f.SetWriteDeadline(s.wdl.time())
+	f.SetWriteDeadline(mono(s.wdl.Load()).time())
 	rc, err := f.SyscallConn()
 	if err != nil {
 		f.Close()
@@ -195,7 +197,14 @@ func (s *rawSocket) dropWait() {
 
 // Close closes the socket: the wait file (whatever waits on it fails at
 // once) and the descriptor, once its system calls in flight are done.
+// Once a NetConn was made on a duplicate, which may still be open, it
+// shuts the socket down first: closing our descriptor alone would leave
+// the connection open, with no FIN, for as long as the duplicate is.
 func (s *rawSocket) Close() error {
+	if s.lent.Load() && s.incref() {
+		syscall.Shutdown(s.fd, syscall.SHUT_RDWR)
+		s.decref()
+	}
 	s.mu.Lock()
 	if !s.markClosed() {
 		s.mu.Unlock()
@@ -338,13 +347,13 @@ func (s *rawSocket) SetWriteDeadline(t time.Time) error {
 	return s.setDeadline(&s.wdl, t, (*os.File).SetWriteDeadline)
 }
 
-func (s *rawSocket) setDeadline(d *mono, t time.Time, set func(*os.File, time.Time) error) error {
+func (s *rawSocket) setDeadline(d *atomic.Int64, t time.Time, set func(*os.File, time.Time) error) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.refs.Load()&1 != 0 {
 		return net.ErrClosed
 	}
-	*d = monoOf(t)
+	d.Store(int64(monoOf(t)))
 	if w := s.wait.Load(); w != nil {
 		return set(w.f, t)
 	}
@@ -386,6 +395,7 @@ func (s *rawSocket) netConn() net.Conn {
 	if err != nil {
 		return nil
 	}
+	s.lent.Store(true)
 	return nc
 }
 
@@ -411,17 +421,24 @@ func (a *rawAccess) Control(f func(fd uintptr)) error {
 // Read runs f until it reports done, waiting for the socket to be readable
 // in between (on the wait file, made for it).
 func (a *rawAccess) Read(f func(fd uintptr) bool) error {
-	return (*rawSocket)(a).raw(f, (syscall.RawConn).Read)
+	return (*rawSocket)(a).raw(f, &a.rdl, (syscall.RawConn).Read)
 }
 
 // Write runs f until it reports done, waiting for the socket to be
 // writable in between.
 func (a *rawAccess) Write(f func(fd uintptr) bool) error {
-	return (*rawSocket)(a).raw(f, (syscall.RawConn).Write)
+	return (*rawSocket)(a).raw(f, &a.wdl, (syscall.RawConn).Write)
 }
 
-func (s *rawSocket) raw(f func(fd uintptr) bool, wait func(syscall.RawConn, func(uintptr) bool) error) error {
+func (s *rawSocket) raw(f func(fd uintptr) bool, deadline *atomic.Int64, wait func(syscall.RawConn, func(uintptr) bool) error) error {
 	if w := s.wait.Load(); w == nil {
+		// As on a net.Conn (and on the wait file, whose runtime poller
+		// checks it), an operation past its deadline fails without being
+		// tried: a peer that keeps the socket readable must not push the
+		// goroutine driver's timers (the close timeout among them) back.
+		if d := mono(deadline.Load()); d != 0 && monoNow() >= d {
+			return os.ErrDeadlineExceeded
+		}
 		if !s.incref() {
 			return net.ErrClosed
 		}

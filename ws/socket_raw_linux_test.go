@@ -5,6 +5,7 @@ package ws
 import (
 	"bytes"
 	"errors"
+	"io"
 	"net"
 	"os"
 	"runtime"
@@ -368,5 +369,57 @@ func TestRawSocketFailHalfClosesAndLingers(t *testing.T) {
 	cl.Close()
 	if !wstest.Poll(5*time.Second, func() bool { return s.refs.Load() == 1 }) {
 		t.Fatalf("refs %d after the peer's FIN, want 1 (closed, none in flight)", s.refs.Load())
+	}
+}
+
+// A read or write past its deadline fails without being tried, as on a
+// net.Conn, even while the socket has data for it: a peer that keeps the
+// socket readable must not push the deadline back.
+func TestRawSocketDeadlinePassedFailsAtOnce(t *testing.T) {
+	s, cli := rawPair(t)
+	defer s.Close()
+	if _, err := cli.Write([]byte("data waiting")); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 64)
+	// The data is there before the deadline passes.
+	if !wstest.Poll(5*time.Second, func() bool {
+		n := 0
+		s.access().Control(func(fd uintptr) {
+			n, _, _ = syscall.Recvfrom(int(fd), buf, syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		})
+		return n > 0
+	}) {
+		t.Fatal("the data did not arrive")
+	}
+	s.SetReadDeadline(time.Now().Add(-time.Second))
+	if n, err := s.Read(buf); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("Read past the deadline with data waiting: %d bytes, %v; want os.ErrDeadlineExceeded", n, err)
+	}
+	s.SetWriteDeadline(time.Now().Add(-time.Second))
+	if _, err := s.Write([]byte("x")); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("Write past the deadline: %v; want os.ErrDeadlineExceeded", err)
+	}
+	s.SetReadDeadline(time.Time{})
+	s.SetWriteDeadline(time.Time{})
+	if n, err := s.Read(buf); err != nil || string(buf[:n]) != "data waiting" {
+		t.Fatalf("Read without a deadline: %q, %v", buf[:n], err)
+	}
+}
+
+// Once a NetConn was made on a duplicate of the descriptor, Close shuts
+// the socket down: the peer sees its end even while the duplicate is
+// still open.
+func TestRawSocketCloseEndsTheConnectionDespiteALentNetConn(t *testing.T) {
+	s, cli := rawPair(t)
+	nc := s.netConn()
+	if nc == nil {
+		t.Fatal("netConn made nothing")
+	}
+	defer nc.Close()
+	s.Close()
+	cli.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if n, err := cli.Read(make([]byte, 1)); err != io.EOF {
+		t.Fatalf("the peer read %d bytes, %v after Close; want io.EOF while the NetConn is open", n, err)
 	}
 }

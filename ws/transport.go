@@ -8,7 +8,10 @@ import (
 // transport is the seam between a connection and the byte stream it runs
 // on: what the engine needs, narrower than net.Conn (no SetDeadline). A
 // TCP or Unix socket, a TLS connection, an HTTP/2 stream (RFC 8441, ws/server's
-// stream) and later a client's socket all fit it.
+// stream), a client's socket and, on Linux, the bare descriptor of a TCP
+// connection the poller has taken (rawSocket, socket_raw_linux.go, whose
+// raw access the engine takes directly instead of through syscall.Conn)
+// all fit it.
 //
 // The engine asks a transport for more through optional interfaces, and
 // works without them:
