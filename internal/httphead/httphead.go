@@ -15,6 +15,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"unievent.dev/internal/httptoken"
 )
 
 // End returns the length of the request head at the start of b: up to
@@ -88,7 +90,7 @@ func ParseRequest(head string) (*http.Request, bool) {
 				return nil, false
 			}
 		}
-		value := trimOWS(v)
+		value := httptoken.TrimOWS(v)
 		switch key {
 		case "Host":
 			if hosts++; hosts > 1 {
@@ -150,7 +152,7 @@ func canonicalKey(name string) (string, bool) {
 	upper := true
 	for i := 0; i < len(name); i++ {
 		c := name[i]
-		if !tchar[c] {
+		if !httptoken.IsTchar(c) {
 			return "", false
 		}
 		if upper && 'a' <= c && c <= 'z' {
@@ -234,41 +236,13 @@ func commonKey(name []byte) string {
 	return ""
 }
 
-// tchar is the token alphabet of RFC 9110 section 5.6.2
-// (https://www.rfc-editor.org/rfc/rfc9110#section-5.6.2).
-var tchar = func() (t [256]bool) {
-	for c := '0'; c <= '9'; c++ {
-		t[c] = true
-	}
-	for c := 'a'; c <= 'z'; c++ {
-		t[c] = true
-		t[c-'a'+'A'] = true
-	}
-	for _, c := range "!#$%&'*+-.^_`|~" {
-		t[c] = true
-	}
-	return t
-}()
-
-func isOWS(c byte) bool { return c == ' ' || c == '\t' }
-
-func trimOWS(s string) string {
-	for s != "" && isOWS(s[0]) {
-		s = s[1:]
-	}
-	for s != "" && isOWS(s[len(s)-1]) {
-		s = s[:len(s)-1]
-	}
-	return s
-}
-
 // hasToken reports whether a comma-separated element of values is tok,
 // ASCII case-insensitively, as net/http decides Request.Close.
 func hasToken(values []string, tok string) bool {
 	for _, v := range values {
 		for v != "" {
 			elem, rest, _ := strings.Cut(v, ",")
-			if e := trimOWS(elem); len(e) == len(tok) && strings.EqualFold(e, tok) {
+			if e := httptoken.TrimOWS(elem); len(e) == len(tok) && strings.EqualFold(e, tok) {
 				return true
 			}
 			v = rest

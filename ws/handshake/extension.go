@@ -1,6 +1,10 @@
 package handshake
 
-import "fmt"
+import (
+	"fmt"
+
+	"unievent.dev/internal/httptoken"
+)
 
 // Extension is one offer or answer in a Sec-WebSocket-Extensions header
 // (RFC 6455 section 9.1,
@@ -76,14 +80,14 @@ type extParser struct {
 func (p *extParser) done() bool { return p.i >= len(p.s) }
 
 func (p *extParser) skipOWS() {
-	for p.i < len(p.s) && isOWS(p.s[p.i]) {
+	for p.i < len(p.s) && httptoken.IsOWS(p.s[p.i]) {
 		p.i++
 	}
 }
 
 func (p *extParser) token() string {
 	start := p.i
-	for p.i < len(p.s) && tchar[p.s[p.i]] {
+	for p.i < len(p.s) && httptoken.IsTchar(p.s[p.i]) {
 		p.i++
 	}
 	return p.s[start:p.i]
@@ -135,7 +139,7 @@ func (p *extParser) extension() (Extension, error) {
 
 // value parses token | quoted-string after "=".
 func (p *extParser) value() (string, error) {
-	if p.done() || (p.s[p.i] != '"' && !tchar[p.s[p.i]]) {
+	if p.done() || (p.s[p.i] != '"' && !httptoken.IsTchar(p.s[p.i])) {
 		return "", p.fail("expected a value after '='")
 	}
 	if p.s[p.i] != '"' {

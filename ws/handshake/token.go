@@ -1,23 +1,10 @@
 package handshake
 
-import "net/http"
+import (
+	"net/http"
 
-// tchar is the RFC 7230 section 3.2.6
-// (https://www.rfc-editor.org/rfc/rfc7230#section-3.2.6) token alphabet:
-// visible ASCII minus the delimiters.
-var tchar = func() (t [256]bool) {
-	for c := '0'; c <= '9'; c++ {
-		t[c] = true
-	}
-	for c := 'a'; c <= 'z'; c++ {
-		t[c] = true
-		t[c-'a'+'A'] = true
-	}
-	for _, c := range "!#$%&'*+-.^_`|~" {
-		t[c] = true
-	}
-	return t
-}()
+	"unievent.dev/internal/httptoken"
+)
 
 // IsToken reports whether s is an RFC 7230 token (1*tchar), as a subprotocol
 // name (RFC 6455 section 4.1,
@@ -31,24 +18,11 @@ func isToken(s string) bool {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
-		if !tchar[s[i]] {
+		if !httptoken.IsTchar(s[i]) {
 			return false
 		}
 	}
 	return true
-}
-
-// isOWS reports whether c is RFC 7230 optional whitespace (SP / HTAB).
-func isOWS(c byte) bool { return c == ' ' || c == '\t' }
-
-func trimOWS(s string) string {
-	for s != "" && isOWS(s[0]) {
-		s = s[1:]
-	}
-	for s != "" && isOWS(s[len(s)-1]) {
-		s = s[:len(s)-1]
-	}
-	return s
 }
 
 // nextElement splits the first element off an RFC 7230 section 7
@@ -57,10 +31,10 @@ func trimOWS(s string) string {
 func nextElement(s string) (elem, rest string) {
 	for i := 0; i < len(s); i++ {
 		if s[i] == ',' {
-			return trimOWS(s[:i]), s[i+1:]
+			return httptoken.TrimOWS(s[:i]), s[i+1:]
 		}
 	}
-	return trimOWS(s), ""
+	return httptoken.TrimOWS(s), ""
 }
 
 // hasToken reports whether any list element of the header lines values is
