@@ -174,6 +174,16 @@ func (c *Config) validate() error {
 	return nil
 }
 
+// descriptorsFor is the descriptor table Run reserves for max connections
+// (0: no limit): two each, and some for listeners and the rest of the
+// program.
+func descriptorsFor(max int) int {
+	if max <= 0 {
+		return 1 << 20 // Reserve bounds it by RLIMIT_NOFILE
+	}
+	return 2*max + 256
+}
+
 func (c *Config) maxConnections() int {
 	switch {
 	case c.MaxConnections == 0:

@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"unievent.dev/internal/fdtable"
 	"unievent.dev/ws"
 	"unievent.dev/ws/frame"
 	"unievent.dev/ws/handshake"
@@ -307,6 +308,15 @@ func (s *Server) Loop() *ws.Loop { return s.loop }
 // running, and Run may be called again. Run on a running server does
 // nothing. Nothing runs on the loop (the handshake callback included, so
 // a client waits mid-handshake) until the loop's Run is called.
+//
+// On Linux, Run first sizes the process's descriptor table for
+// Config.MaxConnections connections (two descriptors each, as a busy one
+// may hold: see docs/architecture.md), bounded by RLIMIT_NOFILE, or for
+// the limit itself when MaxConnections is negative. Otherwise the kernel
+// grows the table by doubling while a burst of connections arrives, and
+// each doubling stalls every thread that opens a descriptor meanwhile:
+// the Go scheduler starts a new thread for each stalled goroutine, and the
+// process keeps them. The table costs the kernel about 8 bytes a slot.
 func (s *Server) Run() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -317,6 +327,7 @@ func (s *Server) Run() error {
 	if err != nil {
 		return err
 	}
+	fdtable.Reserve(descriptorsFor(s.cfg.maxConnections()))
 	if !extendedConnect && slices.ContainsFunc(s.cfg.Locations, func(l Location) bool { return l.TLS != nil }) {
 		slog.Info("server: TLS locations speak HTTP/1.1 only: start the process with GODEBUG=http2xconnect=1 to serve WebSockets over HTTP/2 (RFC 8441) there too")
 	}
