@@ -414,9 +414,18 @@ func (p *poller) resume(c *Conn) {
 // generation; it fails once the socket is closed.
 func (p *poller) ctl(c *Conn, op int, events uint32) error {
 	ev := syscall.EpollEvent{Events: events, Fd: c.p.slot, Pad: int32(c.p.gen)}
+	if a, ok := c.r.sock.rc.(*rawAccess); ok {
+		return a.epollCtl(p.epfd, op, &ev)
+	}
+	return epollCtlConn(c.r.sock.rc, p.epfd, op, ev)
+}
+
+// epollCtlConn is ctl on a socket still in Go's runtime poller (a net.Conn
+// whose descriptor was not taken: see shedRuntimeSocket).
+func epollCtlConn(rc syscall.RawConn, epfd, op int, ev syscall.EpollEvent) error {
 	var cerr error
-	if err := c.r.sock.rc.Control(func(fd uintptr) {
-		cerr = syscall.EpollCtl(p.epfd, op, int(fd), &ev)
+	if err := rc.Control(func(fd uintptr) {
+		cerr = syscall.EpollCtl(epfd, op, int(fd), &ev)
 	}); err != nil {
 		return err
 	}

@@ -51,12 +51,11 @@ import (
 type rawSocket struct {
 	fd   int
 	refs atomic.Int32 // bit 0: closed; the rest: system calls in flight, 2 each
+	lent atomic.Bool  // a NetConn was made on a duplicate (netConn); shares refs' word
 
 	mu       sync.Mutex // guards making and dropping the wait file, and the deadlines
 	wait     atomic.Pointer[waitFile]
 	rdl, wdl atomic.Int64 // the deadlines (mono; 0: none), set under mu, applied to the wait file once made
-
-	lent atomic.Bool // a NetConn was made on a duplicate (netConn)
 
 	local, remote netip.AddrPort
 }
@@ -416,6 +415,20 @@ func (a *rawAccess) Control(f func(fd uintptr)) error {
 	f(uintptr(s.fd))
 	s.decref()
 	return nil
+}
+
+// epollCtl is epoll_ctl(epfd, op, the descriptor, ev), with the
+// descriptor held open meanwhile: the poller's Control without a closure,
+// which would be made on the heap for every call through the RawConn
+// interface.
+func (a *rawAccess) epollCtl(epfd, op int, ev *syscall.EpollEvent) error {
+	s := (*rawSocket)(a)
+	if !s.incref() {
+		return net.ErrClosed
+	}
+	err := syscall.EpollCtl(epfd, op, s.fd, ev)
+	s.decref()
+	return err
 }
 
 // Read runs f until it reports done, waiting for the socket to be readable
