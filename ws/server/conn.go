@@ -33,7 +33,6 @@ var ErrNotInHandshake = errors.New("server: the handshake has been answered")
 type Conn struct {
 	*ws.Conn
 	server *Server
-	id     uint64
 
 	mu   sync.Mutex
 	req  *handshake.Request
@@ -61,7 +60,7 @@ type answer struct {
 }
 
 // ID returns the connection's unique id (see Server.Connection).
-func (c *Conn) ID() uint64 { return c.id }
+func (c *Conn) ID() uint64 { return c.Conn.ID() }
 
 // Request returns the upgrade request the connection was opened with. An
 // established connection keeps the request head's bytes, not the parsed

@@ -81,10 +81,14 @@ func TestConnectionsAndBroadcast(t *testing.T) {
 	}
 }
 
-// A server connection stays in the 112-byte size class: every idle
-// connection pays for each field (the bench's idle row counts it).
+// A server connection stays in the 96-byte size class on 64-bit
+// platforms: every idle connection pays for each field (the bench's idle
+// row counts it). Its id is its ws.Conn's.
 func TestConnSizeClass(t *testing.T) {
-	if n := unsafe.Sizeof(Conn{}); n > 112 {
-		t.Errorf("server.Conn is %d bytes, over the 112-byte size class", n)
+	if unsafe.Sizeof(uintptr(0)) != 8 {
+		t.Skip("the class is for 64-bit platforms")
+	}
+	if n := unsafe.Sizeof(Conn{}); n > 96 {
+		t.Errorf("server.Conn is %d bytes, over the 96-byte size class", n)
 	}
 }

@@ -404,7 +404,7 @@ func (s *Server) Stop(code ...ws.CloseCode) error {
 	var errs []error
 	for _, cn := range conns {
 		if err := cn.Close(c, ""); err != nil && !errors.Is(err, ws.ErrClosed) {
-			errs = append(errs, fmt.Errorf("server: connection %d: %w", cn.id, err))
+			errs = append(errs, fmt.Errorf("server: connection %d: %w", cn.ID(), err))
 		}
 	}
 	wsEngine.Unref(s.loop)
@@ -498,9 +498,9 @@ func (s *Server) Connections() iter.Seq[*Conn] {
 		s.mu.Unlock()
 		slices.SortFunc(snap, func(a, b *Conn) int {
 			switch {
-			case a.id < b.id:
+			case a.ID() < b.ID():
 				return -1
-			case a.id > b.id:
+			case a.ID() > b.ID():
 				return 1
 			}
 			return 0

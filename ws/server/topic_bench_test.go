@@ -26,7 +26,8 @@ func heapInUse() uint64 {
 func fakeSubscribers(s *Server, n int) []*Conn {
 	cs := make([]*Conn, n)
 	for i := range cs {
-		cs[i] = &Conn{server: s, id: uint64(i + 1), subState: subOpen}
+		wc := wsEngine.Pending(nil, s.loop, engine.Pending{ID: uint64(i + 1), Role: frame.RoleServer}, nil)
+		cs[i] = &Conn{Conn: wc, server: s, subState: subOpen}
 	}
 	return cs
 }
@@ -93,7 +94,7 @@ func pipeSubscribers(b *testing.B, s *Server, n int) []*Conn {
 		wc := wsEngine.Pending(cfg, loop, engine.Pending{ID: uint64(i + 1), Role: frame.RoleServer}, nil)
 		wsEngine.Establish(wc, srv, engine.Options{})
 		wsEngine.Start(wc)
-		cs[i] = &Conn{Conn: wc, server: s, id: uint64(i + 1), subState: subOpen, sendLimit: int32(ws.DefaultConfig().SendQueueLimit)}
+		cs[i] = &Conn{Conn: wc, server: s, subState: subOpen, sendLimit: int32(ws.DefaultConfig().SendQueueLimit)}
 	}
 	done := make(chan error, 1)
 	go func() { done <- loop.Run() }()
@@ -132,7 +133,7 @@ func tcpSubscribers(b *testing.B, s *Server, n int) []*Conn {
 		wc := wsEngine.Pending(cfg, loop, engine.Pending{ID: uint64(i + 1), Role: frame.RoleServer}, nil)
 		wsEngine.Establish(wc, srv, engine.Options{})
 		wsEngine.Start(wc)
-		cs[i] = &Conn{Conn: wc, server: s, id: uint64(i + 1), subState: subOpen, sendLimit: int32(ws.DefaultConfig().SendQueueLimit)}
+		cs[i] = &Conn{Conn: wc, server: s, subState: subOpen, sendLimit: int32(ws.DefaultConfig().SendQueueLimit)}
 	}
 	done := make(chan error, 1)
 	go func() { done <- loop.Run() }()

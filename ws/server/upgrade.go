@@ -180,11 +180,12 @@ func (s *Server) upgrade(a answerer, r *http.Request) error {
 	if queueLimit == 0 {
 		queueLimit = ws.DefaultConfig().SendQueueLimit
 	}
-	conn := &Conn{server: s, id: s.nextID.Add(1), req: req, sendLimit: int32(min(queueLimit, math.MaxInt32)), policy: wsCfg.SendQueuePolicy}
+	id := s.nextID.Add(1)
+	conn := &Conn{server: s, req: req, sendLimit: int32(min(queueLimit, math.MaxInt32)), policy: wsCfg.SendQueuePolicy}
 	// The connection exists from the handshake callback on, CONNECTING:
 	// listeners set there stay, and a send or close is refused with
 	// ws.ErrNotEstablished.
-	conn.Conn = wsEngine.Pending(wsCfg, s.loop, engine.Pending{ID: conn.id, Local: localAddr(a, r), Remote: remoteAddrOf(a, r)}, s.onClosed)
+	conn.Conn = wsEngine.Pending(wsCfg, s.loop, engine.Pending{ID: id, Local: localAddr(a, r), Remote: remoteAddrOf(a, r)}, s.onClosed)
 	if hf := s.handshake.Load(); hf != nil {
 		conn.deciding = true
 		panicked := false
@@ -241,7 +242,7 @@ func (s *Server) upgrade(a answerer, r *http.Request) error {
 		bufpool.Put(head)
 		// SendAcceptResponse checked the callback's answer, so this is
 		// the server's own fault: the peer learns nothing of it.
-		slog.Error("server: cannot write the handshake response", "conn", conn.id, "err", err)
+		slog.Error("server: cannot write the handshake response", "conn", id, "err", err)
 		refuse(http.StatusInternalServerError, "internal server error", nil)
 		return fmt.Errorf("server: handshake response: %w", err)
 	}
@@ -280,7 +281,7 @@ func (s *Server) upgrade(a answerer, r *http.Request) error {
 		}
 		return ErrStopped
 	}
-	s.conns[conn.id] = conn
+	s.conns[id] = conn
 	s.registeredLocked(transportIndex(r))
 	s.mu.Unlock()
 	s.topics.open(conn)
