@@ -11,7 +11,6 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
-	"unsafe"
 )
 
 // rawSocket is the transport of a plain TCP connection once its loop's
@@ -221,10 +220,10 @@ func (s *rawSocket) Close() error {
 // has nothing.
 func (s *rawSocket) Read(p []byte) (int, error) {
 	var n int
-	var errno error
+	var errno syscall.Errno
 	err := s.access().Read(func(fd uintptr) bool {
 		for {
-			n, errno = syscall.Read(int(fd), p)
+			n, errno = readNB(fd, p)
 			if errno != syscall.EINTR {
 				return errno != syscall.EAGAIN
 			}
@@ -233,7 +232,7 @@ func (s *rawSocket) Read(p []byte) (int, error) {
 	switch {
 	case err != nil:
 		return 0, err
-	case errno != nil:
+	case errno != 0:
 		return 0, os.NewSyscallError("read", errno)
 	case n == 0 && len(p) > 0:
 		return 0, io.EOF
@@ -247,10 +246,10 @@ func (s *rawSocket) Write(p []byte) (int, error) {
 	written := 0
 	for written < len(p) {
 		var n int
-		var errno error
+		var errno syscall.Errno
 		err := s.access().Write(func(fd uintptr) bool {
 			for {
-				n, errno = syscall.Write(int(fd), p[written:])
+				n, errno = writeNB(fd, p[written:])
 				if errno != syscall.EINTR {
 					return errno != syscall.EAGAIN
 				}
@@ -259,7 +258,7 @@ func (s *rawSocket) Write(p []byte) (int, error) {
 		switch {
 		case err != nil:
 			return written, err
-		case errno != nil:
+		case errno != 0:
 			return written, os.NewSyscallError("write", errno)
 		}
 		written += n
@@ -277,7 +276,8 @@ func (s *rawSocket) writeBuffers(bufs *net.Buffers) (int64, error) {
 	var total int64
 	fn := func(fd uintptr) bool {
 		for {
-			wv.n, _, wv.errno = syscall.Syscall(syscall.SYS_WRITEV, fd, uintptr(unsafe.Pointer(&wv.iov[0])), uintptr(len(wv.iov)))
+			n, errno := writevNB(fd, wv.iov)
+			wv.n, wv.errno = uintptr(n), errno
 			if wv.errno != syscall.EINTR {
 				return wv.errno != syscall.EAGAIN
 			}

@@ -45,7 +45,7 @@ func (s *sockReader) init(nc transport, size int) {
 			s.buf = s.buf[:cap(s.buf)]
 		}
 		for {
-			n, err := syscall.Read(int(fd), s.buf)
+			n, err := readNB(fd, s.buf)
 			switch err {
 			case syscall.EINTR:
 				continue
@@ -58,7 +58,10 @@ func (s *sockReader) init(nc transport, size int) {
 				s.again = true
 				return true
 			}
-			s.n, s.err = n, err
+			s.n, s.err = n, nil
+			if err != 0 {
+				s.err = err
+			}
 			return true
 		}
 	}

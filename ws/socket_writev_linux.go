@@ -6,7 +6,6 @@ import (
 	"os"
 	"sync"
 	"syscall"
-	"unsafe"
 )
 
 // The write path of a plain Linux socket: one non-blocking writev(2) of
@@ -94,7 +93,8 @@ func (q *sendQueue) writeNowLocked(wv *writev) (int, error) {
 	if wv.fn == nil {
 		wv.fn = func(fd uintptr) bool {
 			for {
-				wv.n, _, wv.errno = syscall.Syscall(syscall.SYS_WRITEV, fd, uintptr(unsafe.Pointer(&wv.iov[0])), uintptr(len(wv.iov)))
+				n, errno := writevNB(fd, wv.iov)
+				wv.n, wv.errno = uintptr(n), errno
 				if wv.errno != syscall.EINTR {
 					return true
 				}
