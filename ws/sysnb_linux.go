@@ -1,3 +1,5 @@
+//go:build !race
+
 package ws
 
 import (
@@ -14,7 +16,10 @@ import (
 // another thread to take the processor over meanwhile.
 //
 // Only for descriptors in non-blocking mode: every one the engine reads
-// or writes is (Go's runtime poller and rawSocket set it).
+// or writes is (Go's runtime poller and rawSocket set it). With -race the
+// syscall package's calls are used instead (sysnb_race.go): they tell the
+// race detector that a write to a descriptor happens before a read of
+// it, as a test that talks to the engine over a socket relies on.
 func readNB(fd uintptr, p []byte) (int, syscall.Errno) {
 	var base unsafe.Pointer
 	if len(p) > 0 {
