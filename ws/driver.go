@@ -8,7 +8,7 @@ import "unievent.dev/ws/frame"
 //   - goroutineDriver (driver_goroutine.go): the connection's own I/O
 //     goroutine, blocked in a read whose deadline is the next timer. It
 //     serves every connection at first, TLS and other platforms always.
-//   - the poller (epoll_linux.go): a few goroutines per core of a loop, each
+//   - the poller (epoll_linux.go): a goroutine per core of a loop, each
 //     watching many plain sockets with epoll and a timer heap. The I/O
 //     goroutine hands it a connection whose peer is silent, and it hands a
 //     busy one back.

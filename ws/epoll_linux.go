@@ -48,16 +48,16 @@ const maxReadsPerWake = 4
 // pollersPerCore is how many pollers a loop has per core (GOMAXPROCS), up
 // to maxPollers, connections dealt out in turn. Their system calls run in
 // parallel; the listeners still run one at a time, under the loop's lock,
-// which a poller takes for each read's events. A poller is a goroutine,
-// not a thread, and more of them than cores keeps the cores busy: with one
-// per core the sockets are split in fixed shares, and a core whose share
-// has nothing ready goes to sleep in the runtime's poller while another
-// core still has a backlog, so the peers' next writes must wake it; with
-// several per core, the runtime's scheduler runs whichever pollers have
-// something ready on whichever core is free (docs/performance.md, "e3:
-// many connections, one message each").
+// which a poller takes for each read's events. With the socket calls made
+// through entersyscall, eight per core did best: the scheduler took the
+// processor from a poller in a loopback write and a core whose share of
+// the sockets had nothing ready went to sleep, so more pollers kept the
+// cores busy. With RawSyscall (sysnb_linux.go) nothing is handed over, and
+// one per core makes fewer epoll_pwait calls for the same work: e3 163.0k
+// msg/s at 5.63 us of server CPU against 147.7k at 6.30 with eight
+// (docs/performance.md, "Pollers per core, again").
 const (
-	pollersPerCore = 8
+	pollersPerCore = 1
 	maxPollers     = 64
 )
 
