@@ -196,16 +196,17 @@ func (c *Conn) complete(p, lend []byte) {
 		return
 	}
 	c.messagesIn.Add(1)
-	c.r.msg = Message{Opcode: a.op, Payload: p}
+	m := &c.r.w.msg
+	*m = Message{Opcode: a.op, Payload: p}
 	switch {
 	case a.buf != nil:
-		c.r.msg.from = c // the assembler's own buffer
+		m.from = c // the assembler's own buffer
 	case lend != nil:
 		a.buf, a.lent = lend, true
-		c.r.msg.from = c
+		m.from = c
 	}
 	c.emit(&c.message)
-	c.r.msg.from = nil // the listeners have returned: nothing more is taken
+	m.from = nil // the listeners have returned: nothing more is taken
 	if a.lent {
 		c.r.given = a.buf == nil
 		a.buf, a.lent = nil, false

@@ -65,6 +65,7 @@ func TestNoPongAfterTheCloseFrame(t *testing.T) {
 	srv, cli := net.Pipe()
 	defer cli.Close()
 	c := newConn(srv, &Config{}, connOptions{Loop: NewLoop(), Role: frame.RoleServer})
+	c.takeScratch() // as the goroutine that calls process has
 	var wire []byte
 	for i := range maxQueuedPongs + 4 {
 		wire = wstest.AppendFrame(wire, true, 0, 9, []byte{byte(i)})

@@ -51,11 +51,13 @@ const (
 // are decided under one lock. received and failed belong to the goroutine
 // that reads the socket.
 type closeHandshake struct {
-	state    closeState
+	state closeState
+	// received and failed share state's word (every connection holds a
+	// closeHandshake); each byte is its own memory location.
+	received bool      // the peer's close frame arrived: nothing more is read
+	failed   bool      // we failed the connection: what the peer sends is discarded until EOF
 	code     CloseCode // for the close listeners: ours, or the peer's when it started
 	reason   string
-	received bool // the peer's close frame arrived: nothing more is read
-	failed   bool // we failed the connection: what the peer sends is discarded until EOF
 }
 
 // Close starts the closing handshake (RFC 6455 section 7.1.2,

@@ -126,7 +126,6 @@ type Conn struct {
 	loop     *Loop
 	s        *settings
 	id       uint64
-	role     frame.Role
 	protocol string
 	params   *permessagedeflate.Params
 	onClosed func(*Conn, CloseCode)
@@ -137,6 +136,7 @@ type Conn struct {
 	// aborted says the socket must be closed without a closing handshake
 	// (writing to it failed); any goroutine reads it.
 	aborted atomic.Bool
+	role    frame.Role // in the atomics' padding
 
 	message, peerClose, ping, pong Event[func(*Conn, *Message)]
 	closeEv                        Event[func(*Conn, CloseCode, string)]
@@ -373,29 +373,32 @@ func (c *Conn) OnDrain(f func(*Conn)) { c.drainEv.Set(f) }
 // DrainEvent returns the drain event.
 func (c *Conn) DrainEvent() *Event[func(*Conn)] { return &c.drainEv }
 
-// runListeners runs on the loop: it hands r.msg to the listeners chosen
-// by emit. A panicking listener is logged and fails the connection with
-// 1011; the others still run.
+// runListeners runs on the loop: it hands the reading goroutine's message
+// (readScratch.msg) to the listeners chosen by emit. A panicking listener
+// is logged and fails the connection with 1011; the others still run.
 func (c *Conn) runListeners() {
-	for _, l := range *c.r.listen {
-		c.call(func() { l.f(c, &c.r.msg) })
+	w := c.r.w
+	for _, l := range *w.listen {
+		c.call(func() { l.f(c, &w.msg) })
 	}
 }
 
-// emit delivers r.msg to the listeners of ev, on the loop, and returns once
-// they have run (the payload may alias the read buffer).
+// emit delivers the reading goroutine's message (readScratch.msg) to the
+// listeners of ev, on the loop, and returns once they have run (the
+// payload may alias the read buffer).
 func (c *Conn) emit(ev *Event[func(*Conn, *Message)]) {
 	ls := ev.list.Load() // never modified once stored: a snapshot
 	if ls == nil || len(*ls) == 0 {
 		return
 	}
-	c.r.listen = ls
+	w := c.r.w
+	w.listen = ls
 	if c.r.onLoop {
 		c.runListeners() // the poller holds the loop
 	} else {
 		c.loop.execConn(c)
 	}
-	c.r.listen = nil
+	w.listen = nil
 }
 
 // call runs a user callback; a panic in it is logged through log/slog and

@@ -34,6 +34,7 @@ func (goroutineDriver) written(*Conn) {}
 // serve is the connection's I/O goroutine, from the start.
 func (c *Conn) serve() {
 	r := &c.r
+	c.takeScratch()
 	c.d.read(monoNow())
 	if c.params != nil {
 		c.a.decomp = permessagedeflate.NewDecompressor(c.codecParams())
@@ -57,6 +58,7 @@ func (c *Conn) serve() {
 // every core, and a message costs no trip through the poller), and hands
 // it back once it has been silent for handoffWait.
 func (c *Conn) serveHot() {
+	c.takeScratch()
 	c.d.read(monoNow())
 	c.readLoop(true)
 }
@@ -71,7 +73,8 @@ const quietReadSize = 2 << 10
 // handoff, until the peer has been silent for handoffWait and the poller
 // takes the socket. So a short-lived connection (connect, a message or
 // two, a close, gone) never costs the poller's registration round trip,
-// and a busy one keeps a goroutine only while it is busy.
+// and a busy one keeps a goroutine only while it is busy. Either way the
+// goroutine's scratch goes back to the pool.
 func (c *Conn) readLoop(handoff bool) {
 	r := &c.r
 	r.handoff = handoff
@@ -80,9 +83,15 @@ func (c *Conn) readLoop(handoff bool) {
 	for c.isReading() {
 		if r.handoff && !fresh && monoNow()-c.d.lastRead >= mono(handoffWait) {
 			r.handoff = false
+			// The scratch goes back first: once the poller has the
+			// socket it may already be reading with its own.
+			w := r.w
+			r.w = nil
 			if c.handOff() {
+				w.release()
 				return
 			}
+			r.w = w
 		}
 		if err := c.setReadDeadline(); err != nil {
 			break
@@ -91,7 +100,7 @@ func (c *Conn) readLoop(handoff bool) {
 		var n int
 		var err error
 		if r.sock.usable() {
-			buf, n, err = r.sock.read() // holds no buffer while the peer is silent
+			buf, n, err = r.sock.read(&r.w.sock) // holds no buffer while the peer is silent
 		} else {
 			// This read holds its buffer while the peer is silent. After a
 			// read that did not fill its buffer the peer may pause for
@@ -124,6 +133,9 @@ func (c *Conn) readLoop(handoff bool) {
 		}
 	}
 	c.finish()
+	w := r.w
+	r.w = nil
+	w.release()
 }
 
 // onReadDeadline handles a read that ended at its deadline: it acts on the

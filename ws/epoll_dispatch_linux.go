@@ -11,6 +11,9 @@ import (
 // each read's listeners.
 func (p *poller) handle(c *Conn, now mono, batch int) {
 	r := &c.r
+	if r.w != &p.rd {
+		r.w = &p.rd // read first: a connection read again keeps it, without a write barrier
+	}
 	prev := c.d.lastRead
 	if c.aborted.Load() {
 		p.end(c)
@@ -21,7 +24,7 @@ func (p *poller) handle(c *Conn, now mono, batch int) {
 	}
 	ended, writing := false, false
 	for range maxReadsPerWake {
-		buf, n, err, again := r.sock.readNow()
+		buf, n, err, again := r.sock.readNow(&p.rd.sock)
 		if again {
 			break
 		}

@@ -134,7 +134,8 @@ type poller struct {
 	heap   []*Conn
 	events []syscall.EpollEvent
 
-	wv writev // the poller's writes
+	wv writev      // the poller's writes
+	rd readScratch // the poller's reads, one connection at a time
 
 	// The epoll instance as a file the runtime's poller waits for, the
 	// deadline armed on it (0 none, -1 passed), and the closure that asks

@@ -501,3 +501,28 @@ func TestReplyLargerThanTheSocketTakes(t *testing.T) {
 		t.Fatalf("second reply: opcode %d %q %v; want text \"after\"", op, p, err)
 	}
 }
+
+// A connection the poller holds has no read scratch of its own
+// (readScratch): the poller lends it the poller's for each read, in which
+// a message arrives and SendMessage echoes it as before.
+func TestPollerConnectionHoldsNoScratch(t *testing.T) {
+	loop := runningLoop(t)
+	got := make(chan *readScratch, 1)
+	c, cl := tcpConn(t, loop, nil, func(c *Conn) {
+		c.OnMessage(func(c *Conn, m *Message) {
+			got <- c.r.w
+			c.SendMessage(m)
+		})
+	})
+	wstest.WaitFor(t, "the poller taking the connection", c.p.watched.Load)
+	if err := cl.WriteMessage(2, []byte("hello")); err != nil {
+		t.Fatal(err)
+	}
+	op, p, _, err := cl.ReadMessage(5 * time.Second)
+	if err != nil || op != 2 || string(p) != "hello" {
+		t.Fatalf("echo: opcode %d %q, %v", op, p, err)
+	}
+	if w := <-got; w != &c.p.pl.rd {
+		t.Errorf("the listener ran with scratch %p, want its poller's %p", w, &c.p.pl.rd)
+	}
+}

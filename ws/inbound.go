@@ -1,25 +1,27 @@
 package ws
 
 import (
+	"sync"
+
 	"unievent.dev/internal/bufpool"
 	"unievent.dev/ws/frame"
 )
 
 // reader is the state of the goroutine that reads the socket (the
 // connection's I/O goroutine, or its poller): the frame decoder, the
-// socket reader, and the message being handed to the listeners. Nobody
-// else touches it.
+// socket reader, and the scratch of the goroutine serving it. Nobody else
+// touches it.
 type reader struct {
 	dec  frame.Decoder
 	sock sockReader
 
 	x *readerExtra // what few connections need, made when needed
 
-	msg Message
-	// listen is the listener list emit runs (Event.list, which is never
-	// modified once stored), nil between messages: a pointer, not a
-	// slice, as every connection holds it.
-	listen *[]*Listener[func(*Conn, *Message)]
+	// w is the scratch of the goroutine serving the connection: its I/O
+	// goroutine's own, or its poller's (poller.rd); nil while neither
+	// reads (a connection its poller holds between reads points at the
+	// poller's, which it shares with the poller's other connections).
+	w *readScratch
 
 	handoff bool // the I/O goroutine hands the socket to the poller once the peer is silent for handoffWait
 	onLoop  bool // the poller is processing a read and holds the loop
@@ -27,6 +29,38 @@ type reader struct {
 	// processed with the message at its end (SendMessage): the driver
 	// does not give it back (releaseRead), the queue does once written.
 	given bool
+}
+
+// readScratch is what the goroutine that reads a socket needs only while
+// it reads and dispatches: the socket read in progress and the message
+// being handed to the listeners, with the listener list emit runs. Every
+// connection would pay for it in Conn; a goroutine reads one connection
+// at a time, so it is the goroutine's instead: a poller has one for all
+// the connections it watches (poller.rd), an I/O goroutine takes one from
+// readScratchPool when it starts serving and gives it back when it hands
+// the socket to the poller or the connection ends.
+type readScratch struct {
+	sock sockRead
+	msg  Message
+	// listen is the listener list emit runs (Event.list, which is never
+	// modified once stored), nil between messages.
+	listen *[]*Listener[func(*Conn, *Message)]
+}
+
+var readScratchPool = sync.Pool{New: func() any { return new(readScratch) }}
+
+// takeScratch gives the I/O goroutine starting to serve c a scratch of
+// its own.
+func (c *Conn) takeScratch() {
+	c.r.w = readScratchPool.Get().(*readScratch)
+}
+
+// release gives an I/O goroutine's scratch back once it no longer reads
+// its connection; the message is cleared first, so that the pool keeps no
+// payload alive.
+func (w *readScratch) release() {
+	w.msg, w.listen = Message{}, nil
+	readScratchPool.Put(w)
 }
 
 // readerExtra holds the reader's state that most connections never need,
@@ -113,10 +147,10 @@ func (c *Conn) control(ch *frame.Chunk) {
 	switch ch.Header.Opcode {
 	case frame.OpPing:
 		c.q.sendPong(p)
-		r.msg = Message{Opcode: frame.OpPing, Payload: p}
+		r.w.msg = Message{Opcode: frame.OpPing, Payload: p}
 		c.emit(&c.ping)
 	case frame.OpPong:
-		r.msg = Message{Opcode: frame.OpPong, Payload: p}
+		r.w.msg = Message{Opcode: frame.OpPong, Payload: p}
 		c.emit(&c.pong)
 	case frame.OpClose:
 		code, reason, err := frame.ParseClosePayload(p)
@@ -126,7 +160,7 @@ func (c *Conn) control(ch *frame.Chunk) {
 		}
 		rs := string(reason)
 		c.answer(code, rs)
-		r.msg = Message{Opcode: frame.OpClose, CloseCode: code, CloseReason: rs}
+		r.w.msg = Message{Opcode: frame.OpClose, CloseCode: code, CloseReason: rs}
 		c.emit(&c.peerClose)
 	}
 }

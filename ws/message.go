@@ -33,7 +33,9 @@ type CloseCode = frame.CloseCode
 // Payload is only valid until the listener returns: the connection reuses
 // the memory for the next message. Copy it (bytes.Clone) to keep it, or
 // pass the message on with Conn.SendMessage, which takes the payload
-// without a copy when it can.
+// without a copy when it can. So is the *Message itself: the goroutine
+// that reads reuses it for the next message it delivers, which may be
+// another connection's; keep a copy of the Message, not the pointer.
 type Message struct {
 	Opcode    Opcode
 	CloseCode CloseCode // frame.OpClose only; frame.CloseNoStatus when the frame had no code
@@ -45,13 +47,13 @@ type Message struct {
 	CloseReason string // frame.OpClose only
 
 	// from is the connection whose message listeners are receiving this
-	// data message, which is its reader's msg, while they run; nil
-	// otherwise (a control frame, a Message the application made). The
-	// buffer behind Payload is then from's assembler's (assembler.buf):
-	// its own pooled buffer (a message reassembled or inflated), or the
-	// read buffer the message arrived whole in (assembler.lent), which
-	// SendMessage may take. A copy of the Message (another address) is
-	// never taken from.
+	// data message (its reading goroutine's readScratch.msg) while they
+	// run; nil otherwise (a control frame, a Message the application
+	// made). The buffer behind Payload is then from's assembler's
+	// (assembler.buf): its own pooled buffer (a message reassembled or
+	// inflated), or the read buffer the message arrived whole in
+	// (assembler.lent), which SendMessage may take. A copy of the Message
+	// (another address) is never taken from.
 	from *Conn
 }
 
@@ -66,7 +68,7 @@ func (m *Message) IsBinary() bool { return m.Opcode == OpBinary }
 // receiving (not a copy), and the assembler still has the buffer.
 func (m *Message) source() *assembler {
 	c := m.from
-	if c == nil || m != &c.r.msg || c.a.buf == nil {
+	if c == nil || c.r.w == nil || m != &c.r.w.msg || c.a.buf == nil {
 		return nil
 	}
 	return &c.a

@@ -75,6 +75,7 @@ func TestReassemblyBufferFollowsArrivedPayload(t *testing.T) {
 	defer srv.Close()
 	defer cli.Close()
 	c := newConn(srv, &Config{}, connOptions{Loop: loop, Role: frame.RoleServer})
+	c.takeScratch() // as the goroutine that calls process has
 	var got []byte
 	c.OnMessage(func(_ *Conn, m *Message) { got = bytes.Clone(m.Payload) })
 
@@ -185,6 +186,7 @@ func TestInflateBombCostsTheLimit(t *testing.T) {
 	const limit = 1 << 20
 	cfg := &Config{MaxMessageSize: limit, Deflate: &permessagedeflate.Config{}}
 	c := newConn(srv, cfg, connOptions{Loop: loop, Role: frame.RoleServer, Deflate: &permessagedeflate.Params{}})
+	c.takeScratch() // as the goroutine that calls process has
 	// 1 GiB of zeros, about 1 MB compressed: over the limit as it
 	// arrives, so a smaller one (256 KiB compressed) makes the point.
 	wire := wstest.AppendFrame(nil, true, 4, 2, wstest.DeflateBomb(256))

@@ -91,6 +91,8 @@ func TestSendMessageTakesAReassembledPayload(t *testing.T) {
 		loop := runningLoop(t)
 		srv, cli := net.Pipe()
 		c := newConn(srv, &Config{}, connOptions{Loop: loop, Role: role})
+		// As the goroutine that calls process has:
+		c.takeScratch()
 		move := false  // the next listener reslices the payload first
 		clone := false // the next listener sends a copy of its Message
 		var taken []bool
@@ -318,6 +320,7 @@ func TestSendMessageErrors(t *testing.T) {
 			defer cli.Close()
 			defer srv.Close()
 			c := newConn(srv, &tt.cfg, connOptions{Loop: loop, Role: frame.RoleServer})
+			c.takeScratch() // as the goroutine that calls process has
 			var err error
 			kept := false
 			c.OnMessage(func(c *Conn, m *Message) {
@@ -350,6 +353,7 @@ func TestSendMessageErrors(t *testing.T) {
 	defer cli.Close()
 	defer srv.Close()
 	c := newConn(srv, &Config{}, connOptions{Loop: loop, Role: frame.RoleServer})
+	c.takeScratch() // as the goroutine that calls process has
 	var errs [2]error
 	c.OnMessage(func(c *Conn, m *Message) {
 		errs[0] = c.SendMessage(m)
@@ -407,6 +411,7 @@ func BenchmarkSendMessage(b *testing.B) {
 					}
 				}()
 				c := newConn(srv, &Config{}, connOptions{Loop: runningLoop(b), Role: frame.RoleServer})
+				c.takeScratch() // as the goroutine that calls process has
 				c.OnMessage(func(c *Conn, m *Message) {
 					if err := bc.send(c, m); err != nil {
 						b.Fatal(err)
