@@ -237,6 +237,33 @@ func newest() (string, error) {
 	return slices.Max(found), nil
 }
 
+// extraServers returns the servers the run's command added with
+// --server NAME=BIN, read from the facts.txt beside raw.jsonl.
+func extraServers(path string) map[string]bool {
+	b, err := os.ReadFile(filepath.Join(filepath.Dir(path), "facts.txt"))
+	if err != nil {
+		return nil
+	}
+	extra := map[string]bool{}
+	for line := range strings.Lines(string(b)) {
+		k, v, _ := strings.Cut(line, ":")
+		if k != "command" {
+			continue
+		}
+		f := strings.Fields(v)
+		for i, a := range f {
+			spec, ok := strings.CutPrefix(a, "--server=")
+			if !ok && a == "--server" && i+1 < len(f) {
+				spec, ok = f[i+1], true
+			}
+			if name, _, found := strings.Cut(spec, "="); ok && found {
+				extra[name] = true
+			}
+		}
+	}
+	return extra
+}
+
 // caption returns the run's date, project revision and command from the
 // facts.txt the bench writes beside raw.jsonl, or the path when it is absent.
 func caption(path string) string {
@@ -288,6 +315,10 @@ func main() {
 			fmt.Fprintf(os.Stderr, "chart: %s: %v\n", path, err)
 			os.Exit(1)
 		}
+		// Servers the run added with --server NAME=BIN (an older build of
+		// unievent, say) are not peers.
+		extra := extraServers(path)
+		rs = slices.DeleteFunc(rs, func(r result) bool { return extra[r.Server] })
 		all = append(all, rows(rs)...)
 		captions = append(captions, caption(path))
 	}

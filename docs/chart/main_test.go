@@ -4,6 +4,8 @@ import (
 	"encoding/xml"
 	"errors"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -104,5 +106,21 @@ func TestTick(t *testing.T) {
 		if got := tick(v); got != want {
 			t.Errorf("tick(%g) = %q, want %q", v, got, want)
 		}
+	}
+}
+
+// Servers a run added with --server are unievent's own builds, not peers.
+func TestExtraServersAreNotPeers(t *testing.T) {
+	dir := t.TempDir()
+	facts := "date:     2026-12-08 04:21:44 UTC\ncommand:  ../shared/bench/run.sh --project . --server old=/tmp/echo-old --server=p1=/tmp/p1 --out /tmp/x\n"
+	if err := os.WriteFile(filepath.Join(dir, "facts.txt"), []byte(facts), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got := extraServers(filepath.Join(dir, "raw.jsonl"))
+	if len(got) != 2 || !got["old"] || !got["p1"] {
+		t.Errorf("extraServers = %v, want old and p1", got)
+	}
+	if got := extraServers(filepath.Join(t.TempDir(), "raw.jsonl")); len(got) != 0 {
+		t.Errorf("without facts.txt: %v", got)
 	}
 }
