@@ -17,7 +17,7 @@ import (
 //
 // Only for descriptors in non-blocking mode: every one the engine reads
 // or writes is (Go's runtime poller and rawSocket set it). With -race the
-// syscall package's calls are used instead (sysnb_race.go): they tell the
+// syscall package's calls are used instead (sysnb_syscall.go): they tell the
 // race detector that a write to a descriptor happens before a read of
 // it, as a test that talks to the engine over a socket relies on.
 func readNB(fd uintptr, p []byte) (int, syscall.Errno) {

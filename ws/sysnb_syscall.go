@@ -1,4 +1,4 @@
-//go:build unix && race
+//go:build unix && (race || !linux)
 
 package ws
 
@@ -7,8 +7,9 @@ import (
 	"unsafe"
 )
 
-// readNB, writeNB and writevNB for -race builds: the syscall package's,
-// which carry the race detector's annotations (see sysnb_linux.go).
+// readNB, writeNB and writevNB through the syscall package: for -race
+// builds, whose race detector its calls tell that a write to a descriptor
+// happens before a read of it, and outside Linux (see sysnb_linux.go).
 func readNB(fd uintptr, p []byte) (int, syscall.Errno) {
 	n, err := syscall.Read(int(fd), p)
 	if err != nil {
