@@ -20,12 +20,17 @@ import (
 // syscall package's calls are used instead (sysnb_syscall.go): they tell the
 // race detector that a write to a descriptor happens before a read of
 // it, as a test that talks to the engine over a socket relies on.
-func readNB(fd uintptr, p []byte) (int, syscall.Errno) {
+func readNB(fd uintptr, p []byte) (int, syscall.Errno) { return rawIO(syscall.SYS_READ, fd, p) }
+
+func writeNB(fd uintptr, p []byte) (int, syscall.Errno) { return rawIO(syscall.SYS_WRITE, fd, p) }
+
+// rawIO is read(2) or write(2) (trap) of p on fd.
+func rawIO(trap, fd uintptr, p []byte) (int, syscall.Errno) {
 	var base unsafe.Pointer
 	if len(p) > 0 {
 		base = unsafe.Pointer(&p[0])
 	}
-	r, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(base), uintptr(len(p)))
+	r, _, e := syscall.RawSyscall(trap, fd, uintptr(base), uintptr(len(p)))
 	if e != 0 {
 		return 0, e
 	}
@@ -34,18 +39,6 @@ func readNB(fd uintptr, p []byte) (int, syscall.Errno) {
 
 func writevNB(fd uintptr, iov []syscall.Iovec) (int, syscall.Errno) {
 	r, _, e := syscall.RawSyscall(syscall.SYS_WRITEV, fd, uintptr(unsafe.Pointer(&iov[0])), uintptr(len(iov)))
-	if e != 0 {
-		return 0, e
-	}
-	return int(r), 0
-}
-
-func writeNB(fd uintptr, p []byte) (int, syscall.Errno) {
-	var base unsafe.Pointer
-	if len(p) > 0 {
-		base = unsafe.Pointer(&p[0])
-	}
-	r, _, e := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(base), uintptr(len(p)))
 	if e != 0 {
 		return 0, e
 	}
